@@ -1,0 +1,222 @@
+"""The assignment 06 checkers pass the reference solutions and catch typical mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse.checks import check
+
+# ----------------------------------------------------------------------------- references
+# The same code as in solutions/06_cnn_forward.ipynb.
+
+
+def conv_output_size(size, filter_size, stride=1, pad=0):
+    span = size + 2 * pad - filter_size
+    if span < 0 or span % stride != 0:
+        raise ValueError(f"filter {filter_size} does not fit {size} + 2·{pad} with stride {stride}")
+    return span // stride + 1
+
+
+def conv2d_naive(image, filt, stride=1, pad=0):
+    fh, fw = filt.shape
+    padded = np.pad(image, pad)
+    h_out = conv_output_size(image.shape[0], fh, stride, pad)
+    w_out = conv_output_size(image.shape[1], fw, stride, pad)
+    out = np.zeros((h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = padded[i * stride : i * stride + fh, j * stride : j * stride + fw]
+            out[i, j] = np.sum(patch * filt)
+    return out
+
+
+def im2col_single(image, fh, fw, stride=1, pad=0):
+    padded = np.pad(image, pad)
+    h_out = conv_output_size(image.shape[0], fh, stride, pad)
+    w_out = conv_output_size(image.shape[1], fw, stride, pad)
+    cols = np.zeros((h_out * w_out, fh * fw))
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = padded[i * stride : i * stride + fh, j * stride : j * stride + fw]
+            cols[i * w_out + j] = patch.ravel()
+    return cols
+
+
+def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):
+    n, c, h, w = x.shape
+    h_out, w_out = (h - pool_h) // stride + 1, (w - pool_w) // stride + 1
+    out = np.zeros((n, c, h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Task 6.x: write your code here")
+
+
+def failed(task, func):
+    result = check(task, func, verbose=False)
+    assert not result.passed
+    return result.message
+
+
+# ----------------------------------------------------------------------------- pass / stub
+
+
+@pytest.mark.parametrize(
+    ("task", "func"),
+    [
+        ("6.1", conv_output_size),
+        ("6.2", conv2d_naive),
+        ("6.3", im2col_single),
+        ("6.4", max_pool_forward),
+    ],
+)
+def test_reference_solution_passes(task, func):
+    result = check(task, func, verbose=False)
+    assert result.passed, result.message
+    assert str(result) == f"✓ Task {task} passed"
+
+
+@pytest.mark.parametrize("task", ["6.1", "6.2", "6.3", "6.4"])
+def test_stub_fails_as_not_implemented(task):
+    assert failed(task, stub).startswith("not implemented yet")
+
+
+# ----------------------------------------------------------------------------- 6.1
+
+
+def test_output_size_without_plus_one_is_named():
+    def wrong(size, filter_size, stride=1, pad=0):
+        return (size + 2 * pad - filter_size) // stride
+
+    assert "forget the + 1" in failed("6.1", wrong)
+
+
+def test_output_size_without_padding_is_named():
+    def wrong(size, filter_size, stride=1, pad=0):
+        return (size - filter_size) // stride + 1
+
+    assert "size + 2·pad" in failed("6.1", wrong)
+
+
+def test_output_size_as_float_is_named():
+    def wrong(size, filter_size, stride=1, pad=0):
+        return (size + 2 * pad - filter_size) / stride + 1
+
+    assert "a float; return an int" in failed("6.1", wrong)
+
+
+def test_output_size_must_reject_uneven_strides():
+    def wrong(size, filter_size, stride=1, pad=0):
+        return (size + 2 * pad - filter_size) // stride + 1
+
+    message = failed("6.1", wrong)
+    assert "should raise ValueError" in message
+    assert "is not divisible by 3" in message
+
+
+# ----------------------------------------------------------------------------- 6.2
+
+
+def test_flipped_filter_is_named():
+    def wrong(image, filt, stride=1, pad=0):
+        return conv2d_naive(image, filt[::-1, ::-1], stride, pad)
+
+    assert "flipped the filter" in failed("6.2", wrong)
+
+
+def test_transposed_filter_is_named():
+    def wrong(image, filt, stride=1, pad=0):
+        # correct for non-square filters, transposed for square ones
+        return conv2d_naive(image, filt.T if filt.shape[0] == filt.shape[1] else filt, stride, pad)
+
+    assert "transposed filter" in failed("6.2", wrong)
+
+
+def test_ignored_stride_and_pad_are_named():
+    def wrong(image, filt, stride=1, pad=0):
+        return conv2d_naive(image, filt)
+
+    message = failed("6.2", wrong)
+    assert "should have shape (5, 6)" in message
+    assert "stride and pad were ignored" in message
+
+
+def test_conv_that_changes_its_input_is_caught():
+    def wrong(image, filt, stride=1, pad=0):
+        out = conv2d_naive(image, filt, stride, pad)
+        image -= image.mean()
+        return out
+
+    assert "changed its argument 1 in place" in failed("6.2", wrong)
+
+
+# ----------------------------------------------------------------------------- 6.3
+
+
+def test_transposed_im2col_is_named():
+    def wrong(image, fh, fw, stride=1, pad=0):
+        return im2col_single(image, fh, fw, stride, pad).T
+
+    assert "you returned the transpose" in failed("6.3", wrong)
+
+
+def test_patch_flattened_by_columns_is_named():
+    def wrong(image, fh, fw, stride=1, pad=0):
+        cols = im2col_single(image, fh, fw, stride, pad)
+        return cols.reshape(-1, fh, fw).transpose(0, 2, 1).reshape(cols.shape)
+
+    assert "column by column" in failed("6.3", wrong)
+
+
+def test_rows_in_wrong_order_are_named():
+    def wrong(image, fh, fw, stride=1, pad=0):
+        cols = im2col_single(image, fh, fw, stride, pad)
+        h_out = (image.shape[0] + 2 * pad - fh) // stride + 1
+        # rows ordered as if the loop ran over ow outside and oh inside
+        return cols.reshape(h_out, -1, fh * fw).transpose(1, 0, 2).reshape(cols.shape)
+
+    assert "the rows are in the wrong order" in failed("6.3", wrong)
+
+
+# ----------------------------------------------------------------------------- 6.4
+
+
+def test_max_started_from_zero_is_named():
+    def wrong(x, pool_h=2, pool_w=2, stride=2):
+        return np.maximum(max_pool_forward(x, pool_h, pool_w, stride), 0)
+
+    assert "start the maximum from the window's first value" in failed("6.4", wrong)
+
+
+def test_average_pooling_is_named():
+    def wrong(x, pool_h=2, pool_w=2, stride=2):
+        n, c, h, w = x.shape
+        h_out, w_out = (h - pool_h) // stride + 1, (w - pool_w) // stride + 1
+        out = np.zeros((n, c, h_out, w_out))
+        for i in range(h_out):
+            for j in range(w_out):
+                win = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
+                out[:, :, i, j] = win.mean(axis=(2, 3))
+        return out
+
+    assert "averaged each window" in failed("6.4", wrong)
+
+
+def test_pooling_across_channels_is_named():
+    def wrong(x, pool_h=2, pool_w=2, stride=2):
+        return max_pool_forward(x, pool_h, pool_w, stride).max(axis=1)
+
+    assert "pool each channel separately" in failed("6.4", wrong)
+
+
+def test_swapped_pool_sizes_are_named():
+    def wrong(x, pool_h=2, pool_w=2, stride=2):
+        return max_pool_forward(x, pool_w, pool_h, stride)
+
+    assert "pool_h goes with the height axis" in failed("6.4", wrong)
