@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -198,7 +199,7 @@ def fetch(
         try:
             _download(mirror + name, target, sha256, min(timeout, MAX_TIMEOUT))
             return target
-        except (OSError, urllib.error.URLError, TimeoutError) as err:
+        except (OSError, http.client.HTTPException) as err:
             _failed_mirrors.add(mirror)
             failures.append(f"{mirror}: {err}")
     raise OSError(f"could not download {name}:\n  " + "\n  ".join(failures))
