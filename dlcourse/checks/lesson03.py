@@ -1,0 +1,273 @@
+"""Checkers for assignment 03 · XOR (sigmoid, a two-layer forward pass, backprop by hand).
+
+The network is ``x (N, D) → affine W1, b1 → sigmoid → affine W2, b2 → softmax → y (N, K)``
+with the mean cross-entropy loss. The forward pass is compared with a reference written
+here; the gradients with a numerical gradient (central differences in float64) of that
+reference loss, so the learner's backprop is judged against the definition of a
+derivative, on non-square shapes (D ≠ H ≠ K) and several seeds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from dlcourse.checks import checker
+from dlcourse.checks.tools import (
+    CheckFailed,
+    call,
+    expect_array,
+    expect_close,
+    expect_finite,
+)
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+# ----------------------------------------------------------------------------- references
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _forward(x: np.ndarray, params: dict, hidden=_sigmoid, output=_softmax) -> np.ndarray:
+    z1 = hidden(x @ params["W1"] + params["b1"])
+    return output(z1 @ params["W2"] + params["b2"])
+
+
+def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
+    y = _forward(x, params)
+    return float(-np.sum(t * np.log(np.maximum(y, 1e-300))) / len(x))
+
+
+def _numerical_grads(x: np.ndarray, t: np.ndarray, params: dict, h: float = 1e-5) -> dict:
+    """Central differences of the mean loss, element by element, restoring each element."""
+    grads = {}
+    for name in PARAM_NAMES:
+        p = params[name]
+        g = np.zeros_like(p)
+        for index in np.ndindex(p.shape):
+            saved = p[index]
+            p[index] = saved + h
+            plus = _loss(x, t, params)
+            p[index] = saved - h
+            minus = _loss(x, t, params)
+            p[index] = saved
+            g[index] = (plus - minus) / (2 * h)
+        grads[name] = g
+    return grads
+
+
+def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> dict:
+    """Backprop with one typical mistake, to name it when the learner's grads match it."""
+    z1 = _sigmoid(x @ params["W1"] + params["b1"])
+    y = _softmax(z1 @ params["W2"] + params["b2"])
+    n = 1 if variant == "no_mean" else len(x)
+    d2 = (y - t) / n
+    dz1 = d2 @ params["W2"].T
+    da1 = dz1 if variant == "no_sigmoid_grad" else dz1 * z1 * (1 - z1)
+    return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ d2, "b2": d2.sum(axis=0)}
+
+
+def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
+    """Random x (n, d), one-hot t (n, k) and params of a d-h-k net, all float64."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    t = np.eye(k)[rng.integers(0, k, size=n)]
+    params = {
+        "W1": rng.normal(scale=scale, size=(d, h)),
+        "b1": rng.normal(scale=0.5, size=h),
+        "W2": rng.normal(scale=scale, size=(h, k)),
+        "b2": rng.normal(scale=0.5, size=k),
+    }
+    return x, t, params
+
+
+def _copy(params: dict) -> dict:
+    return {name: np.array(value, copy=True) for name, value in params.items()}
+
+
+def _expect_unchanged(func: Callable, before: dict, after: dict) -> None:
+    for name in before:
+        if not np.array_equal(before[name], after[name]):
+            raise CheckFailed(
+                f"{getattr(func, '__name__', 'your function')} changed params[{name!r}] in place; "
+                "compute new arrays instead of updating the parameters"
+            )
+
+
+# ----------------------------------------------------------------------------- task 3.1
+
+
+@checker("3.1", uses=("sigmoid", "sigmoid_grad"))
+def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
+    """Task 3.1: a sigmoid that never overflows, and its derivative s·(1 − s)."""
+    for seed, shape in enumerate(((3, 5), (7,), (2, 3, 4))):
+        x = np.random.default_rng(seed).normal(scale=3.0, size=shape)
+        expect_close(f"sigmoid(x of shape {shape})", call(sigmoid, x), _sigmoid(x))
+    big = np.array([[-1000.0, -50.0, 0.0], [50.0, 1000.0, -745.0]])
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            got = call(sigmoid, big)
+        except (FloatingPointError, RuntimeWarning) as err:
+            raise CheckFailed(
+                f"sigmoid([-1000, ..., 1000]) overflowed ({err}): np.exp(-x) is exp(1000) for "
+                "x = -1000; use exp(-|x|), which is at most 1, and pick the formula by the "
+                "sign of x (np.where), or write it with np.tanh"
+            ) from None
+    expect_close("sigmoid of [[-1000, -50, 0], [50, 1000, -745]]", got, _sigmoid(big), atol=1e-12)
+
+    for seed, shape in enumerate(((4, 6), (5,))):
+        x = np.random.default_rng(10 + seed).normal(scale=2.0, size=shape)
+        got = expect_array(f"sigmoid_grad(x of shape {shape})", call(sigmoid_grad, x), x.shape)
+        s = _sigmoid(x)
+        want = s * (1 - s)
+        if np.allclose(got, x * (1 - x)):
+            raise CheckFailed(
+                "sigmoid_grad(x) returned x·(1 − x): that formula holds for the sigmoid's "
+                "*output*; compute s = sigmoid(x) first and return s·(1 − s)"
+            )
+        if np.allclose(got, s * (1 + s)) or np.allclose(got, -want):
+            raise CheckFailed(
+                "sigmoid_grad has the wrong sign inside: the derivative is s·(1 − s) with "
+                "s = sigmoid(x), always positive and at most 0.25"
+            )
+        expect_close(f"sigmoid_grad(x of shape {shape})", got, want)
+    text = "sigmoid_grad of [[-1000, -50, 0], [50, 1000, -745]]"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = call(sigmoid_grad, big)
+    s = _sigmoid(big)
+    expect_close(text, got, s * (1 - s), atol=1e-12, hint="use your stable sigmoid inside")
+
+
+# ----------------------------------------------------------------------------- task 3.2
+
+_NET_SHAPES = ((6, 3, 5, 4), (4, 2, 3, 2), (9, 4, 2, 3))  # (N, D, H, K), D ≠ H ≠ K mostly
+
+
+@checker("3.2", uses=("predict",))
+def check_predict(predict: Callable) -> None:
+    """Task 3.2: y = softmax(sigmoid(x W1 + b1) W2 + b2), rows summing to 1."""
+    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
+        x, _, params = _make_net(seed, n, d, h, k)
+        text = f"predict(x of shape {(n, d)}, params of a {d}-{h}-{k} net)"
+        before = _copy(params)
+        got = call(predict, x, params)
+        _expect_unchanged(predict, before, params)
+        got = expect_array(text, got)
+        if got.shape != (n, k):
+            hint = ""
+            if got.shape == (n, h):
+                hint = "; that is the hidden layer: apply the second layer (W2, b2) too"
+            elif got.shape == (k, n):
+                hint = "; return one row per sample: (N, K)"
+            raise CheckFailed(f"{text} should have shape {(n, k)} but has shape {got.shape}{hint}")
+        expect_finite(text, got)
+        want = _forward(x, params)
+        if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+            continue
+        a2_without = _forward(x, params, hidden=lambda a: a)
+        if np.allclose(got, a2_without, atol=1e-9):
+            raise CheckFailed(
+                f"{text}: the hidden layer has no sigmoid; without it the two layers collapse "
+                "into one linear map, which cannot learn XOR"
+            )
+        if np.allclose(got, _forward(x, params, output=lambda a: a), atol=1e-9):
+            raise CheckFailed(f"{text} returned the scores; apply softmax to get probabilities")
+
+        def column_softmax(a):
+            e = np.exp(a - a.max(axis=0, keepdims=True))
+            return e / e.sum(axis=0, keepdims=True)
+
+        if np.allclose(got, _forward(x, params, output=column_softmax), atol=1e-9):
+            raise CheckFailed(
+                f"{text}: softmax normalised each column (axis=0); normalise each row "
+                "(axis=1, keepdims=True) so every sample's probabilities sum to 1"
+            )
+        expect_close(text, got, want, rtol=1e-6)
+    # Large weights: softmax scores near ±1000 must not overflow.
+    x, _, params = _make_net(7, 5, 3, 4, 3, scale=1.0)
+    params["W2"] = params["W2"] * 400
+    text = "predict with scores of about ±1000 (W2 scaled by 400)"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = expect_array(text, call(predict, x, params), (5, 3))
+    expect_finite(text, got, "subtract each row's maximum score before np.exp in softmax")
+    expect_close(text, got, _forward(x, params), atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- task 3.3
+
+
+@checker("3.3", uses=("gradients",))
+def check_gradients(gradients: Callable) -> None:
+    """Task 3.3: backprop grads of the mean cross-entropy match the numerical gradient."""
+    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
+        x, t, params = _make_net(20 + seed, n, d, h, k)
+        text = f"gradients for a {d}-{h}-{k} net and a batch of {n}"
+        before = _copy(params)
+        got = call(gradients, x, t, params)
+        _expect_unchanged(gradients, before, params)
+        if not isinstance(got, dict):
+            raise CheckFailed(
+                f"gradients should return a dict with keys {list(PARAM_NAMES)} "
+                f"but returned {type(got).__name__}"
+            )
+        missing = [name for name in PARAM_NAMES if name not in got]
+        if missing:
+            raise CheckFailed(
+                f"the dict returned by gradients has no {', '.join(map(repr, missing))}; "
+                f"it needs one array per parameter: {list(PARAM_NAMES)}"
+            )
+        want = _numerical_grads(x, t, _copy(params))
+        for name in PARAM_NAMES:
+            shape = params[name].shape
+            value = expect_array(f"grads[{name!r}]", got[name])
+            if value.shape != shape:
+                hint = ""
+                if value.shape == shape[::-1]:
+                    hint = f"; it is transposed: dJ/d{name} has the shape of {name}, e.g. " + (
+                        "x.T @ da1" if name == "W1" else "z1.T @ da2"
+                    )
+                elif value.ndim == 2 and name.startswith("b"):
+                    hint = "; sum over the batch axis: delta.sum(axis=0)"
+                raise CheckFailed(
+                    f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
+                    f"but has shape {value.shape}{hint}"
+                )
+            expect_finite(f"grads[{name!r}]", value)
+        if all(np.allclose(got[p], want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
+            continue
+        if all(np.allclose(got[p], -want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
+            raise CheckFailed(
+                f"{text}: wrong sign of the gradient; the output delta is y − t, not t − y"
+            )
+        if all(np.allclose(got[p], n * want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
+            raise CheckFailed(
+                f"{text}: every gradient is {n} (= N) times too large; the loss is the mean "
+                "over the batch, so divide the output delta (y − t) by N"
+            )
+        wrong = _grads_variant(x, t, params, "no_sigmoid_grad")
+        if np.allclose(got["W1"], wrong["W1"], rtol=1e-5, atol=1e-9):
+            raise CheckFailed(
+                f"{text}: grads['W1'] is missing the sigmoid's derivative; multiply the "
+                "gradient arriving at the hidden layer by z1·(1 − z1)"
+            )
+        for name in PARAM_NAMES:
+            expect_close(
+                f"{text}: grads[{name!r}] (against the numerical gradient)",
+                got[name],
+                want[name],
+                rtol=1e-5,
+                atol=1e-9,
+            )

@@ -1,0 +1,214 @@
+"""The assignment 03 checkers pass the reference solutions and catch typical mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse.checks import check
+
+# ----------------------------------------------------------------------------- references
+# The same code as in solutions/03_xor.ipynb.
+
+
+def sigmoid(x):
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def sigmoid_grad(x):
+    s = sigmoid(x)
+    return s * (1 - s)
+
+
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict(x, params):
+    z1 = sigmoid(x @ params["W1"] + params["b1"])
+    return softmax(z1 @ params["W2"] + params["b2"])
+
+
+def gradients(x, t, params):
+    z1 = sigmoid(x @ params["W1"] + params["b1"])
+    y = softmax(z1 @ params["W2"] + params["b2"])
+    da2 = (y - t) / len(x)
+    da1 = (da2 @ params["W2"].T) * z1 * (1 - z1)
+    return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Task 3.x: write your code here")
+
+
+def failed(task, *funcs):
+    result = check(task, *funcs, verbose=False)
+    assert not result.passed
+    return result.message
+
+
+# ----------------------------------------------------------------------------- pass / stub
+
+
+@pytest.mark.parametrize(
+    ("task", "funcs"),
+    [("3.1", (sigmoid, sigmoid_grad)), ("3.2", (predict,)), ("3.3", (gradients,))],
+)
+def test_reference_solution_passes(task, funcs):
+    result = check(task, *funcs, verbose=False)
+    assert result.passed, result.message
+    assert str(result) == f"✓ Task {task} passed"
+
+
+@pytest.mark.parametrize(("task", "count"), [("3.1", 2), ("3.2", 1), ("3.3", 1)])
+def test_stub_fails_as_not_implemented(task, count):
+    assert failed(task, *([stub] * count)).startswith("not implemented yet")
+
+
+def test_tanh_sigmoid_is_accepted():
+    def tanh_sigmoid(x):
+        return 0.5 * (1 + np.tanh(x / 2))
+
+    assert check("3.1", tanh_sigmoid, sigmoid_grad, verbose=False).passed
+
+
+# ----------------------------------------------------------------------------- 3.1
+
+
+def test_naive_sigmoid_overflow_is_named():
+    def naive(x):
+        return 1 / (1 + np.exp(-x))
+
+    message = failed("3.1", naive, sigmoid_grad)
+    assert "overflowed" in message
+    assert "exp(-|x|)" in message
+
+
+def test_sigmoid_grad_of_the_input_is_named():
+    def wrong(x):
+        return x * (1 - x)
+
+    assert "holds for the sigmoid's *output*" in failed("3.1", sigmoid, wrong)
+
+
+def test_sigmoid_grad_with_wrong_sign_is_named():
+    def wrong(x):
+        s = sigmoid(x)
+        return s * (1 + s)
+
+    assert "wrong sign inside" in failed("3.1", sigmoid, wrong)
+
+
+def test_sigmoid_that_changes_its_input_is_caught():
+    def wrong(x):
+        x *= 1.0
+        np.negative(x, out=x)
+        return sigmoid(-x)
+
+    assert "changed its argument 1 in place" in failed("3.1", wrong, sigmoid_grad)
+
+
+# ----------------------------------------------------------------------------- 3.2
+
+
+def test_missing_hidden_sigmoid_is_named():
+    def wrong(x, params):
+        return softmax((x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"])
+
+    assert "the hidden layer has no sigmoid" in failed("3.2", wrong)
+
+
+def test_softmax_over_columns_is_named():
+    def wrong(x, params):
+        a2 = sigmoid(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+        e = np.exp(a2 - a2.max(axis=0))
+        return e / e.sum(axis=0)
+
+    assert "normalised each column" in failed("3.2", wrong)
+
+
+def test_naive_softmax_nan_is_named():
+    def wrong(x, params):
+        a2 = sigmoid(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+        e = np.exp(a2)
+        return e / e.sum(axis=1, keepdims=True)
+
+    message = failed("3.2", wrong)
+    assert "contains nan" in message
+    assert "subtract each row's maximum" in message
+
+
+def test_only_the_hidden_layer_is_named():
+    def wrong(x, params):
+        return sigmoid(x @ params["W1"] + params["b1"])
+
+    assert "apply the second layer" in failed("3.2", wrong)
+
+
+# ----------------------------------------------------------------------------- 3.3
+
+
+def test_gradient_without_mean_is_named():
+    def wrong(x, t, params):
+        return {k: v * len(x) for k, v in gradients(x, t, params).items()}
+
+    assert "(= N) times too large" in failed("3.3", wrong)
+
+
+def test_wrong_sign_of_gradient_is_named():
+    def wrong(x, t, params):
+        return {k: -v for k, v in gradients(x, t, params).items()}
+
+    assert "wrong sign of the gradient" in failed("3.3", wrong)
+
+
+def test_transposed_weight_gradient_is_named():
+    def wrong(x, t, params):
+        grads = gradients(x, t, params)
+        return {**grads, "W2": grads["W2"].T}
+
+    message = failed("3.3", wrong)
+    assert "should have shape (5, 4)" in message
+    assert "transposed" in message
+
+
+def test_missing_sigmoid_derivative_is_named():
+    def wrong(x, t, params):
+        z1 = sigmoid(x @ params["W1"] + params["b1"])
+        y = softmax(z1 @ params["W2"] + params["b2"])
+        da2 = (y - t) / len(x)
+        da1 = da2 @ params["W2"].T
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert "missing the sigmoid's derivative" in failed("3.3", wrong)
+
+
+def test_bias_gradient_not_summed_is_reported_with_relative_error():
+    def wrong(x, t, params):
+        grads = gradients(x, t, params)
+        return {**grads, "b2": grads["b2"] / len(x)}
+
+    message = failed("3.3", wrong)
+    assert "grads['b2']" in message
+    assert "relative error" in message
+    assert "at index (" in message
+
+
+def test_gradient_that_updates_params_is_caught():
+    def wrong(x, t, params):
+        grads = gradients(x, t, params)
+        params["W1"] -= 0.1 * grads["W1"]
+        return grads
+
+    assert "changed params['W1'] in place" in failed("3.3", wrong)
+
+
+def test_missing_key_is_named():
+    def wrong(x, t, params):
+        grads = gradients(x, t, params)
+        del grads["b1"]
+        return grads
+
+    assert "has no 'b1'" in failed("3.3", wrong)
