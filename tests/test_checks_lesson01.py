@@ -1,0 +1,235 @@
+"""The assignment 01 checkers pass the reference solutions and catch typical mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse.checks import check
+
+# ----------------------------------------------------------------------------- references
+# The same code as in solutions/01_gradient_descent.ipynb.
+
+
+def numerical_diff(f, x, h=1e-4):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def numerical_gradient(f, x, h=1e-4):
+    grad = np.zeros_like(x, dtype=np.float64)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        try:
+            x[idx] = old + h
+            f_plus = f(x)
+            x[idx] = old - h
+            f_minus = f(x)
+        finally:
+            x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def gradient_descent(grad, x0, lr, steps):
+    x = np.array(x0, dtype=np.float64)
+    path = [x]
+    for _ in range(steps):
+        x = x - lr * grad(x)
+        path.append(x)
+    return np.array(path)
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Task 1.x: write your code here")
+
+
+def failed(task, func):
+    result = check(task, func, verbose=False)
+    assert not result.passed
+    return result.message
+
+
+# ----------------------------------------------------------------------------- pass / stub
+
+
+@pytest.mark.parametrize(
+    ("task", "func"),
+    [("1.1", numerical_diff), ("1.2", numerical_gradient), ("1.3", gradient_descent)],
+)
+def test_reference_solution_passes(task, func):
+    result = check(task, func, verbose=False)
+    assert result.passed, result.message
+    assert str(result) == f"✓ Task {task} passed"
+
+
+@pytest.mark.parametrize("task", ["1.1", "1.2", "1.3"])
+def test_stub_fails_as_not_implemented(task):
+    assert failed(task, stub).startswith("not implemented yet")
+
+
+# ----------------------------------------------------------------------------- 1.1
+
+
+def test_forward_difference_is_named():
+    def wrong(f, x, h=1e-4):
+        return (f(x + h) - f(x)) / h
+
+    assert "forward difference" in failed("1.1", wrong)
+
+
+def test_missing_factor_two_is_named():
+    def wrong(f, x, h=1e-4):
+        return (f(x + h) - f(x - h)) / h
+
+    assert "twice too large" in failed("1.1", wrong)
+
+
+def test_ignored_h_argument_is_named():
+    def wrong(f, x, h=1e-4):
+        return (f(x + 1e-4) - f(x - 1e-4)) / 2e-4
+
+    assert "h argument was ignored" in failed("1.1", wrong)
+
+
+def test_tiny_default_h_is_explained():
+    def wrong(f, x, h=1e-50):
+        return (f(x + h) - f(x - h)) / (2 * h)
+
+    message = failed("1.1", wrong)
+    assert "default h returned 0" in message
+    assert "x + h == x" in message
+
+
+def test_array_result_is_rejected():
+    def wrong(f, x, h=1e-4):
+        return np.array([numerical_diff(f, x, h)] * 2)
+
+    assert "should return a number" in failed("1.1", wrong)
+
+
+# ----------------------------------------------------------------------------- 1.2
+
+
+def test_restoring_by_subtraction_is_caught():
+    def wrong(f, x, h=1e-4):
+        grad = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            x[idx] += h
+            f_plus = f(x)
+            x[idx] -= 2 * h
+            f_minus = f(x)
+            x[idx] += h
+            grad[idx] = (f_plus - f_minus) / (2 * h)
+        return grad
+
+    message = failed("1.2", wrong)
+    assert "left x changed" in message
+    assert "Save the old value" in message
+
+
+def test_perturbing_a_copy_is_caught():
+    def wrong(f, x, h=1e-4):
+        return numerical_gradient(f, x.copy(), h)
+
+    assert "returned all zeros" in failed("1.2", wrong)
+
+
+def test_missing_try_finally_is_caught():
+    def wrong(f, x, h=1e-4):
+        grad = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            old = x[idx]
+            x[idx] = old + h
+            f_plus = f(x)
+            x[idx] = old - h
+            f_minus = f(x)
+            x[idx] = old
+            grad[idx] = (f_plus - f_minus) / (2 * h)
+        return grad
+
+    message = failed("1.2", wrong)
+    assert "when f raised an error, x was left perturbed at index (0, 1)" in message
+    assert "finally" in message
+
+
+def test_swallowed_error_is_caught():
+    def wrong(f, x, h=1e-4):
+        try:
+            return numerical_gradient(f, x, h)
+        except Exception:
+            return np.zeros_like(x)
+
+    assert "swallowed an error" in failed("1.2", wrong)
+
+
+def test_first_row_only_is_named():
+    def wrong(f, x, h=1e-4):
+        grad = np.zeros_like(x)
+        full = numerical_gradient(f, x, h)
+        if x.ndim == 1:
+            return full
+        grad.flat[: x.shape[-1]] = full.flat[: x.shape[-1]]
+        return grad
+
+    assert "only the first row is right" in failed("1.2", wrong)
+
+
+def test_wrong_sign_gradient_is_named():
+    def wrong(f, x, h=1e-4):
+        return -numerical_gradient(f, x, h)
+
+    assert "wrong sign" in failed("1.2", wrong)
+
+
+# ----------------------------------------------------------------------------- 1.3
+
+
+def test_path_without_start_is_named():
+    def wrong(grad, x0, lr, steps):
+        return gradient_descent(grad, x0, lr, steps)[1:]
+
+    assert "one row too few" in failed("1.3", wrong)
+
+
+def test_aliased_path_is_named():
+    def wrong(grad, x0, lr, steps):
+        x = np.array(x0, dtype=np.float64)
+        path = [x]
+        for _ in range(steps):
+            x -= lr * grad(x)
+            path.append(x)
+        return np.array(path)
+
+    assert "every point of the path equals the last one" in failed("1.3", wrong)
+
+
+def test_gradient_ascent_is_named():
+    def wrong(grad, x0, lr, steps):
+        return gradient_descent(lambda v: -grad(v), x0, lr, steps)
+
+    assert "walks uphill" in failed("1.3", wrong)
+
+
+def test_changing_x0_in_place_is_caught():
+    def wrong(grad, x0, lr, steps):
+        path = [x0.copy()]
+        for _ in range(steps):
+            x0 -= lr * grad(x0)
+            path.append(x0.copy())
+        return np.array(path)
+
+    assert "changed its argument 2 in place" in failed("1.3", wrong)
+
+
+def test_only_last_point_is_named():
+    def wrong(grad, x0, lr, steps):
+        return gradient_descent(grad, x0, lr, steps)[-1]
+
+    assert "return every point of the path" in failed("1.3", wrong)
+
+
+def test_wrong_learning_rate_use_names_the_point():
+    def wrong(grad, x0, lr, steps):
+        return gradient_descent(grad, x0, lr / 2, steps)
+
+    assert "point 1 of the path" in failed("1.3", wrong)
