@@ -1,0 +1,348 @@
+"""Convolution and max pooling as layers (lessons 06 and 07).
+
+A convolution slides each filter W[f] (C, FH, FW) over the input x (N, C, H, W) and
+takes, at every position, the sum of the elementwise product with the patch under it.
+Written with loops that is N·F·H_out·W_out small products; here it is one matrix
+product per sample, thanks to **im2col**: copy every patch into a column first.
+
+Three tricks keep the layers fast without hiding the arithmetic:
+
+1. Patches are gathered with a loop over the FH·FW *offsets inside the filter*, not over
+   pixels: offset (a, b) of every patch of every sample is one strided slice of the
+   input, copied at once (:func:`im2col`). :func:`col2im`, its adjoint, adds the slices
+   back the same way (``np.add.at`` would be far slower).
+2. :class:`Conv2D` keeps the columns per sample, ``cols: (N, C·FH·FW, H_out·W_out)``, so
+   ``W (F, C·FH·FW) @ cols`` comes out directly as (N, F, H_out·W_out), i.e. the
+   contiguous (N, F, H_out, W_out) layout every layer uses, with no transpose.
+3. :class:`MaxPool2D` takes the maximum of the PH·PW strided slices with
+   ``np.maximum`` (one per offset in the window) instead of building windows and
+   reducing them; backward sends each gradient to the first maximum of its window.
+
+A Conv2D that is the network's first layer does not need the gradient of its input:
+set ``needs_input_grad = False`` (the CNN factories do) and backward skips col2im.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlcourse.layers import Layer
+
+__all__ = ["Conv2D", "MaxPool2D", "col2im", "conv_output_size", "im2col"]
+
+
+def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
+    """Output length of a window of ``filter_size`` sliding over ``size`` pixels.
+
+    ``(size + 2·pad − filter_size) / stride + 1``; e.g. 28 pixels, a 5-pixel filter,
+    stride 1, no padding: 24 positions. Raises ValueError when the window does not
+    fit: larger than the padded input, or the stride not dividing the remaining span.
+    """
+    if filter_size < 1 or stride < 1 or pad < 0:
+        raise ValueError(
+            f"expected filter_size >= 1, stride >= 1 and pad >= 0 but got "
+            f"filter_size={filter_size}, stride={stride}, pad={pad}"
+        )
+    span = size + 2 * pad - filter_size
+    if span < 0:
+        raise ValueError(
+            f"a window of {filter_size} pixels does not fit in {size} pixels with padding "
+            f"{pad} (padded size {size + 2 * pad}); use a smaller filter or more padding"
+        )
+    if span % stride:
+        raise ValueError(
+            f"a window of {filter_size} pixels with stride {stride} does not tile {size} "
+            f"pixels with padding {pad}: {size} + 2·{pad} − {filter_size} = {span} is not "
+            f"divisible by {stride}; change the stride or the padding"
+        )
+    return span // stride + 1
+
+
+def _check_images(x: np.ndarray, who: str, channels: int | None = None) -> None:
+    """Raise ValueError unless x is a (N, C, H, W) batch (with ``channels`` channels)."""
+    want = "(N, C, H, W)" if channels is None else f"(N, {channels}, H, W)"
+    if x.ndim != 4:
+        hint = ""
+        if x.ndim == 2 and int(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:
+            side = int(np.sqrt(x.shape[1]))
+            hint = f"; for flat images use x.reshape(-1, 1, {side}, {side})"
+        elif x.ndim == 3:
+            hint = "; for a batch of one-channel images use x[:, None]"
+        raise ValueError(f"{who} expected input of shape {want} but got x of shape {x.shape}{hint}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{who} expected input with {channels} channel(s), shape {want}, but got x of "
+            f"shape {x.shape} with {x.shape[1]} channel(s)"
+        )
+
+
+def _output_hw(
+    height: int, width: int, fh: int, fw: int, stride: int, pad: int, who: str
+) -> tuple[int, int]:
+    """(H_out, W_out) of an fh×fw window on height×width; errors name the layer."""
+    try:
+        return (
+            conv_output_size(height, fh, stride, pad),
+            conv_output_size(width, fw, stride, pad),
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"{who} cannot place a {fh}×{fw} window with stride {stride} and padding {pad} "
+            f"on a {height}×{width} input: {error}"
+        ) from None
+
+
+def _patches(x: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
+    """Every fh×fw patch of x, by offset. x: (N, C, H, W) -> (N, C, fh, fw, H_out, W_out).
+
+    ``patches[n, c, a, b, i, j] = x_padded[n, c, i·stride + a, j·stride + b]``: one
+    strided slice per offset (a, b) copies that offset of all patches at once.
+    """
+    n, c, height, width = x.shape
+    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "im2col")
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    patches = np.empty((n, c, fh, fw, h_out, w_out), dtype=x.dtype)
+    for a in range(fh):
+        for b in range(fw):
+            patches[:, :, a, b] = x[
+                :, :, a : a + stride * h_out : stride, b : b + stride * w_out : stride
+            ]
+    return patches
+
+
+def _add_patches(
+    patches: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int
+) -> np.ndarray:
+    """Adjoint of :func:`_patches`: add each patch back where it came from.
+
+    patches: (N, C, fh, fw, H_out, W_out); returns (N, C, H, W), padding dropped.
+    Overlapping patches add up, so pixels covered by several patches collect the
+    gradient of each.
+    """
+    n, c, height, width = x_shape
+    _, _, fh, fw, h_out, w_out = patches.shape
+    out = np.zeros((n, c, height + 2 * pad, width + 2 * pad), dtype=patches.dtype)
+    for a in range(fh):
+        for b in range(fw):
+            out[:, :, a : a + stride * h_out : stride, b : b + stride * w_out : stride] += patches[
+                :, :, a, b
+            ]
+    if pad:
+        out = np.ascontiguousarray(out[:, :, pad:-pad, pad:-pad])
+    return out
+
+
+def im2col(x: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Patches as rows. x: (N, C, H, W) -> cols: (N·H_out·W_out, C·fh·fw).
+
+    Row ``(n·H_out + i)·W_out + j`` is the patch of sample n at output position (i, j),
+    flattened in (C, fh, fw) order, so ``cols @ W.reshape(F, -1).T`` is the convolution.
+    """
+    x = np.asarray(x)
+    _check_images(x, "im2col")
+    patches = _patches(x, fh, fw, stride, pad)
+    n, c, _, _, h_out, w_out = patches.shape
+    return patches.transpose(0, 4, 5, 1, 2, 3).reshape(n * h_out * w_out, c * fh * fw)
+
+
+def col2im(
+    col: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    fh: int,
+    fw: int,
+    stride: int = 1,
+    pad: int = 0,
+) -> np.ndarray:
+    """Adjoint of :func:`im2col`: rows added back onto their patches, padding removed.
+
+    col: (N·H_out·W_out, C·fh·fw) laid out like im2col's output; returns (N, C, H, W).
+    Used for the gradient of a convolution's input: dx = col2im(dcols, x.shape, ...).
+    """
+    col = np.asarray(col)
+    if len(x_shape) != 4:
+        raise ValueError(f"col2im expected x_shape (N, C, H, W) but got {tuple(x_shape)}")
+    n, c, height, width = x_shape
+    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "col2im")
+    want = (n * h_out * w_out, c * fh * fw)
+    if col.shape != want:
+        raise ValueError(
+            f"col2im expected col of shape {want} (N·H_out·W_out, C·fh·fw) for x_shape "
+            f"{tuple(x_shape)} and a {fh}×{fw} window, but got {col.shape}"
+        )
+    patches = col.reshape(n, h_out, w_out, c, fh, fw).transpose(0, 3, 4, 5, 1, 2)
+    return _add_patches(patches, tuple(x_shape), stride, pad)
+
+
+class Conv2D(Layer):
+    """Convolution layer: F filters of shape (C, FH, FW) plus one bias per filter.
+
+    W: (F, C, FH, FW), b: (F,); x: (N, C, H, W) -> (N, F, H_out, W_out) with
+    ``out[n, f, i, j] = Σ_{c,a,b} x_pad[n, c, i·s + a, j·s + b] · W[f, c, a, b] + b[f]``.
+
+    Forward caches the per-sample columns ``cols: (N, C·FH·FW, H_out·W_out)`` and the
+    input shape. Backward: ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` and, unless
+    ``needs_input_grad`` is False, ``dx = col2im(Wᵀ @ dout)``; with False (a first
+    layer, whose input is the data) backward returns None.
+    """
+
+    kind = "conv"
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
+        super().__init__()
+        W, b = np.asarray(W), np.asarray(b)
+        if W.ndim != 4:
+            raise ValueError(f"Conv2D expected W of shape (F, C, FH, FW) but got shape {W.shape}")
+        if b.shape != (W.shape[0],):
+            raise ValueError(
+                f"Conv2D expected b of shape ({W.shape[0]},), one bias per filter of W "
+                f"{W.shape}, but got b of shape {b.shape}"
+            )
+        if int(stride) != stride or stride < 1 or int(pad) != pad or pad < 0:
+            raise ValueError(
+                f"Conv2D expected an integer stride >= 1 and pad >= 0 but got "
+                f"stride={stride!r}, pad={pad!r}"
+            )
+        self.params = {"W": W, "b": b}
+        self.stride, self.pad = int(stride), int(pad)
+        self.needs_input_grad = True
+        self.cols: np.ndarray | None = None
+        self.x_shape: tuple[int, ...] | None = None
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.params["W"]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.params["b"]
+
+    def __repr__(self) -> str:
+        f, c, fh, fw = self.W.shape
+        return f"Conv2D({f} filters {c}×{fh}×{fw}, stride={self.stride}, pad={self.pad})"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(C, H, W) -> (F, H_out, W_out)."""
+        f, c, fh, fw = self.W.shape
+        if len(input_shape) != 3 or input_shape[0] != c:
+            raise ValueError(
+                f"Conv2D expected a per-sample input shape ({c}, H, W) but got {tuple(input_shape)}"
+            )
+        h_out, w_out = _output_hw(*input_shape[1:], fh, fw, self.stride, self.pad, "Conv2D")
+        return (f, h_out, w_out)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, C, H, W) -> (N, F, H_out, W_out); caches cols and x's shape."""
+        x = np.asarray(x)
+        f, c, fh, fw = self.W.shape
+        _check_images(x, f"Conv2D (W is {f}×{c}×{fh}×{fw})", channels=c)
+        _output_hw(*x.shape[2:], fh, fw, self.stride, self.pad, "Conv2D")
+        patches = _patches(x, fh, fw, self.stride, self.pad)
+        n, _, _, _, h_out, w_out = patches.shape
+        self.cols = patches.reshape(n, c * fh * fw, h_out * w_out)
+        self.x_shape = x.shape
+        out = self.W.reshape(f, -1) @ self.cols  # (N, F, H_out·W_out)
+        out += self.b[:, None]
+        return out.reshape(n, f, h_out, w_out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W) (None if not needs_input_grad)."""
+        cols = self._cached("cols")
+        n, k, p = cols.shape
+        f = self.W.shape[0]
+        if dout.ndim != 4 or dout.shape[:2] != (n, f) or dout.shape[2] * dout.shape[3] != p:
+            raise ValueError(
+                f"Conv2D.backward expected dout of shape ({n}, {f}, H_out, W_out) with "
+                f"H_out·W_out = {p} (the forward output) but got {dout.shape}"
+            )
+        dout = dout.reshape(n, f, p)
+        self.grads = {
+            "W": (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape),
+            "b": dout.sum(axis=(0, 2)),
+        }
+        if not self.needs_input_grad:
+            return None
+        _, c, fh, fw = self.W.shape
+        dcols = self.W.reshape(f, k).T @ dout  # (N, C·FH·FW, H_out·W_out)
+        h_out = conv_output_size(self.x_shape[2], fh, self.stride, self.pad)
+        patches = dcols.reshape(n, c, fh, fw, h_out, p // h_out)
+        return _add_patches(patches, self.x_shape, self.stride, self.pad)
+
+
+class MaxPool2D(Layer):
+    """Max pooling: the largest value of each pool_h×pool_w window, per channel.
+
+    x: (N, C, H, W) -> (N, C, H_out, W_out); no parameters. ``pool_w`` defaults to
+    ``pool_h`` and ``stride`` to ``pool_h`` (windows side by side, not overlapping).
+    Forward caches x and the output; backward sends each window's gradient to the
+    first position holding its maximum (ties: one winner, as in the argmax).
+    """
+
+    kind = "pool"
+
+    def __init__(self, pool_h: int = 2, pool_w: int | None = None, stride: int | None = None):
+        super().__init__()
+        self.pool_h = int(pool_h)
+        self.pool_w = self.pool_h if pool_w is None else int(pool_w)
+        self.stride = self.pool_h if stride is None else int(stride)
+        if min(self.pool_h, self.pool_w, self.stride) < 1:
+            raise ValueError(
+                f"MaxPool2D expected pool_h, pool_w and stride >= 1 but got pool_h={pool_h}, "
+                f"pool_w={pool_w}, stride={stride}"
+            )
+        self.x: np.ndarray | None = None
+        self.out: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"MaxPool2D({self.pool_h}×{self.pool_w}, stride={self.stride})"
+
+    def _windows(self, h_out: int, w_out: int):
+        """(rows, columns) slices picking offset (a, b) of every window, for each offset."""
+        s = self.stride
+        for a in range(self.pool_h):
+            for b in range(self.pool_w):
+                yield slice(a, a + s * h_out, s), slice(b, b + s * w_out, s)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(C, H, W) -> (C, H_out, W_out)."""
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"MaxPool2D expected a per-sample input shape (C, H, W) but got "
+                f"{tuple(input_shape)}"
+            )
+        c, height, width = input_shape
+        return (
+            c,
+            *_output_hw(height, width, self.pool_h, self.pool_w, self.stride, 0, "MaxPool2D"),
+        )
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, C, H, W) -> (N, C, H_out, W_out); caches x and the output."""
+        x = np.asarray(x)
+        _check_images(x, "MaxPool2D")
+        h_out, w_out = _output_hw(
+            *x.shape[2:], self.pool_h, self.pool_w, self.stride, 0, "MaxPool2D"
+        )
+        windows = self._windows(h_out, w_out)
+        out = x[(..., *next(windows))].copy()
+        for rows, cols in windows:
+            np.maximum(out, x[..., rows, cols], out=out)
+        self.x, self.out = x, out
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W), nonzero at each window's max."""
+        x, out = self._cached("x"), self._cached("out")
+        if dout.shape != out.shape:
+            raise ValueError(
+                f"MaxPool2D.backward expected dout of shape {out.shape} (the forward output) "
+                f"but got {dout.shape}"
+            )
+        dx = np.zeros_like(x, dtype=np.result_type(x, dout))
+        taken = np.zeros(out.shape, dtype=bool)
+        for rows, cols in self._windows(*out.shape[2:]):
+            hit = x[..., rows, cols] == out
+            hit &= ~taken
+            taken |= hit
+            dx[..., rows, cols] += dout * hit
+        return dx

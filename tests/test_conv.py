@@ -1,0 +1,294 @@
+"""Conv2D, MaxPool2D, im2col and col2im against loop references and numerical gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse.conv import Conv2D, MaxPool2D, col2im, conv_output_size, im2col
+
+# (x shape, W shape, stride, pad): channels, filters, strides, paddings and non-square sizes
+CONV_CASES = [
+    ((2, 1, 7, 7), (3, 1, 3, 3), 1, 0),
+    ((3, 2, 6, 8), (4, 2, 3, 2), 1, 1),
+    ((2, 3, 9, 7), (2, 3, 3, 3), 2, 1),
+    ((1, 2, 5, 5), (1, 2, 5, 5), 1, 0),
+    ((2, 1, 4, 6), (2, 1, 1, 3), 1, 2),
+    ((2, 2, 8, 8), (3, 2, 4, 4), 2, 0),
+]
+# (x shape, pool_h, pool_w, stride): side by side, overlapping and non-square windows
+POOL_CASES = [
+    ((2, 3, 6, 8), 2, 2, 2),
+    ((2, 2, 7, 7), 3, 3, 2),
+    ((1, 2, 5, 6), 2, 3, 1),
+    ((3, 1, 4, 4), 4, 4, 4),
+]
+
+
+def conv_loop(x, W, b, stride, pad):
+    """Reference convolution with explicit loops. x: (N, C, H, W) -> (N, F, H_out, W_out)."""
+    n, _, height, width = x.shape
+    f, _, fh, fw = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h_out = (height + 2 * pad - fh) // stride + 1
+    w_out = (width + 2 * pad - fw) // stride + 1
+    out = np.zeros((n, f, h_out, w_out))
+    for i in range(n):
+        for k in range(f):
+            for r in range(h_out):
+                for c in range(w_out):
+                    patch = xp[i, :, r * stride : r * stride + fh, c * stride : c * stride + fw]
+                    out[i, k, r, c] = np.sum(patch * W[k]) + b[k]
+    return out
+
+
+def im2col_loop(x, fh, fw, stride, pad):
+    """Reference im2col: one flattened (C, fh, fw) patch per row, rows in (n, i, j) order."""
+    n, _, height, width = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h_out = (height + 2 * pad - fh) // stride + 1
+    w_out = (width + 2 * pad - fw) // stride + 1
+    rows = []
+    for i in range(n):
+        for r in range(h_out):
+            for c in range(w_out):
+                rows.append(xp[i, :, r * stride : r * stride + fh, c * stride : c * stride + fw])
+    return np.array(rows).reshape(len(rows), -1)
+
+
+def pool_loop(x, ph, pw, stride):
+    """Reference max pooling with explicit loops."""
+    n, ch, height, width = x.shape
+    h_out, w_out = (height - ph) // stride + 1, (width - pw) // stride + 1
+    out = np.zeros((n, ch, h_out, w_out))
+    for r in range(h_out):
+        for c in range(w_out):
+            window = x[:, :, r * stride : r * stride + ph, c * stride : c * stride + pw]
+            out[:, :, r, c] = window.max(axis=(2, 3))
+    return out
+
+
+def numerical_grad(f, x, h=1e-5):
+    """Central differences of the scalar f() with respect to x (perturbed in place)."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        plus = f()
+        x[idx] = old - h
+        minus = f()
+        x[idx] = old
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad
+
+
+def max_relative_error(a, n):
+    return float(np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)))
+
+
+def make_conv(rng, w_shape, stride, pad, dtype=np.float64):
+    W = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    return Conv2D(W, b, stride=stride, pad=pad)
+
+
+# ------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize(
+    ("size", "filter_size", "stride", "pad", "want"),
+    [(28, 5, 1, 0, 24), (28, 3, 1, 1, 28), (7, 3, 2, 0, 3), (9, 3, 2, 1, 5), (24, 2, 2, 0, 12)],
+)
+def test_conv_output_size_follows_the_formula(size, filter_size, stride, pad, want):
+    got = conv_output_size(size, filter_size, stride, pad)
+    assert got == want
+    assert isinstance(got, int)
+
+
+def test_conv_output_size_rejects_a_filter_larger_than_the_input():
+    with pytest.raises(ValueError, match=r"5 pixels does not fit in 3 pixels"):
+        conv_output_size(3, 5)
+
+
+def test_conv_output_size_rejects_a_stride_that_does_not_tile():
+    with pytest.raises(ValueError, match=r"28 \+ 2·0 − 5 = 23 is not divisible by 2"):
+        conv_output_size(28, 5, stride=2)
+
+
+# ------------------------------------------------------------------ im2col
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
+def test_im2col_matches_the_loop_reference(x_shape, w_shape, stride, pad):
+    x = np.random.default_rng(1).standard_normal(x_shape)
+    fh, fw = w_shape[2:]
+    np.testing.assert_array_equal(
+        im2col(x, fh, fw, stride, pad), im2col_loop(x, fh, fw, stride, pad)
+    )
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
+def test_col2im_is_the_adjoint_of_im2col(x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(2)
+    fh, fw = w_shape[2:]
+    x = rng.standard_normal(x_shape)
+    cols = im2col(x, fh, fw, stride, pad)
+    y = rng.standard_normal(cols.shape)
+    back = col2im(y, x_shape, fh, fw, stride, pad)
+    assert back.shape == x_shape
+    assert np.isclose(np.sum(cols * y), np.sum(x * back), rtol=1e-12)
+
+
+def test_col2im_counts_how_many_patches_cover_each_pixel():
+    ones = np.ones((4, 9))  # 2×2 output positions of a 3×3 window on a 4×4 image
+    covered = col2im(ones, (1, 1, 4, 4), 3, 3)[0, 0]
+    np.testing.assert_array_equal(covered[0], [1, 2, 2, 1])
+    np.testing.assert_array_equal(covered[1], [2, 4, 4, 2])
+
+
+def test_col2im_rejects_columns_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"expected col of shape \(4, 9\).*but got \(4, 8\)"):
+        col2im(np.zeros((4, 8)), (1, 1, 4, 4), 3, 3)
+
+
+# ------------------------------------------------------------------ Conv2D
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
+def test_conv_forward_matches_the_loop_reference(x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(3)
+    layer = make_conv(rng, w_shape, stride, pad)
+    x = rng.standard_normal(x_shape)
+    want = conv_loop(x, layer.W, layer.b, stride, pad)
+    np.testing.assert_allclose(layer.forward(x), want, rtol=1e-12, atol=1e-12)
+    assert layer.output_shape(x_shape[1:]) == want.shape[1:]
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
+def test_conv_backward_matches_numerical_gradient(x_shape, w_shape, stride, pad):
+    rng = np.random.default_rng(4)
+    layer = make_conv(rng, w_shape, stride, pad)
+    x = rng.standard_normal(x_shape)
+    dout = rng.standard_normal(layer.forward(x).shape)
+    dx = layer.backward(dout)
+
+    def loss():
+        return float(np.sum(layer.forward(x) * dout))
+
+    assert max_relative_error(dx, numerical_grad(loss, x)) < 1e-6
+    for name in ("W", "b"):
+        numeric = numerical_grad(loss, layer.params[name])
+        assert max_relative_error(layer.grads[name], numeric) < 1e-6, name
+
+
+def test_conv_first_layer_skips_the_input_gradient_but_keeps_parameter_gradients():
+    rng = np.random.default_rng(5)
+    full, first = make_conv(rng, (3, 2, 3, 3), 1, 1), make_conv(rng, (3, 2, 3, 3), 1, 1)
+    first.params = {k: v.copy() for k, v in full.params.items()}
+    first.needs_input_grad = False
+    x = rng.standard_normal((2, 2, 5, 5))
+    dout = rng.standard_normal((2, 3, 5, 5))
+    full.forward(x), first.forward(x)
+    assert full.backward(dout) is not None
+    assert first.backward(dout) is None
+    for name in ("W", "b"):
+        np.testing.assert_array_equal(first.grads[name], full.grads[name])
+
+
+def test_conv_keeps_float32_and_does_not_mutate_its_inputs():
+    rng = np.random.default_rng(6)
+    layer = make_conv(rng, (4, 3, 3, 3), 1, 1, dtype=np.float32)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    dout = rng.standard_normal((2, 4, 6, 6)).astype(np.float32)
+    x_copy, dout_copy = x.copy(), dout.copy()
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    assert out.dtype == dx.dtype == layer.grads["W"].dtype == layer.grads["b"].dtype == np.float32
+    assert out.flags.c_contiguous and dx.flags.c_contiguous
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(dout, dout_copy)
+
+
+def test_conv_rejects_a_filter_larger_than_the_input():
+    layer = make_conv(np.random.default_rng(0), (1, 1, 5, 5), 1, 0)
+    with pytest.raises(ValueError, match=r"Conv2D cannot place a 5×5 window .* on a 3×3 input"):
+        layer.forward(np.zeros((1, 1, 3, 3)))
+
+
+def test_conv_rejects_the_wrong_channel_count():
+    layer = make_conv(np.random.default_rng(0), (30, 3, 5, 5), 1, 0)
+    with pytest.raises(
+        ValueError, match=r"W is 30×3×5×5\) expected input with 3 channel.*\(2, 1, 28, 28\)"
+    ):
+        layer.forward(np.zeros((2, 1, 28, 28)))
+
+
+def test_conv_rejects_flat_input_with_a_reshape_hint():
+    layer = make_conv(np.random.default_rng(0), (2, 1, 5, 5), 1, 0)
+    with pytest.raises(ValueError, match=r"got x of shape \(4, 784\).*reshape\(-1, 1, 28, 28\)"):
+        layer.forward(np.zeros((4, 784)))
+
+
+def test_conv_rejects_a_bias_that_is_not_one_per_filter():
+    with pytest.raises(ValueError, match=r"expected b of shape \(3,\).*got b of shape \(576,\)"):
+        Conv2D(np.zeros((3, 1, 5, 5)), np.zeros(576))
+
+
+def test_conv_backward_before_forward_says_so():
+    layer = make_conv(np.random.default_rng(0), (2, 1, 3, 3), 1, 0)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.zeros((1, 2, 3, 3)))
+
+
+# --------------------------------------------------------------- MaxPool2D
+
+
+@pytest.mark.parametrize(("x_shape", "ph", "pw", "stride"), POOL_CASES)
+def test_maxpool_forward_matches_the_loop_reference(x_shape, ph, pw, stride):
+    x = np.random.default_rng(7).standard_normal(x_shape)
+    pool = MaxPool2D(ph, pw, stride)
+    want = pool_loop(x, ph, pw, stride)
+    np.testing.assert_array_equal(pool.forward(x), want)
+    assert pool.output_shape(x_shape[1:]) == want.shape[1:]
+
+
+@pytest.mark.parametrize(("x_shape", "ph", "pw", "stride"), POOL_CASES)
+def test_maxpool_backward_matches_numerical_gradient(x_shape, ph, pw, stride):
+    rng = np.random.default_rng(8)
+    x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01  # distinct values: no ties
+    pool = MaxPool2D(ph, pw, stride)
+    dout = rng.standard_normal(pool.forward(x).shape)
+    dx = pool.backward(dout)
+    numeric = numerical_grad(lambda: float(np.sum(pool.forward(x) * dout)), x)
+    assert max_relative_error(dx, numeric) < 1e-6
+
+
+def test_maxpool_sends_a_tied_window_gradient_to_one_position():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 2:, 2:] = [[1, 3], [3, 2]]  # two maxima in the last window
+    pool = MaxPool2D(2)
+    pool.forward(x)
+    dx = pool.backward(np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(dx.sum(axis=(2, 3)), [[4.0]])  # one unit per window
+    assert dx[0, 0, 2, 3] == 1 and dx[0, 0, 3, 2] == 0  # the first maximum wins
+
+
+def test_maxpool_keeps_float32_and_does_not_mutate_its_inputs():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    dout = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x_copy, dout_copy = x.copy(), dout.copy()
+    pool = MaxPool2D(2)
+    assert pool.forward(x).dtype == pool.backward(dout).dtype == np.float32
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(dout, dout_copy)
+
+
+def test_maxpool_rejects_a_window_that_does_not_tile_the_input():
+    with pytest.raises(ValueError, match=r"MaxPool2D cannot place a 2×2 window .* on a 7×7 input"):
+        MaxPool2D(2).forward(np.zeros((1, 1, 7, 7)))
+
+
+def test_maxpool_rejects_non_image_input():
+    with pytest.raises(ValueError, match=r"MaxPool2D expected input of shape \(N, C, H, W\)"):
+        MaxPool2D(2).forward(np.zeros((2, 28, 28)))
