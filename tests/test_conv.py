@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dlcourse.conv import Conv2D, MaxPool2D, col2im, conv_output_size, im2col
+from dlcourse.gradients import gradient_check
 
 # (x shape, W shape, stride, pad): channels, filters, strides, paddings and non-square sizes
 CONV_CASES = [
@@ -66,24 +67,6 @@ def pool_loop(x, ph, pw, stride):
             window = x[:, :, r * stride : r * stride + ph, c * stride : c * stride + pw]
             out[:, :, r, c] = window.max(axis=(2, 3))
     return out
-
-
-def numerical_grad(f, x, h=1e-5):
-    """Central differences of the scalar f() with respect to x (perturbed in place)."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + h
-        plus = f()
-        x[idx] = old - h
-        minus = f()
-        x[idx] = old
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
-
-
-def max_relative_error(a, n):
-    return float(np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)))
 
 
 def make_conv(rng, w_shape, stride, pad, dtype=np.float64):
@@ -167,18 +150,10 @@ def test_conv_forward_matches_the_loop_reference(x_shape, w_shape, stride, pad):
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
 def test_conv_backward_matches_numerical_gradient(x_shape, w_shape, stride, pad):
     rng = np.random.default_rng(4)
-    layer = make_conv(rng, w_shape, stride, pad)
-    x = rng.standard_normal(x_shape)
-    dout = rng.standard_normal(layer.forward(x).shape)
-    dx = layer.backward(dout)
-
-    def loss():
-        return float(np.sum(layer.forward(x) * dout))
-
-    assert max_relative_error(dx, numerical_grad(loss, x)) < 1e-6
-    for name in ("W", "b"):
-        numeric = numerical_grad(loss, layer.params[name])
-        assert max_relative_error(layer.grads[name], numeric) < 1e-6, name
+    layer = make_conv(rng, w_shape, stride, pad, dtype=np.float32)
+    result = gradient_check(layer, rng.standard_normal(x_shape), rng=rng)
+    assert set(result.errors) == {"dx", "W", "b"}
+    assert result.passed(1e-6), str(result)
 
 
 def test_conv_first_layer_skips_the_input_gradient_but_keeps_parameter_gradients():
@@ -256,11 +231,8 @@ def test_maxpool_forward_matches_the_loop_reference(x_shape, ph, pw, stride):
 def test_maxpool_backward_matches_numerical_gradient(x_shape, ph, pw, stride):
     rng = np.random.default_rng(8)
     x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01  # distinct values: no ties
-    pool = MaxPool2D(ph, pw, stride)
-    dout = rng.standard_normal(pool.forward(x).shape)
-    dx = pool.backward(dout)
-    numeric = numerical_grad(lambda: float(np.sum(pool.forward(x) * dout)), x)
-    assert max_relative_error(dx, numeric) < 1e-6
+    result = gradient_check(MaxPool2D(ph, pw, stride), x, rng=rng)
+    assert result.passed(1e-6), str(result)
 
 
 def test_maxpool_sends_a_tied_window_gradient_to_one_position():
