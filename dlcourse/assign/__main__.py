@@ -1,0 +1,102 @@
+"""Command line: ``python -m dlcourse.assign {build,grade,release} ...`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dlcourse.assign.notebooks import AssignmentError
+
+
+def _build(args: argparse.Namespace) -> int:
+    from dlcourse.assign.build import build, points_table
+
+    results, orphans = build(args.solutions, args.exercises, check=args.check)
+    if args.points:
+        print(points_table([r.assignment for r in results]))
+        return 0
+    stale = [r for r in results if r.changed]
+    if args.check:
+        for r in stale:
+            print(f"stale: {r.target} differs from what {r.assignment.path} generates")
+        for orphan in orphans:
+            print(f"stale: {orphan} has no solutions notebook")
+        if stale or orphans:
+            print("run: python -m dlcourse.assign build", file=sys.stderr)
+            return 1
+        print(f"exercises are up to date ({len(results)} assignments)")
+        return 0
+    for r in results:
+        print(f"{'wrote' if r.changed else 'unchanged'}: {r.target}")
+    for orphan in orphans:
+        print(f"removed: {orphan} (no solutions notebook)")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from dlcourse.assign.grade import grade_folder, print_summary, write_csv
+    from dlcourse.assign.runner import Limits
+
+    limits = Limits(
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout or args.timeout,
+        memory_mb=args.memory_mb,
+        max_output_mb=args.max_output_mb,
+    )
+    grades = grade_folder(args.submissions, args.solutions, limits, progress=print)
+    write_csv(grades, args.out)
+    print_summary(grades)
+    print(f"scores written to {args.out}")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from dlcourse.assign.release import release
+
+    files = release(args.out, root=args.root, solutions=args.solutions, force=args.force)
+    print(f"student bundle written to {args.out} ({len(files)} files, no solutions)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m dlcourse.assign", description=__doc__)
+    sub = main.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="generate exercises/ from solutions/")
+    b.add_argument("--solutions", type=Path, default=Path("solutions"))
+    b.add_argument("--exercises", type=Path, default=Path("exercises"))
+    b.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
+    b.add_argument("--points", action="store_true", help="print the points table and exit")
+    b.set_defaults(run=_build)
+
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks")
+    g.add_argument("submissions", type=Path, help="folder searched for *.ipynb (recursively)")
+    g.add_argument("--solutions", type=Path, default=Path("solutions"))
+    g.add_argument("--out", type=Path, default=Path("scores.csv"))
+    g.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
+    g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+    g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
+    g.add_argument("--max-output-mb", type=float, default=1.0, help="output kept per cell")
+    g.set_defaults(run=_grade)
+
+    r = sub.add_parser("release", help="write the student bundle (no solutions)")
+    r.add_argument("out", type=Path)
+    r.add_argument("--root", type=Path, default=Path("."), help="the course folder")
+    r.add_argument("--solutions", type=Path, default=None, help="default: ROOT/solutions")
+    r.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    r.set_defaults(run=_release)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except AssignmentError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
