@@ -1,0 +1,361 @@
+"""A network as an ordered chain of layers, and the factories the lessons use (lesson 05).
+
+:class:`Sequential` runs its layers in order (forward), then its loss layer, and
+sends the gradient back through them in reverse order (backward). It names layers
+by kind and number (``affine1``, ``relu1``, ``affine2``) and exposes every parameter
+as ``"affine1.W"`` → the layer's own array, so an optimizer that updates
+``model.params`` in place trains the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcourse.functions import accuracy as _accuracy
+from dlcourse.initializers import as_rng, get_initializer
+from dlcourse.layers import (
+    Affine,
+    BatchNorm,
+    Dropout,
+    Layer,
+    Loss,
+    SoftmaxCrossEntropy,
+    cast_layer,
+    make_activation,
+)
+
+__all__ = ["PENALTIES", "Sequential", "mlp", "softmax_regression"]
+
+#: Weight penalties: name → (penalty value, its gradient) for one weight array W.
+PENALTIES: dict[str, tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]] = {
+    "l2": (lambda W: 0.5 * float(np.sum(W * W)), lambda W: W),
+    "l1": (lambda W: float(np.sum(np.abs(W))), np.sign),
+}
+
+ARCHITECTURE_KEY = "__architecture__"
+META_KEY = "__meta__"
+
+
+class Sequential:
+    """Layers applied in order, followed by a loss layer.
+
+    layers: the layers, first to last; loss: the loss layer (default
+    :class:`~dlcourse.layers.SoftmaxCrossEntropy`); weight_decay: strength λ of the
+    penalty on every weight array named ``W`` (biases and BatchNorm's gamma/beta are
+    not penalised); penalty: ``"l2"`` adds λ/2·ΣW², ``"l1"`` adds λ·Σ|W|.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer],
+        loss: Loss | None = None,
+        weight_decay: float = 0.0,
+        penalty: str = "l2",
+    ) -> None:
+        if penalty not in PENALTIES:
+            raise ValueError(f"unknown penalty {penalty!r}; choose one of: {', '.join(PENALTIES)}")
+        counts: Counter[str] = Counter()
+        self.layers: dict[str, Layer] = {}
+        for layer in layers:
+            counts[layer.kind] += 1
+            self.layers[f"{layer.kind}{counts[layer.kind]}"] = layer
+        if not self.layers:
+            raise ValueError("Sequential needs at least one layer")
+        self.loss_layer: Loss = SoftmaxCrossEntropy() if loss is None else loss
+        self.weight_decay = float(weight_decay)
+        self.penalty = penalty
+        self.training = True
+
+    # ------------------------------------------------------------ parameters
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """``"affine1.W"`` → the layer's own parameter array (not a copy)."""
+        return {
+            f"{name}.{key}": value
+            for name, layer in self.layers.items()
+            for key, value in layer.params.items()
+        }
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """``"affine1.W"`` → its gradient from the last backward pass."""
+        return {
+            f"{name}.{key}": value
+            for name, layer in self.layers.items()
+            for key, value in layer.grads.items()
+        }
+
+    @property
+    def num_params(self) -> int:
+        """Total number of trainable numbers."""
+        return sum(p.size for p in self.params.values())
+
+    def astype(self, dtype: np.dtype | type) -> Sequential:
+        """Cast every parameter (and BatchNorm state) to ``dtype`` in place; returns self."""
+        for layer in self.layers.values():
+            cast_layer(layer, dtype)
+        return self
+
+    # ------------------------------------------------------------ modes
+
+    def train(self) -> Sequential:
+        """Training mode (dropout active, BatchNorm uses batch statistics); returns self."""
+        return self._set_mode(True)
+
+    def eval(self) -> Sequential:
+        """Evaluation mode (no dropout, BatchNorm uses running statistics); returns self."""
+        return self._set_mode(False)
+
+    def _set_mode(self, training: bool) -> Sequential:
+        self.training = training
+        for layer in self.layers.values():
+            layer.training = training
+        return self
+
+    # ------------------------------------------------------------ passes
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, ...) → scores (N, K) in the current mode, in one batch."""
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        """Backpropagate from the loss of the last :meth:`loss` call; returns dx.
+
+        Fills every layer's ``grads`` (without the weight penalty; see
+        :meth:`loss_and_gradient`).
+        """
+        grad = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers.values()):
+            grad = layer.backward(grad)
+        return grad
+
+    def penalty_value(self) -> float:
+        """The weight penalty added to the loss (0 when weight_decay is 0)."""
+        if not self.weight_decay:
+            return 0.0
+        value, _ = PENALTIES[self.penalty]
+        return self.weight_decay * sum(value(W) for W in self._weights())
+
+    def _weights(self) -> list[np.ndarray]:
+        return [layer.params["W"] for layer in self.layers.values() if "W" in layer.params]
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        """Mean loss of the batch plus the weight penalty. t: (N, K) one-hot or (N,) labels."""
+        return self.loss_layer.forward(self.forward(x), t) + self.penalty_value()
+
+    def loss_and_gradient(
+        self, x: np.ndarray, t: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """One forward and one backward pass: (loss, grads), grads including the penalty."""
+        value = self.loss(x, t)
+        self.backward()
+        if self.weight_decay:
+            _, derivative = PENALTIES[self.penalty]
+            for layer in self.layers.values():
+                if "W" in layer.params:
+                    layer.grads["W"] = layer.grads["W"] + self.weight_decay * derivative(
+                        layer.params["W"]
+                    )
+        return value, self.grads
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Gradients of :meth:`loss` by backpropagation, by parameter name."""
+        return self.loss_and_gradient(x, t)[1]
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Scores (N, K) in evaluation mode, ``batch_size`` samples at a time.
+
+        The mode the model was in is restored afterwards.
+        """
+        modes = {name: layer.training for name, layer in self.layers.items()}
+        was_training = self.training
+        self.eval()
+        try:
+            outputs = [
+                self.forward(x[i : i + batch_size]) for i in range(0, max(len(x), 1), batch_size)
+            ]
+        finally:
+            for name, layer in self.layers.items():
+                layer.training = modes[name]
+            self.training = was_training
+        return np.concatenate(outputs, axis=0)
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float:
+        """Fraction of samples whose top score is the target class (evaluation mode)."""
+        return _accuracy(self.predict(x, batch_size), t)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    # ------------------------------------------------------------ description
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={layer!r}" for name, layer in self.layers.items())
+        return f"Sequential({inner}, loss={self.loss_layer!r})"
+
+    def summary(self, input_shape: tuple[int, ...]) -> str:
+        """A table of layers, per-sample output shapes and parameter counts.
+
+        input_shape: the shape of one sample, e.g. (784,) or (1, 28, 28).
+        """
+        rows = [("input", "", str(tuple(input_shape)), "")]
+        shape = tuple(input_shape)
+        for name, layer in self.layers.items():
+            shape = tuple(layer.output_shape(shape))
+            count = sum(p.size for p in layer.params.values())
+            rows.append((name, type(layer).__name__, str(shape), f"{count:,}"))
+        header = ("name", "layer", "output shape", "parameters")
+        total = ("total", "", "", f"{self.num_params:,}")
+        widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(4)]
+
+        def line(row: tuple[str, ...]) -> str:
+            cells = [row[i].ljust(widths[i]) for i in range(3)] + [row[3].rjust(widths[3])]
+            return "  ".join(cells).rstrip()
+
+        rule = "-" * len(line(tuple(w * "-" for w in widths)))
+        return "\n".join([line(header), rule, *map(line, rows), rule, line(total)])
+
+    # ------------------------------------------------------------ saving
+
+    def architecture(self) -> list[dict[str, Any]]:
+        """Layer names, kinds and parameter/state shapes: what a saved file must match."""
+        return [
+            {
+                "name": name,
+                "kind": layer.kind,
+                "params": {k: list(v.shape) for k, v in layer.params.items()},
+                "state": {k: list(v.shape) for k, v in getattr(layer, "state", {}).items()},
+            }
+            for name, layer in self.layers.items()
+        ]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = dict(self.params)
+        for name, layer in self.layers.items():
+            for key, value in getattr(layer, "state", {}).items():
+                arrays[f"{name}.{key}"] = value
+        return arrays
+
+    def save(self, path: str | os.PathLike[str], **meta: Any) -> Path:
+        """Write every parameter, BatchNorm state, the architecture and ``meta`` to ``path``.
+
+        The file is a plain ``.npz`` (no pickles); meta must be JSON-serialisable
+        (e.g. ``epoch=3, val_acc=0.97``). Returns the path written.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        architecture = np.array([json.dumps(entry) for entry in self.architecture()])
+        np.savez(
+            path,
+            **self._arrays(),
+            **{ARCHITECTURE_KEY: architecture, META_KEY: np.array(json.dumps(meta))},
+        )
+        return path
+
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Read parameters saved by :meth:`save` into this model (in place); returns meta.
+
+        Raises ValueError naming the first difference when the file was saved from a
+        model of another architecture.
+        """
+        path = Path(path)
+        if not path.exists() and path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        with np.load(path, allow_pickle=False) as data:
+            if ARCHITECTURE_KEY not in data:
+                raise ValueError(f"{path.name} was not written by Sequential.save")
+            saved = [json.loads(str(s)) for s in data[ARCHITECTURE_KEY]]
+            difference = _first_difference(saved, self.architecture())
+            if difference:
+                raise ValueError(f"cannot load {path.name} into this model: {difference}")
+            for key, target in self._arrays().items():
+                target[...] = data[key]
+            return json.loads(str(data[META_KEY]))
+
+
+def _first_difference(saved: list[dict[str, Any]], current: list[dict[str, Any]]) -> str:
+    """A sentence describing the first way two architectures differ ('' if they match)."""
+    for i, (a, b) in enumerate(zip(saved, current, strict=False), start=1):
+        if a["name"] != b["name"]:
+            return f"layer {i} is {a['name']} in the file but {b['name']} in the model"
+        for group in ("params", "state"):
+            if a[group] != b[group]:
+                for key in sorted(set(a[group]) | set(b[group])):
+                    sa, sb = a[group].get(key), b[group].get(key)
+                    if sa != sb:
+                        return (
+                            f"{a['name']}.{key} has shape {_shape(sa)} in the file "
+                            f"but {_shape(sb)} in the model"
+                        )
+    if len(saved) != len(current):
+        return f"the file has {len(saved)} layers but the model has {len(current)}"
+    return ""
+
+
+def _shape(shape: list[int] | None) -> str:
+    return "(missing)" if shape is None else str(tuple(shape))
+
+
+# ------------------------------------------------------------------ factories
+
+
+def _init(name_or_fn: str | Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    return get_initializer(name_or_fn) if isinstance(name_or_fn, str) else name_or_fn
+
+
+def softmax_regression(
+    input_size: int = 784,
+    classes: int = 10,
+    rng: np.random.Generator | int | None = None,
+    dtype: np.dtype | type = np.float32,
+) -> Sequential:
+    """One Affine layer followed by softmax cross-entropy (lesson 02), weights N(0, 0.01²)."""
+    W = get_initializer("normal")(input_size, classes, rng=as_rng(rng), dtype=dtype)
+    return Sequential([Affine(W, np.zeros(classes, dtype=dtype))])
+
+
+def mlp(
+    sizes: Iterable[int] = (784, 100, 10),
+    activation: str = "relu",
+    init: str | Callable[..., np.ndarray] = "he",
+    output_init: str | Callable[..., np.ndarray] = "xavier",
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    weight_decay: float = 0.0,
+    rng: np.random.Generator | int | None = None,
+    dtype: np.dtype | type = np.float32,
+) -> Sequential:
+    """A multilayer perceptron: (Affine → [BatchNorm] → activation → [Dropout]) per hidden
+    layer, then an output Affine, with softmax cross-entropy.
+
+    sizes: (input, hidden..., classes), e.g. (784, 100, 10). Hidden weights use ``init``
+    and the output layer ``output_init`` (names from :mod:`dlcourse.initializers`).
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2:
+        raise ValueError(f"mlp expected sizes (input, ..., classes) but got {tuple(sizes)}")
+    rng = as_rng(rng)
+    layers: list[Layer] = []
+    for fan_in, fan_out in pairwise(sizes[:-1]):
+        W = _init(init)(fan_in, fan_out, rng=rng, dtype=dtype)
+        layers.append(Affine(W, np.zeros(fan_out, dtype=dtype)))
+        if batch_norm:
+            layers.append(BatchNorm(np.ones(fan_out, dtype=dtype), np.zeros(fan_out, dtype=dtype)))
+        layers.append(make_activation(activation))
+        if dropout:
+            layers.append(Dropout(dropout, rng=rng))
+    W = _init(output_init)(sizes[-2], sizes[-1], rng=rng, dtype=dtype)
+    layers.append(Affine(W, np.zeros(sizes[-1], dtype=dtype)))
+    return Sequential(layers, weight_decay=weight_decay)
