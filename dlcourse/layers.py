@@ -64,6 +64,14 @@ class Layer:
         """dout: gradient of the loss with respect to the output; returns dx like x."""
         raise NotImplementedError
 
+    def param_backward(self, dout: np.ndarray) -> None:
+        """Fill ``grads`` only, for a first layer whose dx nobody needs.
+
+        The default runs :meth:`backward` and drops dx; layers where dx is costly
+        (Affine: a whole extra matrix product) skip computing it.
+        """
+        self.backward(dout)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape (without N) for a per-sample ``input_shape``."""
         return tuple(input_shape)
@@ -160,10 +168,13 @@ class Affine(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.param_backward(dout)
+        return dout @ self.W.T
+
+    def param_backward(self, dout: np.ndarray) -> None:
         x = self._cached("x")
         self.grads["W"] = x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
-        return dout @ self.W.T
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         self._check_input((1, *input_shape), "a sample")

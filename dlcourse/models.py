@@ -129,16 +129,21 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0, need_dx: bool = True) -> np.ndarray | None:
         """Backpropagate from the loss of the last :meth:`loss` call; returns dx.
 
         Fills every layer's ``grads`` (without the weight penalty; see
-        :meth:`loss_and_gradient`).
+        :meth:`loss_and_gradient`). With ``need_dx=False`` the first layer only
+        computes its parameter gradients (training never needs dx) and None is returned.
         """
         grad = self.loss_layer.backward(dout)
-        for layer in reversed(self.layers.values()):
+        layers = list(self.layers.values())
+        for layer in reversed(layers[1:]):
             grad = layer.backward(grad)
-        return grad
+        if need_dx:
+            return layers[0].backward(grad)
+        layers[0].param_backward(grad)
+        return None
 
     def penalty_value(self) -> float:
         """The weight penalty added to the loss (0 when weight_decay is 0)."""
@@ -159,7 +164,7 @@ class Sequential:
     ) -> tuple[float, dict[str, np.ndarray]]:
         """One forward and one backward pass: (loss, grads), grads including the penalty."""
         value = self.loss(x, t)
-        self.backward()
+        self.backward(need_dx=False)
         if self.weight_decay:
             _, derivative = PENALTIES[self.penalty]
             for layer in self.layers.values():

@@ -239,3 +239,17 @@ def test_sgd_steps_on_model_params_reduce_the_loss():
 
 def test_relu_layer_is_used_by_default():
     assert isinstance(mlp((3, 2, 2), rng=0).layers["relu1"], ReLU)
+
+
+def test_training_backward_skips_dx_but_gives_the_same_grads():
+    rng = np.random.default_rng(13)
+    model = mlp((6, 5, 3), rng=rng, dtype=np.float64)
+    x, t = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
+    model.loss(x, t)
+    dx = model.backward()
+    full = {k: g.copy() for k, g in model.grads.items()}
+    model.loss(x, t)
+    assert model.backward(need_dx=False) is None
+    assert dx.shape == x.shape
+    for name, g in model.grads.items():
+        np.testing.assert_array_equal(g, full[name])
