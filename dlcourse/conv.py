@@ -19,7 +19,8 @@ Three tricks keep the layers fast without hiding the arithmetic:
    reducing them; backward sends each gradient to the first maximum of its window.
 
 A Conv2D that is the network's first layer does not need the gradient of its input:
-set ``needs_input_grad = False`` (the CNN factories do) and backward skips col2im.
+:meth:`Conv2D.param_backward` (what ``Sequential`` calls on its first layer when
+training) fills ``grads`` and skips the col2im of ``dx``.
 """
 
 from __future__ import annotations
@@ -181,9 +182,9 @@ class Conv2D(Layer):
     ``out[n, f, i, j] = Σ_{c,a,b} x_pad[n, c, i·s + a, j·s + b] · W[f, c, a, b] + b[f]``.
 
     Forward caches the per-sample columns ``cols: (N, C·FH·FW, H_out·W_out)`` and the
-    input shape. Backward: ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` and, unless
-    ``needs_input_grad`` is False, ``dx = col2im(Wᵀ @ dout)``; with False (a first
-    layer, whose input is the data) backward returns None.
+    input shape. Backward: ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` and
+    ``dx = col2im(Wᵀ @ dout)``; :meth:`param_backward` (for a first layer, whose input
+    is the data) stops before dx.
     """
 
     kind = "conv"
@@ -205,7 +206,6 @@ class Conv2D(Layer):
             )
         self.params = {"W": W, "b": b}
         self.stride, self.pad = int(stride), int(pad)
-        self.needs_input_grad = True
         self.cols: np.ndarray | None = None
         self.x_shape: tuple[int, ...] | None = None
 
@@ -245,10 +245,10 @@ class Conv2D(Layer):
         out += self.b[:, None]
         return out.reshape(n, f, h_out, w_out)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W) (None if not needs_input_grad)."""
+    def param_backward(self, dout: np.ndarray) -> None:
+        """dout: (N, F, H_out, W_out); fills grads "W" (F, C, FH, FW) and "b" (F,) only."""
         cols = self._cached("cols")
-        n, k, p = cols.shape
+        n, _, p = cols.shape
         f = self.W.shape[0]
         if dout.ndim != 4 or dout.shape[:2] != (n, f) or dout.shape[2] * dout.shape[3] != p:
             raise ValueError(
@@ -260,10 +260,13 @@ class Conv2D(Layer):
             "W": (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape),
             "b": dout.sum(axis=(0, 2)),
         }
-        if not self.needs_input_grad:
-            return None
-        _, c, fh, fw = self.W.shape
-        dcols = self.W.reshape(f, k).T @ dout  # (N, C·FH·FW, H_out·W_out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); also fills grads."""
+        self.param_backward(dout)
+        f, c, fh, fw = self.W.shape
+        n, k, p = self.cols.shape
+        dcols = self.W.reshape(f, k).T @ dout.reshape(n, f, p)  # (N, C·FH·FW, H_out·W_out)
         h_out = conv_output_size(self.x_shape[2], fh, self.stride, self.pad)
         patches = dcols.reshape(n, c, fh, fw, h_out, p // h_out)
         return _add_patches(patches, self.x_shape, self.stride, self.pad)
