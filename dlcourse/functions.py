@@ -52,6 +52,8 @@ def softmax(x: np.ndarray) -> np.ndarray:
     exponent exp(0) = 1, so nothing overflows.
     """
     x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)  # integer scores: exp() needs a float array to write into
     y = x - x.max(axis=-1, keepdims=True)
     np.exp(y, out=y)
     y /= y.sum(axis=-1, keepdims=True)

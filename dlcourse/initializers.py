@@ -42,9 +42,13 @@ def as_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
-def _shape(fan_in: int, fan_out: int, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+def _check_fans(fan_in: int, fan_out: int) -> None:
     if fan_in < 1 or fan_out < 1:
         raise ValueError(f"fan_in and fan_out must be positive, got {fan_in} and {fan_out}")
+
+
+def _shape(fan_in: int, fan_out: int, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    _check_fans(fan_in, fan_out)
     return (fan_in, fan_out) if shape is None else tuple(shape)
 
 
@@ -71,6 +75,7 @@ def xavier(
     shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Xavier, as the source defines it: N(0, 1/fan_in), for sigmoid and tanh layers."""
+    _check_fans(fan_in, fan_out)
     return normal(fan_in, fan_out, np.sqrt(1 / fan_in), rng, dtype, shape)
 
 
@@ -82,6 +87,7 @@ def he(
     shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """He (Kaiming) initialisation N(0, 2/fan_in), for ReLU layers."""
+    _check_fans(fan_in, fan_out)
     return normal(fan_in, fan_out, np.sqrt(2 / fan_in), rng, dtype, shape)
 
 
@@ -93,6 +99,7 @@ def glorot_normal(
     shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Glorot & Bengio (2010), normal: N(0, 2/(fan_in + fan_out))."""
+    _check_fans(fan_in, fan_out)
     return normal(fan_in, fan_out, np.sqrt(2 / (fan_in + fan_out)), rng, dtype, shape)
 
 
@@ -104,6 +111,7 @@ def glorot_uniform(
     shape: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """Glorot & Bengio (2010), uniform: U(-a, a) with a = sqrt(6/(fan_in + fan_out))."""
+    _check_fans(fan_in, fan_out)
     limit = np.sqrt(6 / (fan_in + fan_out))
     size = _shape(fan_in, fan_out, shape)
     return as_rng(rng).uniform(-limit, limit, size).astype(dtype)
