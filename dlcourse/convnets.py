@@ -1,0 +1,150 @@
+"""Ready-made convolutional networks for MNIST-sized images (lessons 06 and 07).
+
+Each factory returns a :class:`dlcourse.models.Sequential` with fresh weights: He
+initialisation for the layers followed by ReLU, Xavier (N(0, 1/fan_in)) for the output
+layer, zero biases. When training, ``Sequential`` asks its first layer for parameter
+gradients only (``param_backward``), so the first Conv2D skips the gradient of the
+data, the most expensive col2im of the network.
+
+``rng`` accepts a generator, an int seed or None; ``seed`` is the same as ``rng=seed``
+(so ``simple_convnet(seed=0)`` reads naturally in the lessons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import prod
+
+import numpy as np
+
+from dlcourse.conv import Conv2D, MaxPool2D
+from dlcourse.initializers import as_rng, he, xavier
+from dlcourse.layers import Affine, Flatten, Layer, ReLU
+from dlcourse.models import Sequential
+
+__all__ = ["deep_convnet", "simple_convnet", "single_filter_convnet"]
+
+
+def _conv(
+    channels: int, filters: int, size: int, rng: np.random.Generator, dtype, pad: int = 0
+) -> Conv2D:
+    """Conv2D with He-initialised W (filters, channels, size, size) and zero biases."""
+    W = he(
+        channels * size * size, filters, rng=rng, dtype=dtype, shape=(filters, channels, size, size)
+    )
+    return Conv2D(W, np.zeros(filters, dtype=dtype), pad=pad)
+
+
+def _affine(inputs: int, outputs: int, rng: np.random.Generator, dtype, init=he) -> Affine:
+    return Affine(init(inputs, outputs, rng=rng, dtype=dtype), np.zeros(outputs, dtype=dtype))
+
+
+def _rng(rng: np.random.Generator | int | None, seed: int | None) -> np.random.Generator:
+    if seed is not None and rng is not None:
+        raise ValueError(f"pass rng or seed, not both (got rng={rng!r}, seed={seed!r})")
+    return as_rng(seed if seed is not None else rng)
+
+
+def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"expected input_shape (C, H, W), e.g. (1, 28, 28), but got {tuple(input_shape)}"
+        )
+    return tuple(int(s) for s in input_shape)  # type: ignore[return-value]
+
+
+def _sequential(layers: list[Layer], input_shape: tuple[int, int, int]) -> Sequential:
+    """The layers in a Sequential, after checking that the shapes fit together."""
+    shape: tuple[int, ...] = input_shape
+    for layer in layers:
+        shape = layer.output_shape(shape)  # raises ValueError naming the layer if it misfits
+    return Sequential(layers)
+
+
+def simple_convnet(
+    input_shape: Sequence[int] = (1, 28, 28),
+    filters: int = 30,
+    filter_size: int = 5,
+    hidden: int = 100,
+    classes: int = 10,
+    rng: np.random.Generator | int | None = None,
+    dtype: np.dtype | type = np.float32,
+    *,
+    seed: int | None = None,
+) -> Sequential:
+    """SimpleConvNet: conv → ReLU → 2×2 max pool → Flatten → affine → ReLU → affine.
+
+    With the defaults: conv 30×5×5 on (1, 28, 28) gives (30, 24, 24), pooling
+    (30, 12, 12), flattened 4,320 → 100 → 10 scores. x: (N, 1, 28, 28) -> (N, 10).
+    """
+    rng, (c, h, w) = _rng(rng, seed), _check_input_shape(input_shape)
+    conv = _conv(c, filters, filter_size, rng, dtype)
+    pool = MaxPool2D(2)
+    flat = prod(pool.output_shape(conv.output_shape((c, h, w))))
+    layers = [
+        conv,
+        ReLU(),
+        pool,
+        Flatten(),
+        _affine(flat, hidden, rng, dtype),
+        ReLU(),
+        _affine(hidden, classes, rng, dtype, init=xavier),
+    ]
+    return _sequential(layers, (c, h, w))
+
+
+def single_filter_convnet(
+    input_shape: Sequence[int] = (1, 28, 28),
+    filter_size: int = 5,
+    classes: int = 10,
+    rng: np.random.Generator | int | None = None,
+    dtype: np.dtype | type = np.float32,
+    *,
+    seed: int | None = None,
+) -> Sequential:
+    """The source's first CNN: one 5×5 filter → ReLU → Flatten → affine 576 → 10.
+
+    x: (N, 1, 28, 28) -> (N, 10). Unlike the source, the filter has one bias (not one
+    per feature-map pixel), as every conv layer does.
+    """
+    rng, (c, h, w) = _rng(rng, seed), _check_input_shape(input_shape)
+    conv = _conv(c, 1, filter_size, rng, dtype)
+    flat = prod(conv.output_shape((c, h, w)))
+    layers = [conv, ReLU(), Flatten(), _affine(flat, classes, rng, dtype, init=xavier)]
+    return _sequential(layers, (c, h, w))
+
+
+def deep_convnet(
+    input_shape: Sequence[int] = (1, 28, 28),
+    filters: Sequence[int] = (16, 32),
+    hidden: int = 100,
+    classes: int = 10,
+    rng: np.random.Generator | int | None = None,
+    dtype: np.dtype | type = np.float32,
+    *,
+    seed: int | None = None,
+) -> Sequential:
+    """Two pairs of 3×3 convolutions ("same" padding), each pair followed by 2×2 pooling.
+
+    (conv 3×3 → ReLU → conv 3×3 → ReLU → max pool) for each entry of ``filters``, then
+    Flatten → affine ``hidden`` → ReLU → affine ``classes``. With the defaults:
+    (1, 28, 28) → (16, 14, 14) → (32, 7, 7) → 1,568 → 100 → 10.
+    """
+    rng, shape = _rng(rng, seed), _check_input_shape(input_shape)
+    layers: list[Layer] = []
+    channels, current = shape[0], shape
+    for n_filters in filters:
+        for _ in range(2):
+            conv = _conv(channels, n_filters, 3, rng, dtype, pad=1)
+            layers += [conv, ReLU()]
+            channels = n_filters
+        layers.append(MaxPool2D(2))
+        for layer in layers[-5:]:
+            current = layer.output_shape(current)
+    layers += [
+        Flatten(),
+        _affine(prod(current), hidden, rng, dtype),
+        ReLU(),
+        _affine(hidden, classes, rng, dtype, init=xavier),
+    ]
+    return _sequential(layers, shape)
