@@ -259,6 +259,14 @@ class FeatureMapExplorer(widgets.VBox):
         scores = self.activations(digit)[-1]
         return int(scores.argmax()) if scores.ndim == 2 else None
 
+    def _about(self, digit: int) -> str:
+        """'label 7, predicted 7' (either part only when known)."""
+        parts = [] if self.labels is None else [f"label {self.labels[digit]}"]
+        predicted = self._prediction(digit)
+        if predicted is not None:
+            parts.append(f"predicted {predicted}")
+        return ", ".join(parts) or "no label"
+
     def _digit_label(self, i: int) -> str:
         return f"#{i}" if self.labels is None else f"#{i}: a {self.labels[i]}"
 
@@ -291,12 +299,9 @@ class FeatureMapExplorer(widgets.VBox):
         """A sentence saying what :meth:`render` shows (the picture's text alternative)."""
         maps = self.activations(digit)[index][0]
         name = f"{self._names[index]} ({type(self._layers[index]).__name__})"
-        label = "" if self.labels is None else f"label {self.labels[digit]}, "
-        predicted = self._prediction(digit)
-        guess = "" if predicted is None else f"predicted {predicted}"
         shown = maps[channel]
         return (
-            f"Digit #{digit} ({label}{guess}). Layer {name}: feature map "
+            f"Digit #{digit} ({self._about(digit)}). Layer {name}: feature map "
             f"{channel} of {maps.shape[0]}, {shown.shape[0]}×{shown.shape[1]} pixels, "
             f"values from {shown.min():.2f} to {shown.max():.2f}. The grid shows all "
             f"{maps.shape[0]} maps of this layer on one colour scale; the selected one is "
@@ -317,11 +322,8 @@ class FeatureMapExplorer(widgets.VBox):
         ax_in, ax_w, ax_map = (fig.add_subplot(grid[0, k]) for k in range(3))
         ax_all = fig.add_subplot(grid[1, :])
 
-        label = "" if self.labels is None else f"label {self.labels[digit]}, "
-        predicted = self._prediction(digit)
-        guess = "" if predicted is None else f"predicted {predicted}"
         ax_in.imshow(self.images[digit, 0], cmap="gray_r")
-        ax_in.set_title(f"#{digit}: {label}{guess}")
+        ax_in.set_title(f"#{digit}: {self._about(digit)}")
 
         source = self._sources[index]
         if source is None:
@@ -347,10 +349,11 @@ class FeatureMapExplorer(widgets.VBox):
         r, col = divmod(channel, columns)
         ax_all.add_patch(
             Rectangle(
-                (col * (w + 1) - 1, r * (h + 1) - 1),
-                w + 1,
-                h + 1,
+                (col * (w + 1) - 0.5, r * (h + 1) - 0.5),  # pixel k spans k ± 0.5
+                w,
+                h,
                 fill=False,
+                clip_on=False,
                 edgecolor=_HIGHLIGHT,
                 linewidth=2.5,
             )
