@@ -1,0 +1,341 @@
+"""Checkers for assignment 04 · MLP on MNIST (mini-batches, forward + loss, backprop).
+
+The network is ``x (N, D) → affine W1, b1 → ReLU → affine W2, b2 → softmax`` with the
+mean cross-entropy loss. The loss is compared with a reference written here, the
+gradients with a numerical gradient (central differences in float64) of that reference,
+on shapes where D, H and K all differ, so a transposed gradient cannot pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from dlcourse.checks import checker
+from dlcourse.checks.tools import CheckFailed, call, expect_array, expect_close, expect_finite
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+# ----------------------------------------------------------------------------- references
+
+
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    shifted = a - a.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _scores(x: np.ndarray, params: dict) -> np.ndarray:
+    h = np.maximum(x @ params["W1"] + params["b1"], 0)
+    return h @ params["W2"] + params["b2"]
+
+
+def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
+    return float(-np.sum(t * _log_softmax(_scores(x, params))) / len(x))
+
+
+def _numerical_grads(x: np.ndarray, t: np.ndarray, params: dict, h: float = 1e-6) -> dict:
+    """Central differences of the mean loss, element by element, restoring each element."""
+    grads = {}
+    for name in PARAM_NAMES:
+        p = params[name]
+        g = np.zeros_like(p)
+        for index in np.ndindex(p.shape):
+            saved = p[index]
+            p[index] = saved + h
+            plus = _loss(x, t, params)
+            p[index] = saved - h
+            minus = _loss(x, t, params)
+            p[index] = saved
+            g[index] = (plus - minus) / (2 * h)
+        grads[name] = g
+    return grads
+
+
+def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> dict:
+    """Backprop with one typical mistake in the ReLU step, to name it when it is matched."""
+    a1 = x @ params["W1"] + params["b1"]
+    h = np.maximum(a1, 0)
+    a2 = h @ params["W2"] + params["b2"]
+    y = np.exp(_log_softmax(a2))
+    d2 = (y - t) / len(x)
+    dh = d2 @ params["W2"].T
+    da1 = {"no_mask": dh, "relu_of_grad": np.maximum(dh, 0), "sigmoid": dh * h * (1 - h)}[variant]
+    return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ d2, "b2": d2.sum(axis=0)}
+
+
+def _make_net(seed: int, n: int, d: int, hidden: int, k: int):
+    """Random x (n, d), one-hot t (n, k) and float64 params of a d-hidden-k ReLU net."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    t = np.eye(k)[rng.integers(0, k, size=n)]
+    params = {
+        "W1": rng.normal(size=(d, hidden)) / np.sqrt(d),
+        "b1": rng.normal(scale=0.3, size=hidden),
+        "W2": rng.normal(size=(hidden, k)) / np.sqrt(hidden),
+        "b2": rng.normal(scale=0.3, size=k),
+    }
+    # The numerical gradient steps h = 1e-6; keep every ReLU input farther than that from
+    # its kink at 0, where the one-sided slopes differ.
+    assert np.abs(x @ params["W1"] + params["b1"]).min() > 1e-4
+    return x, t, params
+
+
+def _copy(params: dict) -> dict:
+    return {name: np.array(value, copy=True) for name, value in params.items()}
+
+
+def _expect_unchanged(func: Callable, before: dict, after: dict) -> None:
+    for name in before:
+        if not np.array_equal(before[name], after[name]):
+            raise CheckFailed(
+                f"{getattr(func, '__name__', 'your function')} changed params[{name!r}] in place; "
+                "compute new arrays instead of updating the parameters"
+            )
+
+
+# ----------------------------------------------------------------------------- task 4.1
+
+_BATCH_CASES = ((100, 10), (103, 25), (7, 3), (5, 8))  # (n, batch_size)
+
+
+@checker("4.1", uses=("minibatch_indices",))
+def check_minibatch_indices(minibatch_indices: Callable) -> None:
+    """Task 4.1: one epoch of shuffled batches that uses every index exactly once."""
+    for seed, (n, batch_size) in enumerate(_BATCH_CASES):
+        text = f"minibatch_indices({n}, {batch_size}, rng)"
+        batches = minibatch_indices(n, batch_size, np.random.default_rng(seed))
+        try:
+            batches = [np.asarray(b) for b in batches]
+        except TypeError:
+            raise CheckFailed(
+                f"{text} should return a list of index arrays but returned {type(batches).__name__}"
+            ) from None
+        if not batches:
+            raise CheckFailed(f"{text} returned no batches")
+        for i, batch in enumerate(batches):
+            if batch.ndim != 1 or not np.issubdtype(batch.dtype, np.integer):
+                raise CheckFailed(
+                    f"{text}: batch {i} should be a 1-D array of integer indices but has "
+                    f"shape {batch.shape} and dtype {batch.dtype}"
+                )
+        want_sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        sizes = [len(b) for b in batches]
+        everything = np.concatenate(batches)
+        counts = np.bincount(everything[(everything >= 0) & (everything < n)], minlength=n)
+        if everything.min() < 0 or everything.max() >= n:
+            raise CheckFailed(
+                f"{text} returned index {everything.max()}; indices go from 0 to {n - 1}"
+            )
+        if counts.max() > 1:
+            twice = int(np.argmax(counts))
+            raise CheckFailed(
+                f"{text}: index {twice} appears {counts[twice]} times in one epoch; draw "
+                "without replacement, e.g. split rng.permutation(n) into consecutive pieces"
+            )
+        if counts.min() == 0:
+            missing = np.flatnonzero(counts == 0)
+            hint = (
+                "; keep the last, smaller batch"
+                if len(missing) == n % batch_size and sizes == want_sizes[:-1]
+                else ""
+            )
+            raise CheckFailed(
+                f"{text}: {len(missing)} of the {n} indices never appear (e.g. {missing[0]}); "
+                f"every sample must be used exactly once per epoch{hint}"
+            )
+        if sizes != want_sizes:
+            raise CheckFailed(f"{text} should give batches of sizes {want_sizes} but gave {sizes}")
+        if n >= 20 and np.array_equal(everything, np.arange(n)):
+            raise CheckFailed(
+                f"{text} returned the indices in order 0, 1, 2, ...; shuffle them with the "
+                "rng you are given (rng.permutation(n))"
+            )
+    again = [np.asarray(b) for b in minibatch_indices(100, 10, np.random.default_rng(0))]
+    first = [np.asarray(b) for b in minibatch_indices(100, 10, np.random.default_rng(0))]
+    if not all(np.array_equal(a, b) for a, b in zip(again, first, strict=True)):
+        raise CheckFailed(
+            "two calls with generators seeded alike gave different batches; draw the random "
+            "order from the rng argument (rng.permutation), not from np.random"
+        )
+    rng = np.random.default_rng(1)
+    one = np.concatenate([np.asarray(b) for b in minibatch_indices(100, 10, rng)])
+    two = np.concatenate([np.asarray(b) for b in minibatch_indices(100, 10, rng)])
+    if np.array_equal(one, two):
+        raise CheckFailed(
+            "two epochs with the same rng came out in the same order; draw a fresh "
+            "permutation from rng at every call"
+        )
+
+
+# ----------------------------------------------------------------------------- task 4.2
+
+_NET_SHAPES = ((6, 5, 4, 3), (10, 3, 7, 4), (4, 6, 2, 5))  # (N, D, H, K), D ≠ H ≠ K
+
+
+@checker("4.2", uses=("mlp_loss",))
+def check_mlp_loss(mlp_loss: Callable) -> None:
+    """Task 4.2: mean cross-entropy of softmax(relu(x W1 + b1) W2 + b2), stable for big scores."""
+    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
+        x, t, params = _make_net(seed, n, d, h, k)
+        text = f"mlp_loss for a {d}-{h}-{k} ReLU net and a batch of {n}"
+        before = _copy(params)
+        got = call(mlp_loss, x, t, params)
+        _expect_unchanged(mlp_loss, before, params)
+        if isinstance(got, np.ndarray) and got.size != 1:
+            raise CheckFailed(
+                f"{text} should return one number (the mean over the batch) but returned an "
+                f"array of shape {got.shape}"
+            )
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{text} should return a float but returned {got!r}") from None
+        want = _loss(x, t, params)
+        if np.isclose(got, want, rtol=1e-6):
+            continue
+        if np.isclose(got, want * n, rtol=1e-6):
+            raise CheckFailed(
+                f"{text} returned the *sum* over the batch ({got:.6g}, {n} times the mean "
+                f"{want:.6g}); divide by N so the loss does not grow with the batch size"
+            )
+        if np.isclose(got, -want, rtol=1e-6):
+            raise CheckFailed(f"{text} has the wrong sign: the loss is −Σ t·log y / N, positive")
+        sig = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
+        if np.isclose(got, -np.sum(t * _log_softmax(sig @ params["W2"] + params["b2"])) / n):
+            raise CheckFailed(
+                f"{text}: use ReLU (np.maximum(a, 0)) in the hidden layer, not sigmoid"
+            )
+        no_relu = (x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
+        if np.isclose(got, -np.sum(t * _log_softmax(no_relu)) / n, rtol=1e-6):
+            raise CheckFailed(f"{text}: the hidden layer has no ReLU; apply np.maximum(a1, 0)")
+        raise CheckFailed(f"{text} should be {want:.6g} but is {got:.6g}")
+    # A confident net: scores of several hundred must not give nan or inf.
+    x, t, params = _make_net(5, 6, 5, 4, 3)
+    params["W2"] = params["W2"] * 500
+    text = "mlp_loss with scores of several hundred (W2 scaled by 500)"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = call(mlp_loss, x, t, params)
+    got = np.asarray(got, dtype=np.float64).reshape(-1)
+    expect_finite(
+        text,
+        got,
+        "subtract each row's maximum score before np.exp, and guard log(0) with "
+        "np.log(y + 1e-7) or np.maximum(y, 1e-7)",
+    )
+    # Without a guard the loss is exact; a log(0) guard (e.g. 1e-7) caps each sample's loss.
+    exact = _loss(x, t, params)
+    y = np.exp(_log_softmax(_scores(x, params)))
+    guarded = float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / len(x))
+    if not guarded * (1 - 1e-3) <= got[0] <= exact * (1 + 1e-3):
+        raise CheckFailed(
+            f"{text} should be {exact:.6g} (or {guarded:.6g} with a 1e-7 guard inside the log) "
+            f"but is {got[0]:.6g}"
+        )
+
+
+# ----------------------------------------------------------------------------- task 4.3
+
+
+@checker("4.3", uses=("mlp_gradients",))
+def check_mlp_gradients(mlp_gradients: Callable) -> None:
+    """Task 4.3: dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 of the ReLU net match the numerical gradient."""
+    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
+        x, t, params = _make_net(30 + seed, n, d, h, k)
+        text = f"mlp_gradients for a {d}-{h}-{k} ReLU net and a batch of {n}"
+        before = _copy(params)
+        got = call(mlp_gradients, x, t, params)
+        _expect_unchanged(mlp_gradients, before, params)
+        if not isinstance(got, dict):
+            raise CheckFailed(
+                f"mlp_gradients should return a dict with keys {list(PARAM_NAMES)} "
+                f"but returned {type(got).__name__}"
+            )
+        missing = [name for name in PARAM_NAMES if name not in got]
+        if missing:
+            raise CheckFailed(
+                f"the dict returned by mlp_gradients has no {', '.join(map(repr, missing))}; "
+                f"it needs one array per parameter: {list(PARAM_NAMES)}"
+            )
+        for name in PARAM_NAMES:
+            shape = params[name].shape
+            value = expect_array(f"grads[{name!r}]", got[name])
+            if value.shape != shape:
+                hint = ""
+                if value.shape == shape[::-1]:
+                    hint = f"; it is transposed: dJ/d{name} has the shape of {name}: " + (
+                        "x.T @ da1" if name == "W1" else "h.T @ da2"
+                    )
+                elif value.ndim == 2 and name.startswith("b"):
+                    hint = "; sum over the batch axis: delta.sum(axis=0)"
+                raise CheckFailed(
+                    f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
+                    f"but has shape {value.shape}{hint}"
+                )
+            expect_finite(f"grads[{name!r}]", value)
+        want = _numerical_grads(x, t, _copy(params))
+
+        def matches(reference: dict, names=PARAM_NAMES, got=got) -> bool:
+            return all(np.allclose(got[p], reference[p], rtol=1e-4, atol=1e-7) for p in names)
+
+        if matches(want):
+            continue
+        if matches({p: -want[p] for p in PARAM_NAMES}):
+            raise CheckFailed(f"{text}: wrong sign of the gradient; the output delta is y − t")
+        if matches({p: n * want[p] for p in PARAM_NAMES}):
+            raise CheckFailed(
+                f"{text}: every gradient is {n} (= N) times too large; the loss is the mean over "
+                "the batch, so divide (y − t) by N"
+            )
+        first_layer = ("W1", "b1")
+        hints = {
+            "no_mask": "the ReLU mask is missing: multiply the gradient arriving at the hidden "
+            "layer by (a1 > 0)",
+            "relu_of_grad": "you applied ReLU to the gradient (np.maximum(dh, 0)); the mask "
+            "comes from the forward pass: dh * (a1 > 0)",
+            "sigmoid": "that is the sigmoid's derivative h·(1 − h); the ReLU's derivative is "
+            "1 where a1 > 0 and 0 elsewhere",
+        }
+        for variant, hint in hints.items():
+            if matches(_grads_variant(x, t, params, variant), first_layer):
+                raise CheckFailed(f"{text}: grads['W1'] and grads['b1'] are off; {hint}")
+        for name in PARAM_NAMES:
+            expect_close(
+                f"{text}: grads[{name!r}] (against the numerical gradient)",
+                got[name],
+                want[name],
+                rtol=1e-4,
+                atol=1e-7,
+            )
+
+
+# ----------------------------------------------------------------------------- task 4.4
+
+_LR_CASES = ((0.001, 100), (0.01, 100), (0.005, 32), (0.02, 1), (1e-4, 250))
+
+
+@checker("4.4", uses=("lr_for_mean_loss",))
+def check_lr_for_mean_loss(lr_for_mean_loss: Callable) -> None:
+    """Task 4.4: a learning rate for a summed loss, converted for the mean loss (× batch size)."""
+    if len(inspect.signature(lr_for_mean_loss).parameters) != 2:
+        raise CheckFailed("lr_for_mean_loss should take two arguments: (lr_sum, batch_size)")
+    for lr_sum, batch_size in _LR_CASES:
+        text = f"lr_for_mean_loss({lr_sum:g}, {batch_size})"
+        got = lr_for_mean_loss(lr_sum, batch_size)
+        want = lr_sum * batch_size
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{text} should return a number but returned {got!r}") from None
+        if np.isclose(value, want, rtol=1e-9):
+            continue
+        if batch_size > 1 and np.isclose(value, lr_sum / batch_size, rtol=1e-9):
+            raise CheckFailed(
+                f"{text} returned {value:g}, the lr divided by the batch size; the summed loss's "
+                "gradient is batch_size times *larger* than the mean loss's, so the mean loss "
+                f"needs a batch_size times larger learning rate: {want:g}"
+            )
+        raise CheckFailed(f"{text} should be {want:g} but is {value:g}")
