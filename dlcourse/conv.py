@@ -342,10 +342,15 @@ class MaxPool2D(Layer):
                 f"but got {dout.shape}"
             )
         dx = np.zeros_like(x, dtype=np.result_type(x, dout))
-        taken = np.zeros(out.shape, dtype=bool)
+        overlapping = self.stride < max(self.pool_h, self.pool_w)
+        remaining = np.ones(out.shape, dtype=bool)  # windows whose max is not yet found
+        hit = np.empty(out.shape, dtype=bool)
         for rows, cols in self._windows(*out.shape[2:]):
-            hit = x[..., rows, cols] == out
-            hit &= ~taken
-            taken |= hit
-            dx[..., rows, cols] += dout * hit
+            np.equal(x[..., rows, cols], out, out=hit)
+            hit &= remaining  # only the first maximum of each window
+            remaining ^= hit
+            if overlapping:  # a pixel in several windows collects from each
+                dx[..., rows, cols] += dout * hit
+            else:
+                np.multiply(dout, hit, out=dx[..., rows, cols])
         return dx
