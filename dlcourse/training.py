@@ -243,15 +243,17 @@ class EarlyStopping(Callback, _Monitor):
 
 
 class Checkpoint(Callback, _Monitor):
-    """Save the model to ``path`` (.npz, via ``model.save``) whenever ``monitor`` improves.
+    """Save the model to ``path`` (via ``model.save``) whenever ``monitor`` improves.
 
+    ".npz" is appended to a path without it (``checkpoint.path`` is the file written).
     The file records the epoch and the monitored value; ``model.load(path)`` brings the
     best model back.
     """
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_acc") -> None:
         _Monitor.__init__(self, monitor)
-        self.path = Path(path)
+        path = Path(path)
+        self.path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
         self.saved_epochs: list[int] = []
 
     def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:

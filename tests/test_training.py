@@ -200,6 +200,27 @@ def test_early_stopping_restores_the_best_weights_even_without_stopping(small):
     )
 
 
+def test_early_stopping_also_restores_batchnorm_running_statistics(small):
+    x, t, x_val, t_val = small
+    model = mlp((784, 32, 10), batch_norm=True, dropout=0.2, rng=0)
+    history = train(
+        model,
+        SGD(lr=0.2),
+        x,
+        t,
+        epochs=4,
+        x_val=x_val,
+        t_val=wrong_labels(t_val),
+        rng=0,
+        callbacks=[EarlyStopping(patience=10)],
+        progress=False,
+    )
+    best_epoch, best_loss = history.best("val_loss")
+    assert best_epoch < 4
+    # The same loss as at the best epoch needs its weights AND its running mean/variance.
+    assert evaluate(model, x_val, wrong_labels(t_val))[0] == pytest.approx(best_loss, rel=1e-6)
+
+
 def test_monitoring_validation_without_validation_data_is_an_error(small):
     x, t, _, _ = small
     with pytest.raises(ValueError, match="monitors 'val_loss' but train\\(\\) got no validation"):
@@ -223,12 +244,17 @@ def test_checkpoint_writes_a_loadable_npz_of_the_best_epoch(small, tmp_path):
         progress=False,
     )
     best_epoch, best_acc = history.best("val_acc")
-    assert path.exists() and checkpoint.saved_epochs[-1] == best_epoch
+    assert checkpoint.path == path and path.exists()
+    assert checkpoint.saved_epochs[-1] == best_epoch
     fresh = small_mlp(seed=123)
     meta = fresh.load(path)
     assert meta["epoch"] == best_epoch and meta["monitor"] == "val_acc"
     assert meta["value"] == pytest.approx(best_acc)
     assert fresh.accuracy(x_val, t_val) == best_acc
+
+
+def test_checkpoint_adds_the_npz_suffix_like_model_save(tmp_path):
+    assert Checkpoint(tmp_path / "best").path == tmp_path / "best.npz"
 
 
 def test_lr_scheduler_sets_the_rate_of_every_epoch(small):
