@@ -1,0 +1,323 @@
+"""Checkers for assignment 02 · Softmax and cross-entropy (and one softmax-regression step).
+
+The checkers compare the learner's functions with float64 references written here, on
+non-square batches from several seeds, with scores large enough to overflow ``exp``
+(±1000) and rows whose scales differ by hundreds (so a maximum taken over the whole
+batch instead of each row shows up), and name the typical mistake when they recognise
+one: no max subtraction, the wrong axis, a sum instead of a mean, a missing log(0)
+guard, a gradient with the wrong sign or without the 1/N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dlcourse.checks import checker
+from dlcourse.checks.tools import CheckFailed, call, expect_array, relative_error
+
+# ----------------------------------------------------------------------------- references
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64. a: (..., K)."""
+    a = np.asarray(a, np.float64)
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
+    return np.eye(k)[labels]
+
+
+def _cross_entropy(y: np.ndarray, t: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean over the batch of −Σ_k t_k log y_k. y: (N, K); t: (N, K) one-hot or (N,) labels."""
+    y = np.asarray(y, np.float64)
+    if t.ndim == 1:
+        t = _one_hot(t, y.shape[1])
+    return float(-(t * np.log(np.maximum(y, eps))).sum() / y.shape[0])
+
+
+def _scalar(name: str, value: object) -> float:
+    """``value`` as a float, failing when it is not a single number."""
+    if isinstance(value, np.ndarray) and value.size != 1:
+        raise CheckFailed(
+            f"{name} should return one number but returned an array of shape "
+            f"{value.shape}; sum over classes and average over samples"
+        )
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{name} should return a number but returned {value!r}") from None
+
+
+def _worst(got: np.ndarray, want: np.ndarray) -> str:
+    error = relative_error(got, want)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+    return (
+        f"relative error {error[where]:.0e} at index {where} "
+        f"(got {got[where]:.6g}, expected {want[where]:.6g})"
+    )
+
+
+def _close(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> bool:
+    return got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=1e-10))
+
+
+# ----------------------------------------------------------------------------- task 2.1
+
+
+def _softmax_cases() -> list[tuple[str, np.ndarray]]:
+    rng = np.random.default_rng(2)
+    mixed = rng.normal(size=(3, 5))
+    mixed[1] += 1000.0  # one row of huge scores...
+    mixed[2] -= 1000.0  # ...and one of hugely negative ones, in the same batch
+    return [
+        ("softmax([1010, 1000, 990])", np.array([1010.0, 1000.0, 990.0])),
+        ("softmax of a (4, 3) batch", rng.normal(size=(4, 3))),
+        ("softmax of a (2, 7) batch", 3 * rng.normal(size=(2, 7))),
+        ("softmax of a (3, 5) batch whose rows are near 0, +1000 and -1000", mixed),
+        ("softmax of a (1, 10) batch", rng.normal(size=(1, 10))),
+    ]
+
+
+@checker("2.1", uses=("softmax",))
+def check_softmax(softmax: Callable) -> None:
+    """Task 2.1: row-wise softmax, stable for large scores, for a vector (K,) or a batch (N, K)."""
+    for text, a in _softmax_cases():
+        want = _softmax(a)
+        with np.errstate(all="ignore"):  # the learner's overflow is reported in words below
+            got = call(softmax, a)
+        got = expect_array(text, got)
+        if got.shape != want.shape:
+            raise CheckFailed(f"{text} should have shape {want.shape} but has shape {got.shape}")
+        bad = ~np.isfinite(got)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            kind = "nan" if np.isnan(got[where]) else "inf"
+            hint = "subtract the row maximum before exp()"
+            shifted_globally = _global_shift_softmax(a)
+            if a.ndim == 2 and np.array_equal(np.isnan(got), np.isnan(shifted_globally)):
+                hint = (
+                    "subtract each row's own maximum before exp() "
+                    "(x.max(axis=-1, keepdims=True)), not the maximum of the whole batch"
+                )
+            at = f" at index {where}" if a.ndim > 1 else ""
+            raise CheckFailed(f"{text} returned {kind}{at} — {hint}")
+        if _close(got, want):
+            continue
+        sums = got.sum(axis=-1)
+        if a.ndim == 2 and got.shape[0] > 1 and np.allclose(got.sum(axis=0), 1):
+            raise CheckFailed(
+                f"{text}: the columns sum to 1 instead of the rows; normalise over the last "
+                "axis (e.sum(axis=-1, keepdims=True)), one row per sample"
+            )
+        if a.ndim == 2 and np.isclose(got.sum(), 1):
+            raise CheckFailed(
+                f"{text}: the whole batch sums to 1; each row (sample) should sum to 1 on its "
+                "own: e.sum(axis=-1, keepdims=True)"
+            )
+        if not np.allclose(sums, 1, atol=1e-6):
+            raise CheckFailed(
+                f"{text}: every row should sum to 1 but the sums are {np.round(sums, 4).tolist()}"
+            )
+        raise CheckFailed(f"{text} is off: {_worst(got, want)}")
+
+
+def _global_shift_softmax(a: np.ndarray) -> np.ndarray:
+    """What a softmax that subtracts the maximum of the whole batch returns."""
+    with np.errstate(all="ignore"):
+        e = np.exp(a - a.max())
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- task 2.2
+
+
+def _ce_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(22)
+    cases = []
+    for n, k in ((4, 3), (6, 10), (1, 5)):
+        y = _softmax(rng.normal(size=(n, k)))
+        labels = rng.integers(0, k, size=n)
+        cases.append(
+            (f"y of shape {(n, k)} and one-hot t of shape {(n, k)}", y, _one_hot(labels, k))
+        )
+        cases.append((f"y of shape {(n, k)} and integer labels t of shape {(n,)}", y, labels))
+    return cases
+
+
+@checker("2.2", uses=("cross_entropy",))
+def check_cross_entropy(cross_entropy: Callable) -> None:
+    """Task 2.2: mean over the batch of −Σ t log y, one-hot or label targets, log(0) guarded."""
+    for setting, y, t in _ce_cases():
+        text = f"cross_entropy(y, t) for {setting}"
+        try:
+            got = _scalar(text, call(cross_entropy, y, t))
+        except (ValueError, IndexError) as err:
+            if t.ndim != 1:
+                raise
+            raise CheckFailed(
+                f"{text} raised {type(err).__name__}: {err}. t may hold integer labels (N,): "
+                "turn them into one-hot rows (np.eye(K)[t]) or pick y[np.arange(N), t]"
+            ) from None
+        want = _cross_entropy(y, t)
+        if not np.isfinite(got):
+            raise CheckFailed(f"{text} returned {got}; expected {want:.6g}")
+        if np.isclose(got, want, rtol=1e-5):
+            continue
+        n, k = y.shape
+        hint = ""
+        if np.isclose(got, -want, rtol=1e-5):
+            hint = "; the loss must be positive: −Σ t·log(y) (log of a probability is negative)"
+        elif n > 1 and np.isclose(got, want * n, rtol=1e-5):
+            hint = "; that is the sum over the batch: divide by the number of samples N"
+        elif np.isclose(got, want / k, rtol=1e-5) or np.isclose(got, want * n / (n * k), rtol=1e-5):
+            hint = "; you averaged over all N·K entries: sum over the classes, average over samples"
+        elif t.ndim == 1:
+            hint = (
+                "; t holds integer labels here: the loss is −mean(log y[n, labels[n]]), "
+                "e.g. y[np.arange(N), t]"
+            )
+        raise CheckFailed(f"{text} returned {got:.6g}; expected {want:.6g}{hint}")
+
+    # log(0) guard: a confident, completely wrong prediction.
+    y = np.array([[1.0, 0.0, 0.0], [0.2, 0.7, 0.1]])
+    t = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    text = "cross_entropy(y, t) where the true class of sample 0 has probability 0"
+    with np.errstate(all="ignore"):
+        got = _scalar(text, call(cross_entropy, y, t))
+    if not np.isfinite(got):
+        raise CheckFailed(
+            f"{text} returned {got} — log(0) is -inf (and 0·log(0) is nan); raise y to at "
+            "least a small epsilon before the log: np.log(np.maximum(y, 1e-7)) "
+            "(or np.log(y + 1e-7))"
+        )
+    if not 5.0 < got < 40.0:
+        raise CheckFailed(
+            f"{text} returned {got:.4g}; with a guard of about 1e-7 it should be about "
+            f"{_cross_entropy(y, t):.4g} (a large but finite penalty)"
+        )
+
+
+# ----------------------------------------------------------------------------- task 2.3
+
+
+def _grad_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    cases = []
+    for seed, (n, k, scale) in enumerate(((4, 3, 1.0), (7, 10, 3.0), (5, 4, 1000.0))):
+        rng = np.random.default_rng(230 + seed)
+        a = scale * rng.normal(size=(n, k))
+        labels = rng.integers(0, k, size=n)
+        cases.append(
+            (f"scores a of shape {(n, k)} (scale {scale:g}), one-hot t", a, _one_hot(labels, k))
+        )
+        cases.append((f"scores a of shape {(n, k)} (scale {scale:g}), integer labels t", a, labels))
+    return cases
+
+
+@checker("2.3", uses=("softmax_cross_entropy_gradient",))
+def check_softmax_cross_entropy_gradient(softmax_cross_entropy_gradient: Callable) -> None:
+    """Task 2.3: dL/da = (softmax(a) − t) / N for L the mean cross-entropy of softmax(a)."""
+    for setting, a, t in _grad_cases():
+        text = f"softmax_cross_entropy_gradient(a, t) for {setting}"
+        with np.errstate(all="ignore"):
+            got = call(softmax_cross_entropy_gradient, a, t)
+        got = expect_array(text, got)
+        n, k = a.shape
+        t1 = t if t.ndim == 2 else _one_hot(t, k)
+        y = _softmax(a)
+        want = (y - t1) / n
+        if got.shape != want.shape:
+            hint = "; the gradient has one entry per score: shape (N, K) like a"
+            raise CheckFailed(f"{text} should have shape {want.shape} but has {got.shape}{hint}")
+        if not np.isfinite(got).all():
+            raise CheckFailed(
+                f"{text} contains nan or inf — compute softmax(a) stably (subtract each row's "
+                "maximum before exp())"
+            )
+        if _close(got, want):
+            continue
+        hint = ""
+        if _close(got, -want):
+            hint = "; wrong sign of the gradient: it is y − t (predicted minus target)"
+        elif n > 1 and _close(got, want * n):
+            hint = (
+                "; it is N times too large: the loss is the mean over the batch, "
+                "so divide y − t by N"
+            )
+        elif _close(got, (a - t1) / n):
+            hint = "; use the probabilities y = softmax(a), not the raw scores a"
+        raise CheckFailed(f"{text} is off: {_worst(got, want)}{hint}")
+
+
+# ----------------------------------------------------------------------------- task 2.4
+
+
+def _reference_step(params: dict, x: np.ndarray, t: np.ndarray, lr: float) -> tuple[dict, float]:
+    W, b = params["W"], params["b"]
+    y = _softmax(x @ W + b)
+    loss = _cross_entropy(y, t)
+    t1 = t if t.ndim == 2 else _one_hot(t, W.shape[1])
+    da = (y - t1) / len(x)
+    return {"W": W - lr * x.T @ da, "b": b - lr * da.sum(axis=0)}, loss
+
+
+@checker("2.4", uses=("train_step",))
+def check_train_step(train_step: Callable) -> None:
+    """Task 2.4: one gradient-descent step of softmax regression; returns the loss before it."""
+    for seed, (n, d, k, labels_form) in enumerate(((5, 6, 4, False), (8, 3, 5, True))):
+        rng = np.random.default_rng(240 + seed)
+        x = rng.normal(size=(n, d))
+        labels = rng.integers(0, k, size=n)
+        t = labels if labels_form else _one_hot(labels, k)
+        params = {"W": rng.normal(size=(d, k)), "b": rng.normal(size=k)}
+        start = {name: value.copy() for name, value in params.items()}
+        lr = 0.5
+        want, want_loss = _reference_step(start, x, t, lr)
+        target = "integer labels" if labels_form else "one-hot targets"
+        text = f"train_step(params, x, t, lr={lr}) with x of shape {(n, d)}, W {(d, k)}, {target}"
+        loss = call(train_step, params, x, t, lr)
+        if loss is None:
+            raise CheckFailed(f"{text} returned None; return the loss (a float)")
+        loss = _scalar(text, loss)
+        for name in ("W", "b"):
+            if name not in params:
+                raise CheckFailed(f"{text} removed params[{name!r}]")
+            got = np.asarray(params[name])
+            if got.shape != want[name].shape:
+                raise CheckFailed(
+                    f"after {text}, params[{name!r}] has shape {got.shape} but should keep its "
+                    f"shape {want[name].shape}"
+                    + ("; sum dL/da over the batch axis for the bias" if name == "b" else "")
+                )
+        if np.array_equal(params["W"], start["W"]) and np.array_equal(params["b"], start["b"]):
+            raise CheckFailed(
+                f"{text} did not change params; update them: params['W'] -= lr * grad_W "
+                "(likewise b)"
+            )
+        step = {name: start[name] - want[name] for name in ("W", "b")}  # = lr * gradient
+        for name in ("W", "b"):
+            got = np.asarray(params[name], np.float64)
+            if _close(got, want[name]):
+                continue
+            hint = ""
+            if _close(got, start[name] + step[name]):
+                hint = "; you moved uphill: subtract lr * gradient"
+            elif _close(got, start[name] - n * step[name]):
+                hint = "; the step is N times too large: divide y − t by the batch size N"
+            elif _close(got, start[name] - step[name] / lr):
+                hint = "; the learning rate is missing: multiply the gradient by lr"
+            raise CheckFailed(
+                f"after {text}, params[{name!r}] is off: {_worst(got, want[name])}{hint}"
+            )
+        if not np.isclose(loss, want_loss, rtol=1e-5):
+            after = _cross_entropy(_softmax(x @ want["W"] + want["b"]), t)
+            hint = (
+                "; that is the loss after the update: return the loss of the forward pass "
+                "the gradient came from"
+                if np.isclose(loss, after, rtol=1e-5)
+                else ""
+            )
+            raise CheckFailed(f"{text} returned loss {loss:.6g}; expected {want_loss:.6g}{hint}")

@@ -1,0 +1,257 @@
+"""The assignment 02 checkers pass the reference solutions and catch typical mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse.checks import check
+
+# ----------------------------------------------------------------------------- references
+# The same code as in solutions/02_softmax.ipynb.
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def as_one_hot(t, num_classes):
+    return t if t.ndim == 2 else np.eye(num_classes)[t]
+
+
+def cross_entropy(y, t):
+    t = as_one_hot(t, y.shape[1])
+    return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / y.shape[0])
+
+
+def softmax_cross_entropy_gradient(a, t):
+    return (softmax(a) - as_one_hot(t, a.shape[1])) / a.shape[0]
+
+
+def train_step(params, x, t, lr):
+    a = x @ params["W"] + params["b"]
+    loss = cross_entropy(softmax(a), t)
+    da = softmax_cross_entropy_gradient(a, t)
+    params["W"] -= lr * x.T @ da
+    params["b"] -= lr * da.sum(axis=0)
+    return loss
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Task 2.x: write your code here")
+
+
+def failed(task, func):
+    result = check(task, func, verbose=False)
+    assert not result.passed
+    return result.message
+
+
+# ----------------------------------------------------------------------------- pass / stub
+
+
+@pytest.mark.parametrize(
+    ("task", "func"),
+    [
+        ("2.1", softmax),
+        ("2.2", cross_entropy),
+        ("2.3", softmax_cross_entropy_gradient),
+        ("2.4", train_step),
+    ],
+)
+def test_reference_solution_passes(task, func):
+    result = check(task, func, verbose=False)
+    assert result.passed, result.message
+    assert str(result) == f"✓ Task {task} passed"
+
+
+@pytest.mark.parametrize("task", ["2.1", "2.2", "2.3", "2.4"])
+def test_stub_fails_as_not_implemented(task):
+    assert failed(task, stub).startswith("not implemented yet")
+
+
+def test_package_softmax_and_cross_entropy_pass():
+    from dlcourse.functions import cross_entropy as package_cross_entropy
+    from dlcourse.functions import softmax as package_softmax
+
+    assert check("2.1", package_softmax, verbose=False).passed
+    assert check("2.2", package_cross_entropy, verbose=False).passed
+
+
+# ----------------------------------------------------------------------------- 2.1
+
+
+def test_naive_softmax_overflow_is_named():
+    def wrong(x):
+        e = np.exp(x)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    message = failed("2.1", wrong)
+    assert message.startswith("softmax([1010, 1000, 990]) returned nan")
+    assert "subtract the row maximum before exp()" in message
+
+
+def test_global_maximum_is_named():
+    def wrong(x):  # the textbook one-sample version, applied to a batch
+        e = np.exp(x - np.max(x))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    message = failed("2.1", wrong)
+    assert "rows are near 0, +1000 and -1000 returned nan" in message
+    assert "not the maximum of the whole batch" in message
+
+
+def test_normalising_columns_is_named():
+    def wrong(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    assert "the columns sum to 1 instead of the rows" in failed("2.1", wrong)
+
+
+def test_normalising_the_whole_batch_is_named():
+    def wrong(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum()
+
+    assert "the whole batch sums to 1" in failed("2.1", wrong)
+
+
+def test_softmax_that_changes_its_input_is_caught():
+    def wrong(x):
+        x -= x.max(axis=-1, keepdims=True)
+        e = np.exp(x)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    assert "changed its argument 1 in place" in failed("2.1", wrong)
+
+
+# ----------------------------------------------------------------------------- 2.2
+
+
+def test_summed_loss_is_named():
+    def wrong(y, t):
+        return cross_entropy(y, t) * y.shape[0]
+
+    assert "divide by the number of samples N" in failed("2.2", wrong)
+
+
+def test_negative_loss_is_named():
+    def wrong(y, t):
+        return -cross_entropy(y, t)
+
+    assert "the loss must be positive" in failed("2.2", wrong)
+
+
+def test_mean_over_all_entries_is_named():
+    def wrong(y, t):
+        t = as_one_hot(t, y.shape[1])
+        return float(-np.mean(t * np.log(np.maximum(y, 1e-7))))
+
+    assert "averaged over all N·K entries" in failed("2.2", wrong)
+
+
+def test_missing_log_guard_is_named():
+    def wrong(y, t):
+        t = as_one_hot(t, y.shape[1])
+        return float(-np.sum(t * np.log(y)) / y.shape[0])
+
+    message = failed("2.2", wrong)
+    assert "returned nan — log(0) is -inf" in message
+    assert "np.maximum(y, 1e-7)" in message
+
+
+def test_one_hot_only_loss_explains_labels():
+    def wrong(y, t):
+        return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / y.shape[0])
+
+    message = failed("2.2", wrong)
+    assert "integer labels" in message
+
+
+# ----------------------------------------------------------------------------- 2.3
+
+
+def test_gradient_with_wrong_sign_is_named():
+    def wrong(a, t):
+        return -softmax_cross_entropy_gradient(a, t)
+
+    assert "wrong sign of the gradient" in failed("2.3", wrong)
+
+
+def test_gradient_without_mean_is_named():
+    def wrong(a, t):
+        return softmax(a) - as_one_hot(t, a.shape[1])
+
+    assert "N times too large" in failed("2.3", wrong)
+
+
+def test_gradient_of_raw_scores_is_named():
+    def wrong(a, t):
+        return (a - as_one_hot(t, a.shape[1])) / a.shape[0]
+
+    assert "use the probabilities y = softmax(a)" in failed("2.3", wrong)
+
+
+def test_gradient_with_unstable_softmax_is_named():
+    def wrong(a, t):
+        e = np.exp(a)
+        return (e / e.sum(axis=1, keepdims=True) - as_one_hot(t, a.shape[1])) / a.shape[0]
+
+    assert "contains nan or inf" in failed("2.3", wrong)
+
+
+def test_gradient_error_names_the_worst_element():
+    def wrong(a, t):
+        grad = softmax_cross_entropy_gradient(a, t)
+        grad[1, 2] *= 1.03
+        return grad
+
+    assert "relative error 3e-02 at index (1, 2)" in failed("2.3", wrong)
+
+
+# ----------------------------------------------------------------------------- 2.4
+
+
+def test_uphill_step_is_named():
+    def wrong(params, x, t, lr):
+        return train_step(params, x, t, -lr)
+
+    assert "you moved uphill" in failed("2.4", wrong)
+
+
+def test_loss_after_the_update_is_named():
+    def wrong(params, x, t, lr):
+        train_step(params, x, t, lr)
+        return cross_entropy(softmax(x @ params["W"] + params["b"]), t)
+
+    assert "that is the loss after the update" in failed("2.4", wrong)
+
+
+def test_unsummed_bias_gradient_is_named():
+    def wrong(params, x, t, lr):
+        a = x @ params["W"] + params["b"]
+        loss = cross_entropy(softmax(a), t)
+        da = softmax_cross_entropy_gradient(a, t)
+        params["W"] = params["W"] - lr * x.T @ da
+        params["b"] = params["b"] - lr * da
+        return loss
+
+    message = failed("2.4", wrong)
+    assert "params['b'] has shape (5, 4)" in message
+    assert "sum dL/da over the batch axis" in message
+
+
+def test_step_without_update_is_named():
+    def wrong(params, x, t, lr):
+        return cross_entropy(softmax(x @ params["W"] + params["b"]), t)
+
+    assert "did not change params" in failed("2.4", wrong)
+
+
+def test_step_without_mean_is_named():
+    def wrong(params, x, t, lr):
+        return train_step(params, x, t, lr * x.shape[0])
+
+    assert "N times too large" in failed("2.4", wrong)
