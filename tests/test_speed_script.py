@@ -1,0 +1,73 @@
+"""benchmarks/speed.py runs end to end and ends with its machine-readable line."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "speed.py"
+TINY = ["--rounds", "1", "--repeats", "1", "--warmup", "0"]
+
+
+def run_speed(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def load_speed_module():
+    spec = importlib.util.spec_from_file_location("speed", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mlp_benchmark_ends_with_a_ratio_or_says_why_it_is_skipped():
+    lines = run_speed("mlp", *TINY)
+    assert re.fullmatch(r"mlp ratio=(\d+\.\d\d|skipped \(PyTorch not installed\))", lines[-1])
+    assert re.search(r"dlcourse-mlp\s+median\s+\d+\.\d\d ms\s+min–max", "\n".join(lines))
+
+
+def test_naive_benchmark_ends_with_the_speedup_of_the_vectorised_model():
+    lines = run_speed("naive", *TINY, "--batch", "2")
+    assert lines[0].startswith("naive: batch 2,")
+    match = re.fullmatch(r"naive speedup=(\d+\.\d)", lines[-1])
+    assert match, lines[-1]
+    assert float(match.group(1)) > 1  # loops over pixels lose even on two images
+
+
+def test_speed_rejects_a_zero_repeat_count():
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "mlp", "--repeats", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--repeats must be at least 1, got 0" in done.stderr
+
+
+def test_peak_memory_sees_an_allocation_made_during_the_step():
+    speed = load_speed_module()
+    if speed._status_kib("VmRSS") is None:
+        pytest.skip("no /proc/self/status on this platform")
+    kept = []
+
+    def step():
+        kept.append(np.ones(40 * 2**20 // 8))  # 40 MiB, touched
+
+    mib, method = speed.peak_memory_mib(step, steps=1)
+    assert 35 < mib < 60, (mib, method)
