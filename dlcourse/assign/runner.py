@@ -1,0 +1,245 @@
+"""Executing one notebook for grading: a fresh kernel, its own folders, time and memory limits.
+
+:func:`run_notebook` runs every code cell of a notebook in order (a cell that raises
+does not stop the others, so later tasks still earn their points), then one more
+piece of code — the grader's — in the same kernel, and reports what happened:
+
+- **time**: each cell may run ``cell_timeout`` seconds and the notebook ``timeout``
+  seconds in all (nbclient's clock, on every OS). A cell over its limit is
+  interrupted (KeyboardInterrupt); cells left when the notebook's time is up are
+  skipped. The grader's own code then gets ``cell_timeout`` seconds of its own. A
+  kernel that ignores the interrupt is killed when the grader's code times out.
+- **memory**: on Linux the kernel starts under ``RLIMIT_AS`` (see
+  :mod:`dlcourse.assign.limits`), so a huge allocation raises ``MemoryError``.
+- **output**: a cell's output beyond ``max_output_mb`` is dropped as it arrives.
+- **place**: the kernel's working directory is the given folder, and HOME, the
+  temporary folder and the Jupyter, IPython and matplotlib folders point into it.
+
+None of this is a security sandbox: the code runs with the grader's user rights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode, v4
+
+from dlcourse.assign import limits as limits_module
+from dlcourse.data import default_cache_dir
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a submission may use: seconds per notebook and per cell, memory, output."""
+
+    timeout: float = 600.0
+    cell_timeout: float = 600.0
+    memory_mb: int = 4096  # 0: no limit
+    max_output_mb: float = 1.0
+
+
+@dataclass
+class CellError:
+    """A cell that raised: 1-based cell number, exception name and message."""
+
+    cell: int
+    ename: str
+    evalue: str
+
+    def __str__(self) -> str:
+        evalue = self.evalue if len(self.evalue) <= 120 else self.evalue[:117] + "..."
+        return f"cell {self.cell} raised {self.ename}" + (f": {evalue}" if evalue else "")
+
+
+@dataclass
+class Run:
+    """The outcome of :func:`run_notebook`."""
+
+    errors: list[CellError] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # time/memory/output/kernel trouble
+    final_outputs: list[dict] = field(default_factory=list)  # outputs of the grader's code
+    final_ran: bool = False
+
+
+class _GradingClient(NotebookClient):
+    """nbclient that keeps at most ``max_output_bytes`` of output per cell."""
+
+    max_output_bytes = 1 << 20
+
+    def reset_cell_state(self) -> None:
+        self.output_bytes = 0
+        self.output_truncated = False
+        self.timed_out = False
+
+    async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[override]
+        self.timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(
+            len(v) if isinstance(v, str) else len(json.dumps(v))
+            for v in content.get("data", {}).values()
+        )
+        self.output_bytes += size
+        if self.output_bytes > self.max_output_bytes:
+            if not self.output_truncated:
+                self.output_truncated = True
+                outs.append(v4.new_output("stream", name="stderr", text="[output truncated]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _kernel_manager(memory_mb: int) -> AsyncKernelManager:
+    """A kernel manager whose kernel starts through the limits wrapper."""
+    # Run the wrapper as a script: it needs only the standard library, not dlcourse.
+    argv = [sys.executable, str(Path(limits_module.__file__)), f"--memory-mb={memory_mb}", "--"]
+    argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    km = AsyncKernelManager(kernel_name="python3")
+    km._kernel_spec = KernelSpec(  # an in-memory spec: nothing installed anywhere
+        argv=argv, display_name="dlcourse grader", language="python", env={}
+    )
+    return km
+
+
+def kernel_env(home: Path) -> dict[str, str]:
+    """The kernel's environment: ours, with HOME and every config/temp folder inside ``home``."""
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        USERPROFILE=str(home),
+        TMPDIR=str(home / "tmp"),
+        TEMP=str(home / "tmp"),
+        TMP=str(home / "tmp"),
+        IPYTHONDIR=str(home / ".ipython"),
+        MPLCONFIGDIR=str(home / ".matplotlib"),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+        JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
+        MPLBACKEND="agg",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        # Shared, read-mostly: MNIST downloaded once for all submissions.
+        DLCOURSE_DATA_DIR=str(default_cache_dir()),
+    )
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps virtual memory (RLIMIT_AS) near real use
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    for key in ("JUPYTER_PATH", "PYTHONSTARTUP"):
+        env.pop(key, None)
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3g} s"
+
+
+def _execute(client: _GradingClient, cell: NotebookNode, index: int, timeout: float) -> str | None:
+    """Run one cell within ``timeout`` seconds; a problem description or None."""
+    client.timeout = max(1, round(timeout))
+    client.reset_cell_state()
+    try:
+        client.execute_cell(cell, index)
+    except CellTimeoutError:
+        client.timed_out = True
+    if client.timed_out:
+        return f"cell {index + 1} did not finish within {_seconds(timeout)}; interrupted"
+    if client.output_truncated:
+        mb = client.output_bytes / 1e6
+        limit = client.max_output_bytes / 1e6
+        return f"cell {index + 1} printed {mb:.1f} MB (more than {limit:g} MB); output dropped"
+    return None
+
+
+def _error_of(cell: NotebookNode, index: int) -> CellError | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error" and output.get("ename") != "KeyboardInterrupt":
+            # IPython names cells like "1919612535.py": keep only the line number.
+            evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", output.get("evalue", ""))
+            return CellError(index + 1, output.get("ename", ""), evalue)
+    return None
+
+
+def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, final: str) -> Run:
+    """Execute ``nb``'s code cells in ``workdir``, then ``final``; ``nb`` gets the outputs."""
+    run = Run()
+    client = _GradingClient(
+        nb,
+        km=_kernel_manager(limits.memory_mb),
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "TimeoutError", "evalue": "time limit", "traceback": []},
+        record_timing=False,
+        startup_timeout=120,
+        iopub_timeout=10,
+        shutdown_kernel="immediate",
+    )
+    client.max_output_bytes = int(limits.max_output_mb * 1e6)
+    current = 0
+    try:
+        with (
+            open(home / "kernel.log", "wb") as log,
+            client.setup_kernel(env=kernel_env(home), cwd=str(workdir), stdout=log, stderr=log),
+        ):
+            deadline = time.monotonic() + limits.timeout  # from a started kernel on
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code" or not cell.source.strip():
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    run.problems.append(
+                        f"the notebook used its {_seconds(limits.timeout)}; "
+                        f"cells from {index + 1} on were not run"
+                    )
+                    break
+                current = index + 1
+                problem = _execute(client, cell, index, min(limits.cell_timeout, remaining))
+                error = _error_of(cell, index)
+                if problem:
+                    run.problems.append(problem)
+                if error:
+                    run.errors.append(error)
+            current = 0
+            grader = v4.new_code_cell(final)
+            nb.cells.append(grader)  # nbclient stores each executed cell back into nb
+            try:
+                problem = _execute(client, grader, len(nb.cells) - 1, limits.cell_timeout)
+            finally:
+                nb.cells.pop()
+            if problem:
+                run.problems.append(f"the checkers did not finish within {limits.cell_timeout:g} s")
+            else:
+                run.final_ran = True
+                run.final_outputs = list(grader.outputs)
+    except DeadKernelError:
+        run.problems.append(
+            "the kernel died (out of memory, or the code ended the Python process)"
+            + (f" in cell {current}" if current else " while the checkers ran")
+        )
+    except Exception as err:  # a kernel that would not start, a broken client...
+        run.problems.append(f"the notebook could not be run: {type(err).__name__}: {err}")
+    if any("kernel" in problem.lower() for problem in run.problems):
+        last = _last_log_line(home / "kernel.log")
+        if last:
+            run.problems.append(f"the kernel's last words: {last}")
+    return run
+
+
+def _last_log_line(path: Path) -> str:
+    """The last line of the kernel's stderr that is not ipykernel's usual chatter."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    lines = [line.strip() for line in lines if line.strip() and "[IPKernelApp]" not in line]
+    return lines[-1][:300] if lines else ""
