@@ -52,7 +52,7 @@ def plot_history(
     metrics: Sequence[str] = ("loss", "acc"),
     title: str | None = None,
 ) -> Figure:
-    """Training and validation curves per epoch: one panel per metric ("loss", "acc").
+    """Curves per epoch, one panel per metric: "loss", "acc" (training and validation), "lr".
 
     history: a :class:`dlcourse.training.History` (or a dict with "epoch",
     "train_loss", "val_loss", ... lists). ax: one Axes per metric (default: a new
@@ -61,38 +61,50 @@ def plot_history(
     title states its finding (best or final value); ``title`` sets the figure's.
     """
     metrics = tuple(metrics)
-    unknown = [m for m in metrics if m not in ("loss", "acc")]
+    unknown = [m for m in metrics if m not in ("loss", "acc", "lr")]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; choose from: loss, acc")
+        raise ValueError(f"unknown metric {unknown[0]!r}; choose from: loss, acc, lr")
     epochs = _get(history, "epoch")
     if epochs.size == 0:
         raise ValueError("the history is empty: train for at least one epoch first")
     axes = _axes_for(ax, len(metrics), figsize=(5.5 * len(metrics), 4))
-    colours = palette(2)
     for axis, metric in zip(axes, metrics, strict=True):
-        train = _get(history, f"train_{metric}")
-        val = _get(history, f"val_{metric}")
-        axis.plot(epochs, train, color=colours[0], label="training", **TRAIN_STYLE)
-        has_val = not np.isnan(val).all()
-        if has_val:
-            axis.plot(epochs, val, color=colours[1], label="validation", **VAL_STYLE)
-            best = int(np.nanargmin(val) if metric == "loss" else np.nanargmax(val))
-            axis.axvline(epochs[best], color="0.5", linestyle=":", label="best validation")
-        name = "loss" if metric == "loss" else "accuracy"
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(
-            "loss (mean per digit)" if metric == "loss" else "accuracy (fraction correct)"
-        )
-        if has_val:
-            axis.set_title(f"Best validation {name} {val[best]:.4f} at epoch {epochs[best]:.0f}")
+        if metric == "lr":
+            _plot_lr(axis, epochs, _get(history, "lr"))
         else:
-            axis.set_title(f"Training {name}: {train[-1]:.4f} after epoch {epochs[-1]:.0f}")
+            _plot_metric(axis, epochs, history, metric)
+        axis.set_xlabel("epoch")
         axis.legend()
         axis.grid(alpha=0.3)
     figure = axes[0].figure
     if title is not None:
         figure.suptitle(title)
     return figure
+
+
+def _plot_metric(axis: Axes, epochs: np.ndarray, history: Any, metric: str) -> None:
+    """Training (solid) and validation (dashed) curves of "loss" or "acc"."""
+    colours = palette(2)
+    train = _get(history, f"train_{metric}")
+    val = _get(history, f"val_{metric}")
+    name = "loss" if metric == "loss" else "accuracy"
+    axis.plot(epochs, train, color=colours[0], label="training", **TRAIN_STYLE)
+    axis.set_ylabel("loss (mean per digit)" if metric == "loss" else "accuracy (fraction correct)")
+    if np.isnan(val).all():
+        axis.set_title(f"Training {name}: {train[-1]:.4f} after epoch {epochs[-1]:.0f}")
+        return
+    axis.plot(epochs, val, color=colours[1], label="validation", **VAL_STYLE)
+    best = int(np.nanargmin(val) if metric == "loss" else np.nanargmax(val))
+    axis.axvline(epochs[best], color="0.5", linestyle=":", label="best validation")
+    axis.set_title(f"Best validation {name} {val[best]:.4f} at epoch {epochs[best]:.0f}")
+
+
+def _plot_lr(axis: Axes, epochs: np.ndarray, lr: np.ndarray) -> None:
+    """The learning rate of each epoch (a schedule's shape)."""
+    axis.plot(epochs, lr, color=palette(3)[2], label="learning rate", **TRAIN_STYLE)
+    axis.set_ylabel("learning rate")
+    peak = int(np.argmax(lr))
+    axis.set_title(f"Learning rate: peak {lr[peak]:.3g} at epoch {epochs[peak]:.0f}")
 
 
 def _axes_for(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, float]) -> list:

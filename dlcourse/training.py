@@ -96,6 +96,24 @@ class History:
         index = int(np.nanargmin(values) if _mode(monitor) == "min" else np.nanargmax(values))
         return self.epoch[index], float(values[index])
 
+    def table(self) -> str:
+        """One row per epoch, for ``print(history.table())``; no val columns without them."""
+        columns = ["train_loss", "train_acc"]
+        columns += ["val_loss", "val_acc"] if self.has_validation else []
+        header = ["epoch", *(c.replace("_", " ") for c in columns), "lr", "seconds"]
+        rows = []
+        for i, epoch in enumerate(self.epoch):
+            values = [f"{self[c][i]:.4f}" for c in columns]
+            rows.append([f"{epoch}", *values, f"{self.lr[i]:.3g}", f"{self.seconds[i]:.1f}"])
+        widths = [max(len(row[j]) for row in [header, *rows]) for j in range(len(header))]
+        lines = [
+            "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+            for row in [header, *rows]
+        ]
+        if self.stopped:
+            lines.append(self.stopped)
+        return "\n".join(lines)
+
     def as_dict(self) -> dict[str, list]:
         """The per-epoch lists by name (e.g. for a pandas DataFrame or a JSON file)."""
         return {key: list(self[key]) for key in ("epoch", *METRICS, "seconds")}

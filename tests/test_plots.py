@@ -71,6 +71,18 @@ def test_plot_history_without_validation_shows_only_training():
     assert axis.get_title() == "Training loss: 0.3000 after epoch 3"
 
 
+def test_plot_history_can_show_the_learning_rate_schedule():
+    history = history_with_validation()
+    history.lr[:] = [0.005, 0.01, 0.002]
+    figure = plot_history(history, metrics=("loss", "lr"))
+    lr_ax = figure.axes[1]
+    assert lr_ax.get_ylabel() == "learning rate"
+    assert lr_ax.get_title() == "Learning rate: peak 0.01 at epoch 2"
+    np.testing.assert_allclose(lr_ax.get_lines()[0].get_ydata(), [0.005, 0.01, 0.002])
+    with pytest.raises(ValueError, match="unknown metric 'accuracy'; choose from: loss, acc, lr"):
+        plot_history(history, metrics=["accuracy"])
+
+
 def test_plot_history_accepts_a_dict_and_given_axes():
     figure, axes = plt.subplots(1, 2)
     result = plot_history(history_with_validation().as_dict(), ax=axes)

@@ -78,6 +78,25 @@ def test_history_has_one_entry_per_epoch(small):
     assert all(0 <= a <= 1 for a in history.val_acc)
 
 
+def test_history_table_has_a_row_per_epoch():
+    history = History(
+        epoch=[1, 2],
+        train_loss=[0.5, 0.25],
+        train_acc=[0.8, 0.9],
+        val_loss=[0.6, 0.4],
+        val_acc=[0.75, 0.85],
+        lr=[0.1, 0.05],
+        seconds=[1.25, 1.0],
+    )
+    assert history.table().splitlines() == [
+        "epoch  train loss  train acc  val loss  val acc    lr  seconds",
+        "    1      0.5000     0.8000    0.6000   0.7500   0.1      1.2",
+        "    2      0.2500     0.9000    0.4000   0.8500  0.05      1.0",
+    ]
+    history.val_loss[:] = history.val_acc[:] = [float("nan")] * 2
+    assert history.table().splitlines()[0] == "epoch  train loss  train acc    lr  seconds"
+
+
 def test_validation_entries_are_nan_without_validation_data(small):
     x, t, _, _ = small
     history = train(small_mlp(), SGD(lr=0.1), x, t, epochs=2, rng=0, progress=False)
