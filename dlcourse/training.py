@@ -15,6 +15,8 @@ and :class:`LRScheduler` (the learning rate from a schedule).
 
 If the loss becomes NaN or infinite, training stops at once with a message naming
 the epoch, the step and the learning rate, instead of filling the history with NaN.
+A softmax cross-entropy rarely gets there (its probabilities are clipped), so an
+epoch whose mean loss ends far above the starting loss stops training the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ __all__ = [
     "History",
     "LRScheduler",
     "evaluate",
+    "restore",
+    "snapshot",
     "train",
 ]
 
