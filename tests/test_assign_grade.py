@@ -1,0 +1,138 @@
+"""The grader on the fixture submissions: each outcome lands in the expected CSV rows.
+
+One grading run (module fixture) executes seven submissions of assignment 99 in
+fresh kernels with a 6 s notebook limit and a 1 GB memory limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dlcourse.assign.grade import CSV_COLUMNS, grade_folder, match_assignment, summary, write_csv
+from dlcourse.assign.notebooks import find_assignments
+from dlcourse.assign.runner import Limits
+
+FIXTURES = Path(__file__).parent / "fixtures" / "assignment"
+SOLUTIONS = FIXTURES / "solutions"
+LIMITS = Limits(timeout=6, cell_timeout=6, memory_mb=1024, max_output_mb=1)
+
+
+def _syntax_error_submission(folder: Path) -> None:
+    """correct.ipynb with the colon of ``def square(x):`` missing (ruff cannot store this)."""
+    nb = nbformat.read(FIXTURES / "submissions" / "correct.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("dlcourse", {}).get("task") == "99.1")
+    cell.source = cell.source.replace("def square(x):", "def square(x)")
+    nbformat.write(nb, folder / "syntax.ipynb")
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
+    folder = tmp_path_factory.mktemp("submissions")
+    for path in (FIXTURES / "submissions").glob("*.ipynb"):
+        shutil.copy(path, folder / path.name)
+    _syntax_error_submission(folder)
+    (folder / "not_a_notebook.ipynb").write_text("{ this is not JSON", encoding="utf-8")
+    grades = grade_folder(folder, SOLUTIONS, LIMITS)
+    out = tmp_path_factory.mktemp("scores") / "scores.csv"
+    write_csv(grades, out)
+    with out.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == CSV_COLUMNS
+        rows = list(reader)
+    scores = {(row["submission"], row["task"]): row for row in rows}
+    scores["summary", ""] = {"text": summary(grades)}
+    return scores
+
+
+def _row(scores, submission: str, task: str) -> tuple[str, str, str]:
+    row = scores[f"{submission}.ipynb", task]
+    return row["points"], row["max_points"], row["passed"]
+
+
+def test_correct_submission_earns_every_point_and_lists_the_prose_answer(scores):
+    assert _row(scores, "correct", "99.1") == ("2", "2", "true")
+    assert _row(scores, "correct", "99.2") == ("1", "1", "true")
+    assert _row(scores, "correct", "99.3") == ("", "1", "manual")
+    assert scores["correct.ipynb", "99.3"]["message"] == "Same signs multiply to +."
+    assert scores["correct.ipynb", "99.1"]["notebook"] == "ok"
+
+
+def test_partially_correct_submission_gets_points_for_the_right_task_only(scores):
+    assert _row(scores, "partial", "99.1") == ("2", "2", "true")
+    assert _row(scores, "partial", "99.2") == ("0", "1", "false")
+    assert "should have shape (2,) but has shape (3,)" in scores["partial.ipynb", "99.2"]["message"]
+
+
+def test_megabytes_of_output_are_reported_and_grading_goes_on(scores):
+    status = scores["partial.ipynb", "99.1"]["notebook"]
+    assert "printed 3.0 MB (more than 1 MB); output dropped" in status
+
+
+def test_crashing_kernel_is_reported_and_earns_nothing(scores):
+    assert _row(scores, "crash", "99.1") == ("0", "2", "false")
+    assert "the kernel died" in scores["crash.ipynb", "99.1"]["notebook"]
+    assert scores["crash.ipynb", "99.1"]["message"].startswith("not graded: the kernel died")
+
+
+def test_infinite_loop_is_stopped_at_the_time_limit_and_earlier_tasks_count(scores):
+    status = scores["loop.ipynb", "99.1"]["notebook"]
+    assert "cell 5 did not finish" in status and "cells from 6 on were not run" in status
+    assert _row(scores, "loop", "99.1") == ("2", "2", "true")  # defined before the loop
+    assert _row(scores, "loop", "99.2") == ("0", "1", "false")  # defined after it
+    assert "row_sums is not defined" in scores["loop.ipynb", "99.2"]["message"]
+
+
+def test_syntax_error_fails_that_task_and_is_named(scores):
+    assert _row(scores, "syntax", "99.1") == ("0", "2", "false")
+    assert _row(scores, "syntax", "99.2") == ("1", "1", "true")
+    assert (
+        "cell 4 raised SyntaxError: expected ':' (line 1)"
+        in scores["syntax.ipynb", "99.1"]["notebook"]
+    )
+
+
+def test_printed_fake_pass_and_replaced_checker_earn_nothing(scores):
+    assert _row(scores, "fake_pass", "99.1") == ("0", "2", "false")
+    assert "not implemented yet" in scores["fake_pass.ipynb", "99.1"]["message"]
+    assert _row(scores, "fake_pass", "99.2") == ("0", "1", "false")  # real checker restored
+    assert "should be a numpy array but is int" in scores["fake_pass.ipynb", "99.2"]["message"]
+
+
+def test_hidden_test_from_the_solutions_fails_an_answer_the_self_check_passes(scores):
+    assert _row(scores, "hidden", "99.1") == ("0", "2", "false")
+    message = scores["hidden.ipynb", "99.1"]["message"]
+    assert message == "a hidden test failed (line 1 of the hidden tests): AssertionError"
+    assert _row(scores, "hidden", "99.2") == ("1", "1", "true")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is Linux-only")
+def test_memory_limit_turns_a_huge_allocation_into_memory_error(scores):
+    assert "raised MemoryError" in scores["hidden.ipynb", "99.1"]["notebook"]
+
+
+def test_unreadable_notebook_gets_one_row_saying_so(scores):
+    row = scores["not_a_notebook.ipynb", ""]
+    assert row["notebook"].startswith("not a readable notebook")
+
+
+def test_summary_table_has_a_line_per_submission(scores):
+    text = scores["summary", ""]["text"]
+    assert "correct.ipynb" in text and "3/3" in text
+    assert len(text.splitlines()) == 2 + 8
+
+
+def test_submission_is_matched_by_file_name_or_task_ids():
+    assignments = find_assignments(SOLUTIONS)
+    bare = nbformat.v4.new_notebook()
+    assert match_assignment(Path("alice/99_fixture.ipynb"), bare, assignments).name == "99_fixture"
+    assert match_assignment(Path("alice.ipynb"), bare, assignments) is None
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.metadata["dlcourse"] = {"task": "99.2", "points": 1}
+    bare.cells.append(cell)
+    assert match_assignment(Path("alice.ipynb"), bare, assignments).name == "99_fixture"
