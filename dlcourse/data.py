@@ -284,9 +284,9 @@ def load_mnist(
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"load_mnist expected a float dtype such as float32, got {dtype}")
+    reason = "load_mnist(offline=True) was asked" if offline else "DLCOURSE_OFFLINE=1 is set"
     offline = offline_mode() if offline is None else offline
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    reason = "DLCOURSE_OFFLINE=1 is set"
     if not offline:
         try:
             paths = _download_full(cache, mirrors, timeout)

@@ -277,7 +277,8 @@ def test_offline_mode_never_touches_the_network(mirrors, tmp_path, monkeypatch):
     monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
     mnist = data.load_mnist(cache_dir=tmp_path, mirrors=[mirrors.url("good")])
     assert mnist.source == "offline" and mirrors.requests == []
-    assert "DLCOURSE_OFFLINE=1" in mnist.notice
+    assert "DLCOURSE_OFFLINE=1 is set" in mnist.notice
+    assert "offline=True" in data.load_mnist(offline=True).notice
 
 
 # ------------------------------------------------------------------ offline digits
