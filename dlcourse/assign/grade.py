@@ -65,6 +65,7 @@ class SubmissionGrade:
     assignment: str
     rows: list[Row] = field(default_factory=list)
     notebook: str = "ok"  # "ok", or the errors and problems of the run
+    run: Run | None = field(default=None, repr=False)  # details, for tests and tools
 
     @property
     def points(self) -> float:
@@ -180,7 +181,7 @@ def grade_submission(
         shutil.copy2(path, work / f"{assignment.name}.ipynb")
         run = run_notebook(nb, work, home, limits, _grader_code(assignment, token))
     results = _results(run, token)
-    grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run))
+    grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run), run)
     for task in assignment.tasks:
         if task.manual:
             answer = manual_answer(nb, assignment, task)
