@@ -10,7 +10,14 @@ import pytest
 from nbformat import v4
 
 from dlcourse.assign.__main__ import main
-from dlcourse.assign.build import build, make_exercise, notebook_bytes, points_table
+from dlcourse.assign.build import (
+    POINTS_BEGIN,
+    POINTS_END,
+    build,
+    make_exercise,
+    notebook_bytes,
+    points_table,
+)
 from dlcourse.assign.notebooks import MARKERS, AssignmentError, read_assignment
 
 FIXTURE = Path(__file__).parent / "fixtures" / "assignment" / "solutions"
@@ -172,3 +179,14 @@ def test_cli_reports_a_malformed_notebook_without_a_traceback(course, capsys):
 def test_points_table_lists_tasks_and_totals():
     table = points_table([read_assignment(FIXTURE / "99_fixture.ipynb")])
     assert "| 99_fixture | 99.1 (2), 99.2 (1), 99.3 (1, written) | 3 | 1 | 4 |" in table
+
+
+def test_points_option_rewrites_only_the_marked_section_of_a_document(course, tmp_path):
+    doc = tmp_path / "guide.md"
+    doc.write_text(f"# Guide\n\n{POINTS_BEGIN}\nold table\n{POINTS_END}\n\nAfter.\n")
+    args = ["build", "--points", "--docs", str(doc), "--solutions", str(course / "solutions")]
+    assert main([*args, "--check"]) == 1
+    assert main(args) == 0
+    text = doc.read_text()
+    assert "old table" not in text and "| 99_fixture |" in text and text.endswith("\n\nAfter.\n")
+    assert main([*args, "--check"]) == 0

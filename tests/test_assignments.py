@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dlcourse.assign.__main__ import main
 from dlcourse.assign.build import build, make_exercise, notebook_bytes
 from dlcourse.assign.grade import SubmissionGrade, grade_submission
 from dlcourse.assign.notebooks import Assignment, read_assignment
@@ -75,3 +76,12 @@ def test_solution_notebook_is_well_formed(name):
     # BEGIN without END, a fence without task metadata, a duplicate id... raise here,
     # naming the notebook and the cell.
     assert read_assignment(SOLUTIONS / name).tasks
+
+
+def test_instructor_guide_points_table_is_current():
+    args = ["build", "--points", "--check", "--docs", str(ROOT / "docs" / "instructors.md")]
+    args += ["--solutions", str(SOLUTIONS), "--exercises", str(EXERCISES)]
+    assert main(args) == 0, (
+        "docs/instructors.md lists other points than solutions/: run "
+        "`python -m dlcourse.assign build --points --docs docs/instructors.md`"
+    )

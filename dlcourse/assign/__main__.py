@@ -10,12 +10,26 @@ from dlcourse.assign.notebooks import AssignmentError
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dlcourse.assign.build import build, points_table
+    from dlcourse.assign.build import build, points_table, update_points_section
 
-    results, orphans = build(args.solutions, args.exercises, check=args.check)
+    results, orphans = build(args.solutions, args.exercises, check=True)
     if args.points:
-        print(points_table([r.assignment for r in results]))
+        table = points_table([r.assignment for r in results])
+        if args.docs is None:
+            print(table)
+            return 0
+        text = args.docs.read_text(encoding="utf-8")
+        updated = update_points_section(text, table)
+        if args.check:
+            if updated != text:
+                print(f"stale: the points table in {args.docs}; rerun without --check")
+                return 1
+            return 0
+        args.docs.write_text(updated, encoding="utf-8")
+        print(f"updated the points table in {args.docs}")
         return 0
+    if not args.check:
+        results, orphans = build(args.solutions, args.exercises)
     stale = [r for r in results if r.changed]
     if args.check:
         for r in stale:
@@ -67,7 +81,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--solutions", type=Path, default=Path("solutions"))
     b.add_argument("--exercises", type=Path, default=Path("exercises"))
     b.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
-    b.add_argument("--points", action="store_true", help="print the points table and exit")
+    b.add_argument("--points", action="store_true", help="print the points table, build nothing")
+    b.add_argument("--docs", type=Path, default=None, help="with --points: update this file")
     b.set_defaults(run=_build)
 
     g = sub.add_parser("grade", help="grade a folder of submitted notebooks")
