@@ -63,7 +63,8 @@ def test_exercise_fails_its_checks_cleanly(name, tmp_path):
     unrelated = [str(e) for e in grade.run.errors if e.ename != "NotImplementedError"]
     assert not unrelated, (
         f"exercises/{name} raises errors other than the stubs' NotImplementedError: {unrelated}"
-        " (cells after a task may only fail because they call the learner's stub)"
+        " (cells after a task may only fail because they call the learner's stub: keep the"
+        " call and the code that uses its result in the same cell)"
     )
     for row in grade.rows:
         if row.passed is not None:
