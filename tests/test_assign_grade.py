@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -16,7 +17,7 @@ import pytest
 
 from dlcourse.assign.grade import CSV_COLUMNS, grade_folder, match_assignment, summary, write_csv
 from dlcourse.assign.notebooks import find_assignments
-from dlcourse.assign.runner import Limits
+from dlcourse.assign.runner import Limits, run_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "assignment"
 SOLUTIONS = FIXTURES / "solutions"
@@ -136,3 +137,27 @@ def test_submission_is_matched_by_file_name_or_task_ids():
     cell.metadata["dlcourse"] = {"task": "99.2", "points": 1}
     bare.cells.append(cell)
     assert match_assignment(Path("alice.ipynb"), bare, assignments).name == "99_fixture"
+
+
+def test_loop_that_swallows_interrupts_is_killed_and_grading_ends(tmp_path):
+    stubborn = (
+        "import time\n"
+        "while True:\n"
+        "    try:\n"
+        "        time.sleep(0.1)\n"
+        "    except KeyboardInterrupt:\n"
+        "        pass"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in ("x = 1", stubborn, "y = 2")]
+    )
+    (tmp_path / "work").mkdir()
+    (tmp_path / "home").mkdir()
+    start = time.monotonic()
+    run = run_notebook(nb, tmp_path / "work", tmp_path / "home", Limits(4, 3, 1024), "print(x)")
+    assert time.monotonic() - start < 60  # 4 s + 3 s for the checks, plus kernel start/stop
+    assert run.problems[:2] == [
+        "cell 2 did not finish within 3 s; interrupted",
+        "the notebook used its 4 s; cells from 3 on were not run",
+    ]
+    assert not run.final_ran and "the checkers did not finish" in run.problems[2]

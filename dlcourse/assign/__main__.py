@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
-    g.add_argument("--max-output-mb", type=float, default=1.0, help="output kept per cell")
+    g.add_argument("--max-output-mb", type=float, default=5.0, help="output kept per cell")
     g.set_defaults(run=_grade)
 
     r = sub.add_parser("release", help="write the student bundle (no solutions)")

@@ -45,7 +45,7 @@ class Limits:
     timeout: float = 600.0
     cell_timeout: float = 600.0
     memory_mb: int = 4096  # 0: no limit
-    max_output_mb: float = 1.0
+    max_output_mb: float = 5.0
 
 
 @dataclass
@@ -181,7 +181,7 @@ def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, fi
         error_on_timeout={"ename": "TimeoutError", "evalue": "time limit", "traceback": []},
         record_timing=False,
         startup_timeout=120,
-        iopub_timeout=10,
+        iopub_timeout=3,  # after a reply, or after an interrupt, wait this long for output
         shutdown_kernel="immediate",
     )
     client.max_output_bytes = int(limits.max_output_mb * 1e6)
