@@ -1,7 +1,7 @@
 """The grader on the fixture submissions: each outcome lands in the expected CSV rows.
 
 One grading run (module fixture) executes seven submissions of assignment 99 in
-fresh kernels with a 6 s notebook limit and a 1 GB memory limit.
+fresh kernels with a 10 s notebook limit and a 1 GB memory limit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dlcourse.assign.runner import Limits, run_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "assignment"
 SOLUTIONS = FIXTURES / "solutions"
-LIMITS = Limits(timeout=6, cell_timeout=6, memory_mb=1024, max_output_mb=1)
+LIMITS = Limits(timeout=10, cell_timeout=10, memory_mb=1024, max_output_mb=1)
 
 
 def _syntax_error_submission(folder: Path) -> None:
