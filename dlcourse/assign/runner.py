@@ -102,9 +102,13 @@ class _GradingClient(NotebookClient):
 
 def _kernel_manager(memory_mb: int) -> AsyncKernelManager:
     """A kernel manager whose kernel starts through the limits wrapper."""
-    # Run the wrapper as a script: it needs only the standard library, not dlcourse.
-    argv = [sys.executable, str(Path(limits_module.__file__)), f"--memory-mb={memory_mb}", "--"]
-    argv += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if memory_mb > 0 and os.name == "posix":
+        # The wrapper sets the limit and exec()s the kernel in the same process. It runs
+        # as a script: it needs only the standard library, not dlcourse. (Windows has no
+        # rlimits, and its exec() starts a new process, which the manager would see die.)
+        wrapper = [sys.executable, str(Path(limits_module.__file__)), f"--memory-mb={memory_mb}"]
+        argv = [*wrapper, "--", *argv]
     km = AsyncKernelManager(kernel_name="python3")
     km._kernel_spec = KernelSpec(  # an in-memory spec: nothing installed anywhere
         argv=argv, display_name="dlcourse grader", language="python", env={}
@@ -218,8 +222,10 @@ def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, fi
                 problem = _execute(client, grader, len(nb.cells) - 1, limits.cell_timeout)
             finally:
                 nb.cells.pop()
-            if problem:
+            if client.timed_out:
                 run.problems.append(f"the checkers did not finish within {limits.cell_timeout:g} s")
+            elif problem:
+                run.problems.append(f"the checkers' {problem}")
             else:
                 run.final_ran = True
                 run.final_outputs = list(grader.outputs)
