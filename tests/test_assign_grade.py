@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dlcourse.assign.__main__ import main
 from dlcourse.assign.grade import CSV_COLUMNS, grade_folder, match_assignment, summary, write_csv
 from dlcourse.assign.notebooks import find_assignments
 from dlcourse.assign.runner import Limits, run_notebook
@@ -161,3 +162,15 @@ def test_loop_that_swallows_interrupts_is_killed_and_grading_ends(tmp_path):
         "the notebook used its 4 s; cells from 3 on were not run",
     ]
     assert not run.final_ran and "the checkers did not finish" in run.problems[2]
+
+
+def test_grade_command_writes_the_csv_and_prints_the_summary(tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    args = ["grade", str(FIXTURES / "submissions" / "correct.ipynb"), "--out", str(out)]
+    assert main([*args, "--solutions", str(SOLUTIONS), "--timeout", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "correct.ipynb  99_fixture  3/3     1       ok" in printed
+    assert out.read_text(encoding="utf-8").splitlines()[:2] == [
+        ",".join(CSV_COLUMNS),
+        "correct.ipynb,99.1,2,2,true,passed,ok",
+    ]

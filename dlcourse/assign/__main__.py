@@ -74,7 +74,13 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m dlcourse.assign", description=__doc__)
+    import dlcourse.assign
+
+    main = argparse.ArgumentParser(
+        prog="python -m dlcourse.assign",
+        description=dlcourse.assign.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = main.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="generate exercises/ from solutions/")
@@ -87,8 +93,10 @@ def parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("grade", help="grade a folder of submitted notebooks")
     g.add_argument("submissions", type=Path, help="folder searched for *.ipynb (recursively)")
-    g.add_argument("--solutions", type=Path, default=Path("solutions"))
-    g.add_argument("--out", type=Path, default=Path("scores.csv"))
+    g.add_argument(
+        "--solutions", type=Path, default=Path("solutions"), help="tasks, points, hidden tests"
+    )
+    g.add_argument("--out", type=Path, default=Path("scores.csv"), help="the CSV to write")
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
