@@ -18,14 +18,14 @@ MIME = "application/vnd.dlcourse.grade+json"
 
 
 def _fresh_checks():
-    """Reload the checker framework and every module that registered a checker."""
+    """Reload the checker framework, its helper modules and every module that registered
+    a checker, so that nothing the notebook patched or re-registered survives."""
     import dlcourse.checks
     import dlcourse.checks.tools
 
-    modules = sorted(
-        {entry.func.__module__ for entry in dlcourse.checks._registry.values()}
-        - {"__main__", "dlcourse.checks"}
-    )
+    registering = {entry.func.__module__ for entry in dlcourse.checks._registry.values()}
+    package = {name for name in sys.modules if name.startswith("dlcourse.checks.")}
+    modules = sorted((registering | package) - {"__main__", "dlcourse.checks.tools"})
     importlib.reload(dlcourse.checks.tools)
     checks = importlib.reload(dlcourse.checks)
     for name in modules:
