@@ -84,7 +84,8 @@ def test_crashing_kernel_is_reported_and_earns_nothing(scores):
 
 def test_infinite_loop_is_stopped_at_the_time_limit_and_earlier_tasks_count(scores):
     status = scores["loop.ipynb", "99.1"]["notebook"]
-    assert "cell 5 did not finish" in status and "cells from 6 on were not run" in status
+    assert "cell 5 did not finish within the notebook's 10 s; interrupted" in status
+    assert "cells from 6 on were not run" in status
     assert _row(scores, "loop", "99.1") == ("2", "2", "true")  # defined before the loop
     assert _row(scores, "loop", "99.2") == ("0", "1", "false")  # defined after it
     assert "row_sums is not defined" in scores["loop.ipynb", "99.2"]["message"]
@@ -158,7 +159,7 @@ def test_loop_that_swallows_interrupts_is_killed_and_grading_ends(tmp_path):
     run = run_notebook(nb, tmp_path / "work", tmp_path / "home", Limits(4, 3, 1024), "print(x)")
     assert time.monotonic() - start < 60  # 4 s + 3 s for the checks, plus kernel start/stop
     assert run.problems[:2] == [
-        "cell 2 did not finish within 3 s; interrupted",
+        "cell 2 did not finish within 3 s (the limit per cell); interrupted",
         "the notebook used its 4 s; cells from 3 on were not run",
     ]
     assert not run.final_ran and "the checkers did not finish" in run.problems[2]
@@ -174,3 +175,17 @@ def test_grade_command_writes_the_csv_and_prints_the_summary(tmp_path, capsys):
         ",".join(CSV_COLUMNS),
         "correct.ipynb,99.1,2,2,true,passed,ok",
     ]
+
+
+def test_parallel_grading_gives_the_same_rows_in_the_same_order(scores, tmp_path):
+    for name in ("correct.ipynb", "partial.ipynb"):
+        shutil.copy(FIXTURES / "submissions" / name, tmp_path / name)
+    grades = grade_folder(tmp_path, SOLUTIONS, LIMITS, jobs=2)
+    assert [g.submission for g in grades] == ["correct.ipynb", "partial.ipynb"]
+    for grade in grades:
+        for row in grade.rows:
+            want = scores[grade.submission, row.task]
+            assert (row.passed, row.message) == (
+                {"true": True, "false": False, "manual": None}[want["passed"]],
+                want["message"],
+            )

@@ -58,7 +58,7 @@ def _grade(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         max_output_mb=args.max_output_mb,
     )
-    grades = grade_folder(args.submissions, args.solutions, limits, progress=print)
+    grades = grade_folder(args.submissions, args.solutions, limits, print, jobs=args.jobs)
     write_csv(grades, args.out)
     print_summary(grades)
     print(f"scores written to {args.out}")
@@ -100,6 +100,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     g.add_argument("--max-output-mb", type=float, default=5.0, help="output kept per cell")
     g.set_defaults(run=_grade)
 

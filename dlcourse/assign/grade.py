@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,16 +213,35 @@ def grade_folder(
     solutions: Path | str,
     limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> list[SubmissionGrade]:
-    """Grade every notebook under ``submissions`` against the notebooks in ``solutions``."""
+    """Grade every notebook under ``submissions`` against the notebooks in ``solutions``.
+
+    ``jobs`` > 1 grades that many submissions at once, each from its own worker
+    process (one kernel each: mind the memory limit times ``jobs``). The result is in
+    the order of :func:`find_submissions` either way.
+    """
     assignments = find_assignments(solutions)
     support = _support_files(Path(solutions))
-    grades = []
-    for path, name in find_submissions(Path(submissions)):
-        if progress:
-            progress(f"grading {name} ...")
-        grades.append(grade_submission(path, name, assignments, limits, support))
-    return grades
+    found = find_submissions(Path(submissions))
+    if jobs <= 1 or len(found) <= 1:
+        grades = []
+        for path, name in found:
+            if progress:
+                progress(f"grading {name} ...")
+            grades.append(grade_submission(path, name, assignments, limits, support))
+        return grades
+    context = multiprocessing.get_context("spawn")  # no fork of a process with zmq threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {
+            pool.submit(grade_submission, path, name, assignments, limits, support): name
+            for path, name in found
+        }
+        for future in as_completed(futures):
+            if progress:
+                progress(f"graded {futures[future]}")
+        by_name = {futures[future]: future.result() for future in futures}
+    return [by_name[name] for _, name in found]
 
 
 # ------------------------------------------------------------------ reporting

@@ -148,8 +148,10 @@ def _seconds(value: float) -> str:
     return f"{value:.3g} s"
 
 
-def _execute(client: _GradingClient, cell: NotebookNode, index: int, timeout: float) -> str | None:
-    """Run one cell within ``timeout`` seconds; a problem description or None."""
+def _execute(
+    client: _GradingClient, cell: NotebookNode, index: int, timeout: float, limit: str
+) -> str | None:
+    """Run one cell within ``timeout`` seconds (``limit`` names them); a problem or None."""
     client.timeout = max(1, round(timeout))
     client.reset_cell_state()
     try:
@@ -157,7 +159,7 @@ def _execute(client: _GradingClient, cell: NotebookNode, index: int, timeout: fl
     except CellTimeoutError:
         client.timed_out = True
     if client.timed_out:
-        return f"cell {index + 1} did not finish within {_seconds(timeout)}; interrupted"
+        return f"cell {index + 1} did not finish within {limit}; interrupted"
     if client.output_truncated:
         mb = client.output_bytes / 1e6
         limit = client.max_output_bytes / 1e6
@@ -207,7 +209,12 @@ def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, fi
                     )
                     break
                 current = index + 1
-                problem = _execute(client, cell, index, min(limits.cell_timeout, remaining))
+                if remaining < limits.cell_timeout:
+                    timeout, limit = remaining, f"the notebook's {_seconds(limits.timeout)}"
+                else:
+                    timeout = limits.cell_timeout
+                    limit = f"{_seconds(timeout)} (the limit per cell)"
+                problem = _execute(client, cell, index, timeout, limit)
                 error = _error_of(cell, index)
                 if "raises-exception" in cell.metadata.get("tags", []):
                     error = None  # the author marked this cell as raising on purpose
@@ -219,7 +226,7 @@ def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, fi
             grader = v4.new_code_cell(final)
             nb.cells.append(grader)  # nbclient stores each executed cell back into nb
             try:
-                problem = _execute(client, grader, len(nb.cells) - 1, limits.cell_timeout)
+                problem = _execute(client, grader, len(nb.cells) - 1, limits.cell_timeout, "")
             finally:
                 nb.cells.pop()
             if client.timed_out:
