@@ -14,7 +14,7 @@ import pytest
 
 from dlcourse.assign.__main__ import main
 from dlcourse.assign.build import build, make_exercise, notebook_bytes
-from dlcourse.assign.grade import SubmissionGrade, grade_submission
+from dlcourse.assign.grade import SubmissionGrade, grade_submission, support_files
 from dlcourse.assign.notebooks import Assignment, read_assignment
 from dlcourse.assign.runner import Limits
 
@@ -27,7 +27,7 @@ REBUILD = "exercises/ is stale: run `python -m dlcourse.assign build` and commit
 
 
 def _grade(path: Path, assignment: Assignment) -> SubmissionGrade:
-    return grade_submission(path, path.name, [assignment], LIMITS, support=[])
+    return grade_submission(path, path.name, [assignment], LIMITS, support_files(SOLUTIONS))
 
 
 def test_every_exercise_has_a_solution():

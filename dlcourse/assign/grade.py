@@ -152,7 +152,7 @@ def _notebook_status(run: Run) -> str:
     return "; ".join(parts) or "ok"
 
 
-def _support_files(solutions: Path) -> list[Path]:
+def support_files(solutions: Path) -> list[Path]:
     """Files next to the solutions that every submission gets a copy of (not notebooks)."""
     return sorted(
         p
@@ -174,7 +174,7 @@ def grade_submission(
         known = ", ".join(a.name for a in assignments)
         return SubmissionGrade(name, "", [], f"not one of the assignments ({known})")
     token = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="dlcourse-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dlcourse-grade-", ignore_cleanup_errors=True) as tmp:
         work, home = Path(tmp) / "work", Path(tmp) / "home"
         work.mkdir()
         home.mkdir()
@@ -222,7 +222,7 @@ def grade_folder(
     the order of :func:`find_submissions` either way.
     """
     assignments = find_assignments(solutions)
-    support = _support_files(Path(solutions))
+    support = support_files(Path(solutions))
     found = find_submissions(Path(submissions))
     if jobs <= 1 or len(found) <= 1:
         grades = []
