@@ -5,31 +5,53 @@ takes, at every position, the sum of the elementwise product with the patch unde
 Written with loops that is N·F·H_out·W_out small products; here it is one matrix
 product per sample, thanks to **im2col**: copy every patch into a column first.
 
-Three tricks keep the layers fast without hiding the arithmetic:
+Four tricks keep the layers fast without hiding the arithmetic:
 
 1. Patches are gathered with a loop over the FH·FW *offsets inside the filter*, not over
    pixels: offset (a, b) of every patch of every sample is one strided slice of the
    input, copied at once (:func:`im2col`). :func:`col2im`, its adjoint, adds the slices
    back the same way (``np.add.at`` would be far slower).
-2. :class:`Conv2D` keeps the columns per sample, ``cols: (N, C·FH·FW, H_out·W_out)``, so
-   ``W (F, C·FH·FW) @ cols`` comes out directly as (N, F, H_out·W_out), i.e. the
+2. :class:`Conv2D` builds the columns per sample, ``cols: (n, C·FH·FW, H_out·W_out)``, so
+   ``W (F, C·FH·FW) @ cols`` comes out directly as (n, F, H_out·W_out), i.e. the
    contiguous (N, F, H_out, W_out) layout every layer uses, with no transpose.
-3. :class:`MaxPool2D` takes the maximum of the PH·PW strided slices with
-   ``np.maximum`` (one per offset in the window) instead of building windows and
-   reducing them; backward sends each gradient to the first maximum of its window.
+3. **Chunks that fit in the cache.** The columns repeat every pixel FH·FW times: for a
+   3×3 convolution of 100 images with 16 channels of 28×28 they take 45 MB, and
+   writing then rereading that much memory costs more than the arithmetic. Conv2D
+   therefore works through the batch a few samples at a time (:data:`CHUNK_BYTES` of
+   columns, which stay in the CPU cache) and keeps only x for the backward pass, where
+   it rebuilds each chunk's columns (cheap: they are in the cache again). Small
+   columns (a first layer with one channel) are built in one go and kept.
+4. **The input gradient is a convolution too.** For stride 1, ``dx`` is dout
+   convolved with the filters turned by 180° and with their two channel axes swapped
+   (``W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``), padded by FH − 1 − pad: each input
+   pixel collects ``dout · W`` from every output that saw it. So backward reuses the
+   forward code instead of a col2im that scatters FH·FW slices.
+
+:class:`MaxPool2D` takes the maximum of the PH·PW strided slices with ``np.maximum``
+(one per offset in the window) instead of building windows and reducing them;
+backward sends each gradient to the first maximum of its window.
 
 A Conv2D that is the network's first layer does not need the gradient of its input:
 :meth:`Conv2D.param_backward` (what ``Sequential`` calls on its first layer when
-training) fills ``grads`` and skips the col2im of ``dx``.
+training) fills ``grads`` and skips ``dx``.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
 
 import numpy as np
 
 from dlcourse.layers import Layer
 
-__all__ = ["Conv2D", "MaxPool2D", "col2im", "conv_output_size", "im2col"]
+__all__ = ["CHUNK_BYTES", "Conv2D", "MaxPool2D", "col2im", "conv_output_size", "im2col"]
+
+#: Size of the columns Conv2D builds at a time (trick 3): small enough for the CPU cache.
+CHUNK_BYTES = int(os.environ.get("DLCOURSE_CHUNK_BYTES", 2 << 20))
+#: Columns up to this size are built in one go: with few channels (a first layer),
+#: many small chunks would cost more in per-slice overhead than the cache saves.
+SINGLE_CHUNK_BYTES = 8 << 20
 
 
 def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -175,15 +197,48 @@ def col2im(
     return _add_patches(patches, tuple(x_shape), stride, pad)
 
 
+def _chunks(n: int, bytes_per_sample: int) -> Iterator[slice]:
+    """Slices of the batch 0..n holding about :data:`CHUNK_BYTES` of columns each."""
+    if n * bytes_per_sample <= SINGLE_CHUNK_BYTES:
+        yield slice(0, n)
+        return
+    size = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def _convolve(
+    x: np.ndarray, W: np.ndarray, stride: int, pad: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The convolution without bias, chunk by chunk (trick 3), and the columns if small.
+
+    x: (N, C, H, W), W: (F, C, FH, FW) -> out (N, F, H_out, W_out), computed as
+    ``W (F, C·FH·FW) @ cols (n, C·FH·FW, H_out·W_out)`` for a few samples at a time.
+    When the whole batch made a single chunk, its cols (N, C·FH·FW, H_out·W_out) come
+    back too (keeping them costs little and spares backward rebuilding them); else None.
+    """
+    n, c, height, width = x.shape
+    f, _, fh, fw = W.shape
+    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "Conv2D")
+    out = np.empty((n, f, h_out * w_out), dtype=np.result_type(x, W))
+    kernel = W.reshape(f, c * fh * fw)
+    for rows in _chunks(n, kernel.shape[1] * h_out * w_out * x.itemsize):
+        cols = _patches(x[rows], fh, fw, stride, pad).reshape(-1, c * fh * fw, h_out * w_out)
+        np.matmul(kernel, cols, out=out[rows])
+    single = cols.shape[0] == n
+    return out.reshape(n, f, h_out, w_out), cols if single else None
+
+
 class Conv2D(Layer):
     """Convolution layer: F filters of shape (C, FH, FW) plus one bias per filter.
 
     W: (F, C, FH, FW), b: (F,); x: (N, C, H, W) -> (N, F, H_out, W_out) with
     ``out[n, f, i, j] = Σ_{c,a,b} x_pad[n, c, i·s + a, j·s + b] · W[f, c, a, b] + b[f]``.
 
-    Forward caches the per-sample columns ``cols: (N, C·FH·FW, H_out·W_out)`` and the
-    input shape. Backward: ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` and
-    ``dx = col2im(Wᵀ @ dout)``; :meth:`param_backward` (for a first layer, whose input
+    Forward caches x (not its columns: see trick 3 in the module docstring). Backward:
+    ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` with the columns rebuilt chunk by
+    chunk, and dx as a convolution of dout with the turned filters (trick 4; col2im
+    when the stride is not 1). :meth:`param_backward` (for a first layer, whose input
     is the data) stops before dx.
     """
 
@@ -206,8 +261,8 @@ class Conv2D(Layer):
             )
         self.params = {"W": W, "b": b}
         self.stride, self.pad = int(stride), int(pad)
-        self.cols: np.ndarray | None = None
-        self.x_shape: tuple[int, ...] | None = None
+        self.x: np.ndarray | None = None
+        self.cols: np.ndarray | None = None  # kept by forward only for small batches
 
     @property
     def W(self) -> np.ndarray:
@@ -232,44 +287,61 @@ class Conv2D(Layer):
         return (f, h_out, w_out)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, C, H, W) -> (N, F, H_out, W_out); caches cols and x's shape."""
+        """x: (N, C, H, W) -> (N, F, H_out, W_out); caches x (and cols if small)."""
         x = np.asarray(x)
         f, c, fh, fw = self.W.shape
         _check_images(x, f"Conv2D (W is {f}×{c}×{fh}×{fw})", channels=c)
-        _output_hw(*x.shape[2:], fh, fw, self.stride, self.pad, "Conv2D")
-        patches = _patches(x, fh, fw, self.stride, self.pad)
-        n, _, _, _, h_out, w_out = patches.shape
-        self.cols = patches.reshape(n, c * fh * fw, h_out * w_out)
-        self.x_shape = x.shape
-        out = self.W.reshape(f, -1) @ self.cols  # (N, F, H_out·W_out)
-        out += self.b[:, None]
-        return out.reshape(n, f, h_out, w_out)
+        out, self.cols = _convolve(x, self.W, self.stride, self.pad)
+        out += self.b[:, None, None]
+        self.x = x
+        return out
+
+    def _check_dout(self, dout: np.ndarray) -> np.ndarray:
+        """dout as (N, F, H_out·W_out), after checking it matches the forward output."""
+        x = self._cached("x")
+        f, _, fh, fw = self.W.shape
+        h_out, w_out = _output_hw(*x.shape[2:], fh, fw, self.stride, self.pad, "Conv2D")
+        want = (x.shape[0], f, h_out, w_out)
+        if dout.shape != want:
+            raise ValueError(
+                f"Conv2D.backward expected dout of shape {want} (the forward output) "
+                f"but got {dout.shape}"
+            )
+        return dout.reshape(x.shape[0], f, h_out * w_out)
 
     def param_backward(self, dout: np.ndarray) -> None:
         """dout: (N, F, H_out, W_out); fills grads "W" (F, C, FH, FW) and "b" (F,) only."""
-        cols = self._cached("cols")
-        n, _, p = cols.shape
-        f = self.W.shape[0]
-        if dout.ndim != 4 or dout.shape[:2] != (n, f) or dout.shape[2] * dout.shape[3] != p:
-            raise ValueError(
-                f"Conv2D.backward expected dout of shape ({n}, {f}, H_out, W_out) with "
-                f"H_out·W_out = {p} (the forward output) but got {dout.shape}"
-            )
-        dout = dout.reshape(n, f, p)
-        self.grads = {
-            "W": (dout @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape),
-            "b": dout.sum(axis=(0, 2)),
-        }
+        dout = self._check_dout(np.asarray(dout))
+        x, (f, c, fh, fw) = self.x, self.W.shape
+        n, _, p = dout.shape
+        dW = np.zeros((f, c * fh * fw), dtype=np.result_type(x, dout))
+        for rows in _chunks(n, c * fh * fw * p * x.itemsize):
+            cols = self.cols
+            if cols is None:  # rebuild this chunk's columns (trick 3)
+                cols = _patches(x[rows], fh, fw, self.stride, self.pad)
+                cols = cols.reshape(-1, c * fh * fw, p)
+            # cols @ doutᵀ (K×F per sample) runs faster than dout @ colsᵀ (F×K).
+            dW += (cols @ dout[rows].transpose(0, 2, 1)).sum(axis=0).T
+        self.grads = {"W": dW.reshape(self.W.shape), "b": dout.sum(axis=(0, 2))}
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); also fills grads."""
+        dout = np.asarray(dout)
         self.param_backward(dout)
-        f, c, fh, fw = self.W.shape
-        n, k, p = self.cols.shape
-        dcols = self.W.reshape(f, k).T @ dout.reshape(n, f, p)  # (N, C·FH·FW, H_out·W_out)
-        h_out = conv_output_size(self.x_shape[2], fh, self.stride, self.pad)
-        patches = dcols.reshape(n, c, fh, fw, h_out, p // h_out)
-        return _add_patches(patches, self.x_shape, self.stride, self.pad)
+        _, _, fh, fw = self.W.shape
+        if self.stride == 1 and fh == fw and self.pad < fh:
+            # Trick 4: dx is dout convolved with the turned filters (C, F, FH, FW).
+            turned = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            return _convolve(dout, np.ascontiguousarray(turned), 1, fh - 1 - self.pad)[0]
+        return self._col2im_backward(dout)
+
+    def _col2im_backward(self, dout: np.ndarray) -> np.ndarray:
+        """dx the general way: dcols = Wᵀ @ dout, added back onto the patches (col2im)."""
+        x, (f, c, fh, fw) = self.x, self.W.shape
+        n, h_out, w_out = x.shape[0], dout.shape[2], dout.shape[3]
+        dcols = self.W.reshape(f, -1).T @ dout.reshape(n, f, h_out * w_out)
+        patches = dcols.reshape(n, c, fh, fw, h_out, w_out)
+        return _add_patches(patches, x.shape, self.stride, self.pad)
 
 
 class MaxPool2D(Layer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import dlcourse.conv
 from dlcourse.conv import Conv2D, MaxPool2D, col2im, conv_output_size, im2col
 from dlcourse.gradients import gradient_check
 
@@ -168,6 +169,26 @@ def test_conv_param_backward_gives_the_same_grads_without_dx():
     assert layer.param_backward(dout) is None
     for name in ("W", "b"):
         np.testing.assert_array_equal(layer.grads[name], full[name])
+
+
+@pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
+def test_conv_in_chunks_of_one_sample_gives_the_same_output_and_gradients(
+    monkeypatch, x_shape, w_shape, stride, pad
+):
+    rng = np.random.default_rng(10)
+    layer = make_conv(rng, w_shape, stride, pad)
+    x = rng.standard_normal(x_shape)
+    dout = rng.standard_normal((x_shape[0], *layer.output_shape(x_shape[1:])))
+    whole = layer.forward(x), layer.backward(dout), dict(layer.grads)
+    assert layer.cols is not None  # a small batch is one chunk, its columns kept
+    monkeypatch.setattr(dlcourse.conv, "SINGLE_CHUNK_BYTES", 0)
+    monkeypatch.setattr(dlcourse.conv, "CHUNK_BYTES", 1)  # one sample per chunk
+    chunked = layer.forward(x), layer.backward(dout), dict(layer.grads)
+    assert (layer.cols is None) == (x_shape[0] > 1)  # several chunks: columns rebuilt
+    for a, b in zip(whole[:2], chunked[:2], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for name in ("W", "b"):
+        np.testing.assert_allclose(whole[2][name], chunked[2][name], rtol=1e-12, atol=1e-12)
 
 
 def test_conv_keeps_float32_and_does_not_mutate_its_inputs():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import dlcourse.conv
+from dlcourse.conv import Conv2D
 from dlcourse.convnets import deep_convnet, simple_convnet, single_filter_convnet
 from dlcourse.data import load_mnist
 from dlcourse.gradients import gradient_check
@@ -122,22 +122,22 @@ def test_convnet_gradients_match_numerical_gradients(build):
     assert result.passed(1e-6), str(result)
 
 
-@pytest.mark.parametrize(("factory", "col2im_calls"), [(simple_convnet, 0), (deep_convnet, 3)])
-def test_a_training_step_never_computes_the_gradient_of_the_data(
-    monkeypatch, factory, col2im_calls
-):
-    calls = []
-    original = dlcourse.conv._add_patches
+@pytest.mark.parametrize("factory", [simple_convnet, deep_convnet])
+def test_a_training_step_never_computes_the_gradient_of_the_data(monkeypatch, factory):
+    computed_dx = []
+    original = Conv2D.backward
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
+    def recording(layer, dout):
+        computed_dx.append(layer)
+        return original(layer, dout)
 
-    monkeypatch.setattr(dlcourse.conv, "_add_patches", counting)
+    monkeypatch.setattr(Conv2D, "backward", recording)
     model = factory(rng=0)
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
     model.loss_and_gradient(x, np.arange(4))
-    assert len(calls) == col2im_calls  # every conv but the first
+    convs = [layer for layer in model.layers.values() if isinstance(layer, Conv2D)]
+    assert computed_dx == convs[:0:-1]  # every conv but the first, last to second
+    assert all(set(conv.grads) == {"W", "b"} for conv in convs)
 
 
 def test_simple_convnet_learns_the_offline_digits_quickly():
