@@ -6,8 +6,7 @@ layer, zero biases. When training, ``Sequential`` asks its first layer for param
 gradients only (``param_backward``), so the first Conv2D skips the gradient of the
 data, the most expensive col2im of the network.
 
-``rng`` accepts a generator, an int seed or None; ``seed`` is the same as ``rng=seed``
-(so ``simple_convnet(seed=0)`` reads naturally in the lessons).
+``rng`` accepts a generator, an int seed or None (``simple_convnet(rng=0)``).
 """
 
 from __future__ import annotations
@@ -39,12 +38,6 @@ def _affine(inputs: int, outputs: int, rng: np.random.Generator, dtype, init=he)
     return Affine(init(inputs, outputs, rng=rng, dtype=dtype), np.zeros(outputs, dtype=dtype))
 
 
-def _rng(rng: np.random.Generator | int | None, seed: int | None) -> np.random.Generator:
-    if seed is not None and rng is not None:
-        raise ValueError(f"pass rng or seed, not both (got rng={rng!r}, seed={seed!r})")
-    return as_rng(seed if seed is not None else rng)
-
-
 def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
         raise ValueError(
@@ -69,15 +62,13 @@ def simple_convnet(
     classes: int = 10,
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
-    *,
-    seed: int | None = None,
 ) -> Sequential:
     """SimpleConvNet: conv → ReLU → 2×2 max pool → Flatten → affine → ReLU → affine.
 
     With the defaults: conv 30×5×5 on (1, 28, 28) gives (30, 24, 24), pooling
     (30, 12, 12), flattened 4,320 → 100 → 10 scores. x: (N, 1, 28, 28) -> (N, 10).
     """
-    rng, (c, h, w) = _rng(rng, seed), _check_input_shape(input_shape)
+    rng, (c, h, w) = as_rng(rng), _check_input_shape(input_shape)
     conv = _conv(c, filters, filter_size, rng, dtype)
     pool = MaxPool2D(2)
     flat = prod(pool.output_shape(conv.output_shape((c, h, w))))
@@ -99,15 +90,13 @@ def single_filter_convnet(
     classes: int = 10,
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
-    *,
-    seed: int | None = None,
 ) -> Sequential:
     """The source's first CNN: one 5×5 filter → ReLU → Flatten → affine 576 → 10.
 
     x: (N, 1, 28, 28) -> (N, 10). Unlike the source, the filter has one bias (not one
     per feature-map pixel), as every conv layer does.
     """
-    rng, (c, h, w) = _rng(rng, seed), _check_input_shape(input_shape)
+    rng, (c, h, w) = as_rng(rng), _check_input_shape(input_shape)
     conv = _conv(c, 1, filter_size, rng, dtype)
     flat = prod(conv.output_shape((c, h, w)))
     layers = [conv, ReLU(), Flatten(), _affine(flat, classes, rng, dtype, init=xavier)]
@@ -121,8 +110,6 @@ def deep_convnet(
     classes: int = 10,
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
-    *,
-    seed: int | None = None,
 ) -> Sequential:
     """Two pairs of 3×3 convolutions ("same" padding), each pair followed by 2×2 pooling.
 
@@ -130,7 +117,7 @@ def deep_convnet(
     Flatten → affine ``hidden`` → ReLU → affine ``classes``. With the defaults:
     (1, 28, 28) → (16, 14, 14) → (32, 7, 7) → 1,568 → 100 → 10.
     """
-    rng, shape = _rng(rng, seed), _check_input_shape(input_shape)
+    rng, shape = as_rng(rng), _check_input_shape(input_shape)
     layers: list[Layer] = []
     channels, current = shape[0], shape
     for n_filters in filters:
