@@ -121,3 +121,43 @@ def test_save_without_widgets_fails_before_training(script, monkeypatch, tmp_pat
     with pytest.raises(SystemExit, match=r"--save needs dlcourse\.widgets\.save_pretrained"):
         script.main(argv)
     assert "training on" not in capsys.readouterr().out
+
+
+def test_shifted_copies_move_each_copy_by_the_given_pixels(script):
+    x = np.zeros((2, 1, 5, 5), dtype=np.float32)
+    x[:, 0, 2, 2] = [1, 2]  # one bright pixel in the middle of each image
+    labels = np.array([3, 7])
+    moved, moved_labels = script.shifted_copies(x, labels, pixels=1)
+    assert moved.shape == (10, 1, 5, 5) and moved.dtype == np.float32
+    np.testing.assert_array_equal(moved_labels, [3, 7] * 5)
+    where = [tuple(np.argwhere(image[0])[0]) for image in moved[::2]]  # sample 0 of each copy
+    assert where == [(2, 2), (3, 2), (1, 2), (2, 3), (2, 1)]  # same, down, up, right, left
+    assert moved.sum() == 5 * x.sum()  # nothing lost: the pixel stays inside the image
+
+
+def test_shifted_copies_let_zeros_in_at_the_border(script):
+    x = np.ones((1, 1, 4, 4))
+    moved, _ = script.shifted_copies(x, np.array([0]), pixels=2)
+    np.testing.assert_array_equal(moved[1, 0, :2], 0)  # moved down: the top two rows empty
+    np.testing.assert_array_equal(moved[1, 0, 2:], 1)
+    with pytest.raises(ValueError, match=r"expected 0 < pixels < 4 but got 4"):
+        script.shifted_copies(x, np.array([0]), pixels=4)
+
+
+def test_cnn_recipe_calls_the_factory_with_the_contract_arguments(script):
+    recipe = script.RECIPES["cnn"]
+    assert recipe.cosine and recipe.shift_pixels == 1
+    model = script.build_model(recipe, seed=0)
+    assert model.params["conv1.W"].shape == (30, 1, 5, 5)
+    assert model.params["affine2.W"].shape == (100, 10)
+    again = script.build_model(recipe, seed=0)
+    np.testing.assert_array_equal(model.params["conv1.W"], again.params["conv1.W"])
+
+
+def test_cnn_run_trains_on_shifted_copies_with_a_cosine_schedule(script, capsys):
+    assert script.main(["--model", "cnn", "--epochs", "1", "--train-size", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "with 4 copies shifted by 1 pixel(s): 500 training images per epoch" in out
+    assert "cosine decay" in out
+    match = last_line(out)
+    assert match["model"] == "cnn" and match["train_n"] == "100"
