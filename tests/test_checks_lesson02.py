@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checker_testing import assert_not_implemented, assert_passes, failed, stub
 
 from dlcourse.checks import check
 
@@ -38,16 +39,6 @@ def train_step(params, x, t, lr):
     return loss
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError("Task 2.x: write your code here")
-
-
-def failed(task, func):
-    result = check(task, func, verbose=False)
-    assert not result.passed
-    return result.message
-
-
 # ----------------------------------------------------------------------------- pass / stub
 
 
@@ -61,14 +52,12 @@ def failed(task, func):
     ],
 )
 def test_reference_solution_passes(task, func):
-    result = check(task, func, verbose=False)
-    assert result.passed, result.message
-    assert str(result) == f"✓ Task {task} passed"
+    assert_passes(task, func)
 
 
 @pytest.mark.parametrize("task", ["2.1", "2.2", "2.3", "2.4"])
 def test_stub_fails_as_not_implemented(task):
-    assert failed(task, stub).startswith("not implemented yet")
+    assert_not_implemented(task, stub)
 
 
 def test_package_softmax_and_cross_entropy_pass():

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from dlcourse.checks import check
+from checker_testing import assert_not_implemented, assert_passes, failed, stub
 
 # ----------------------------------------------------------------------------- references
 # The same code as in solutions/07_cnn_training.ipynb.
@@ -53,16 +52,6 @@ def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
     return padded[pad : pad + h, pad : pad + w]
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError("Task 7.x: write your code here")
-
-
-def failed(task, func):
-    result = check(task, func, verbose=False)
-    assert not result.passed
-    return result.message
-
-
 # ----------------------------------------------------------------------------- pass / stub
 
 
@@ -76,14 +65,12 @@ def failed(task, func):
     ],
 )
 def test_reference_solution_passes(task, func):
-    result = check(task, func, verbose=False)
-    assert result.passed, result.message
-    assert str(result) == f"✓ Task {task} passed"
+    assert_passes(task, func)
 
 
 @pytest.mark.parametrize("task", ["7.1", "7.2", "7.3", "7.4"])
 def test_stub_fails_as_not_implemented(task):
-    assert failed(task, stub).startswith("not implemented yet")
+    assert_not_implemented(task, stub)
 
 
 # ----------------------------------------------------------------------------- 7.1

@@ -1,0 +1,47 @@
+"""The harness every ``tests/test_checks_lessonNN.py`` shares.
+
+Each lesson's checker tests run the reference solutions (they must pass), a stub that
+raises ``NotImplementedError`` like an untouched exercise (it must fail as "not
+implemented yet") and wrong answers (their messages must name the mistake).
+"""
+
+from __future__ import annotations
+
+from dlcourse.checks import check
+
+
+def stub(*args, **kwargs):
+    """An untouched exercise: any call raises NotImplementedError."""
+    raise NotImplementedError("write your code here")
+
+
+class Stub:
+    """An untouched layer exercise: it constructs, but forward and backward raise."""
+
+    def __init__(self, *args):
+        pass
+
+    def forward(self, *args):
+        raise NotImplementedError("write your code here")
+
+    def backward(self, *args):
+        raise NotImplementedError("write your code here")
+
+
+def failed(task: str, *objects: object) -> str:
+    """The message of ``task``'s checker on ``objects``, asserting that the check failed."""
+    result = check(task, *objects, verbose=False)
+    assert not result.passed
+    return result.message
+
+
+def assert_passes(task: str, *objects: object) -> None:
+    """Assert that ``task``'s checker accepts ``objects`` and says so in the usual words."""
+    result = check(task, *objects, verbose=False)
+    assert result.passed, result.message
+    assert str(result) == f"✓ Task {task} passed"
+
+
+def assert_not_implemented(task: str, *objects: object) -> None:
+    """Assert that ``task``'s checker reports ``objects`` as not implemented yet."""
+    assert failed(task, *objects).startswith("not implemented yet")
