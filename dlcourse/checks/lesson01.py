@@ -14,7 +14,15 @@ from collections.abc import Callable
 import numpy as np
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, call, expect_array, expect_finite, relative_error
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call,
+    expect_array,
+    expect_finite,
+    relative_error,
+)
+from dlcourse.gradients import numerical_gradient as reference_gradient
 
 # ----------------------------------------------------------------------------- task 1.1
 
@@ -101,20 +109,6 @@ def _quadratic_loss(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, Call
     return a, lambda x: float(np.sum(a * x**2) + np.sum(b * x) + x.flat[0] ** 3)
 
 
-def _reference_gradient(f: Callable, x: np.ndarray, h: float) -> np.ndarray:
-    grad = np.zeros_like(x)
-    flat = x.reshape(-1)  # a view: x is contiguous here
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        up = f(x)
-        flat[i] = old - h
-        down = f(x)
-        flat[i] = old
-        grad.flat[i] = (up - down) / (2 * h)
-    return grad
-
-
 def _first_difference(before: np.ndarray, after: np.ndarray) -> tuple[int, ...] | None:
     changed = np.argwhere(before != after)
     return tuple(int(i) for i in changed[0]) if changed.size else None
@@ -150,10 +144,10 @@ def check_numerical_gradient(numerical_gradient: Callable) -> None:
         if got.shape != shape:
             raise CheckFailed(f"{text} should have shape {shape} (like x) but has {got.shape}")
         expect_finite(text, got)
-        want = _reference_gradient(f, x.copy(), 1e-4)
+        want = reference_gradient(f, x.copy(), 1e-4)
         if not np.allclose(got, want, rtol=1e-6, atol=1e-9):
             error = relative_error(got, want)
-            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), shape))
+            worst = argmax_index(error)
             hint = ""
             if np.allclose(got, 2 * want, rtol=1e-6):
                 hint = "; it is twice too large: divide by 2h"
@@ -178,7 +172,7 @@ def check_numerical_gradient(numerical_gradient: Callable) -> None:
     where = _first_difference(before, W)
     if where is not None:
         raise CheckFailed(f"{text} left W changed: " + _restored_hint("W", before, W, where))
-    want = _reference_gradient(loss, W.copy(), 1e-4)
+    want = reference_gradient(loss, W.copy(), 1e-4)
     if got.shape == W.shape and not np.any(got) and np.any(want):
         raise CheckFailed(
             f"{text} returned all zeros: a function that reads W from outside (like a "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, call, expect_array, relative_error
+from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, relative_error
 
 # ----------------------------------------------------------------------------- references
 
@@ -54,7 +54,7 @@ def _scalar(name: str, value: object) -> float:
 
 def _worst(got: np.ndarray, want: np.ndarray) -> str:
     error = relative_error(got, want)
-    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+    where = argmax_index(error)
     return (
         f"relative error {error[where]:.0e} at index {where} "
         f"(got {got[where]:.6g}, expected {want[where]:.6g})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -18,9 +19,14 @@ from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
     call,
+    copy_params,
     expect_array,
     expect_close,
     expect_finite,
+    expect_grads_close,
+    expect_grads_dict,
+    expect_params_unchanged,
+    numerical_param_grads,
 )
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -48,24 +54,6 @@ def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
     return float(-np.sum(t * np.log(np.maximum(y, 1e-300))) / len(x))
 
 
-def _numerical_grads(x: np.ndarray, t: np.ndarray, params: dict, h: float = 1e-5) -> dict:
-    """Central differences of the mean loss, element by element, restoring each element."""
-    grads = {}
-    for name in PARAM_NAMES:
-        p = params[name]
-        g = np.zeros_like(p)
-        for index in np.ndindex(p.shape):
-            saved = p[index]
-            p[index] = saved + h
-            plus = _loss(x, t, params)
-            p[index] = saved - h
-            minus = _loss(x, t, params)
-            p[index] = saved
-            g[index] = (plus - minus) / (2 * h)
-        grads[name] = g
-    return grads
-
-
 def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> dict:
     """Backprop with one typical mistake, to name it when the learner's grads match it."""
     z1 = _sigmoid(x @ params["W1"] + params["b1"])
@@ -89,19 +77,6 @@ def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
         "b2": rng.normal(scale=0.5, size=k),
     }
     return x, t, params
-
-
-def _copy(params: dict) -> dict:
-    return {name: np.array(value, copy=True) for name, value in params.items()}
-
-
-def _expect_unchanged(func: Callable, before: dict, after: dict) -> None:
-    for name in before:
-        if not np.array_equal(before[name], after[name]):
-            raise CheckFailed(
-                f"{getattr(func, '__name__', 'your function')} changed params[{name!r}] in place; "
-                "compute new arrays instead of updating the parameters"
-            )
 
 
 # ----------------------------------------------------------------------------- task 3.1
@@ -161,9 +136,9 @@ def check_predict(predict: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, _, params = _make_net(seed, n, d, h, k)
         text = f"predict(x of shape {(n, d)}, params of a {d}-{h}-{k} net)"
-        before = _copy(params)
+        before = copy_params(params)
         got = call(predict, x, params)
-        _expect_unchanged(predict, before, params)
+        expect_params_unchanged(predict, before, params)
         got = expect_array(text, got)
         if got.shape != (n, k):
             hint = ""
@@ -208,6 +183,8 @@ def check_predict(predict: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 3.3
 
+_TRANSPOSED_HINTS = {"W1": ", e.g. x.T @ da1", "W2": ", e.g. z1.T @ da2"}
+
 
 @checker("3.3", uses=("gradients",))
 def check_gradients(gradients: Callable) -> None:
@@ -215,37 +192,11 @@ def check_gradients(gradients: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, t, params = _make_net(20 + seed, n, d, h, k)
         text = f"gradients for a {d}-{h}-{k} net and a batch of {n}"
-        before = _copy(params)
+        before = copy_params(params)
         got = call(gradients, x, t, params)
-        _expect_unchanged(gradients, before, params)
-        if not isinstance(got, dict):
-            raise CheckFailed(
-                f"gradients should return a dict with keys {list(PARAM_NAMES)} "
-                f"but returned {type(got).__name__}"
-            )
-        missing = [name for name in PARAM_NAMES if name not in got]
-        if missing:
-            raise CheckFailed(
-                f"the dict returned by gradients has no {', '.join(map(repr, missing))}; "
-                f"it needs one array per parameter: {list(PARAM_NAMES)}"
-            )
-        want = _numerical_grads(x, t, _copy(params))
-        for name in PARAM_NAMES:
-            shape = params[name].shape
-            value = expect_array(f"grads[{name!r}]", got[name])
-            if value.shape != shape:
-                hint = ""
-                if value.shape == shape[::-1]:
-                    hint = f"; it is transposed: dJ/d{name} has the shape of {name}, e.g. " + (
-                        "x.T @ da1" if name == "W1" else "z1.T @ da2"
-                    )
-                elif value.ndim == 2 and name.startswith("b"):
-                    hint = "; sum over the batch axis: delta.sum(axis=0)"
-                raise CheckFailed(
-                    f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
-                    f"but has shape {value.shape}{hint}"
-                )
-            expect_finite(f"grads[{name!r}]", value)
+        expect_params_unchanged(gradients, before, params)
+        expect_grads_dict("gradients", text, got, params, PARAM_NAMES, _TRANSPOSED_HINTS)
+        want = numerical_param_grads(partial(_loss, x, t), copy_params(params), h=1e-5)
         if all(np.allclose(got[p], want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
             continue
         if all(np.allclose(got[p], -want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
@@ -263,11 +214,4 @@ def check_gradients(gradients: Callable) -> None:
                 f"{text}: grads['W1'] is missing the sigmoid's derivative; multiply the "
                 "gradient arriving at the hidden layer by z1·(1 − z1)"
             )
-        for name in PARAM_NAMES:
-            expect_close(
-                f"{text}: grads[{name!r}] (against the numerical gradient)",
-                got[name],
-                want[name],
-                rtol=1e-5,
-                atol=1e-9,
-            )
+        expect_grads_close(text, got, want, PARAM_NAMES, rtol=1e-5, atol=1e-9)

@@ -11,11 +11,21 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, call, expect_array, expect_close, expect_finite
+from dlcourse.checks.tools import (
+    CheckFailed,
+    call,
+    copy_params,
+    expect_finite,
+    expect_grads_close,
+    expect_grads_dict,
+    expect_params_unchanged,
+    numerical_param_grads,
+)
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -34,24 +44,6 @@ def _scores(x: np.ndarray, params: dict) -> np.ndarray:
 
 def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
     return float(-np.sum(t * _log_softmax(_scores(x, params))) / len(x))
-
-
-def _numerical_grads(x: np.ndarray, t: np.ndarray, params: dict, h: float = 1e-6) -> dict:
-    """Central differences of the mean loss, element by element, restoring each element."""
-    grads = {}
-    for name in PARAM_NAMES:
-        p = params[name]
-        g = np.zeros_like(p)
-        for index in np.ndindex(p.shape):
-            saved = p[index]
-            p[index] = saved + h
-            plus = _loss(x, t, params)
-            p[index] = saved - h
-            minus = _loss(x, t, params)
-            p[index] = saved
-            g[index] = (plus - minus) / (2 * h)
-        grads[name] = g
-    return grads
 
 
 def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> dict:
@@ -81,19 +73,6 @@ def _make_net(seed: int, n: int, d: int, hidden: int, k: int):
     # its kink at 0, where the one-sided slopes differ.
     assert np.abs(x @ params["W1"] + params["b1"]).min() > 1e-4
     return x, t, params
-
-
-def _copy(params: dict) -> dict:
-    return {name: np.array(value, copy=True) for name, value in params.items()}
-
-
-def _expect_unchanged(func: Callable, before: dict, after: dict) -> None:
-    for name in before:
-        if not np.array_equal(before[name], after[name]):
-            raise CheckFailed(
-                f"{getattr(func, '__name__', 'your function')} changed params[{name!r}] in place; "
-                "compute new arrays instead of updating the parameters"
-            )
 
 
 # ----------------------------------------------------------------------------- task 4.1
@@ -181,9 +160,9 @@ def check_mlp_loss(mlp_loss: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, t, params = _make_net(seed, n, d, h, k)
         text = f"mlp_loss for a {d}-{h}-{k} ReLU net and a batch of {n}"
-        before = _copy(params)
+        before = copy_params(params)
         got = call(mlp_loss, x, t, params)
-        _expect_unchanged(mlp_loss, before, params)
+        expect_params_unchanged(mlp_loss, before, params)
         if isinstance(got, np.ndarray) and got.size != 1:
             raise CheckFailed(
                 f"{text} should return one number (the mean over the batch) but returned an "
@@ -239,6 +218,8 @@ def check_mlp_loss(mlp_loss: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 4.3
 
+_TRANSPOSED_HINTS = {"W1": ": x.T @ da1", "W2": ": h.T @ da2"}
+
 
 @checker("4.3", uses=("mlp_gradients",))
 def check_mlp_gradients(mlp_gradients: Callable) -> None:
@@ -246,37 +227,11 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, t, params = _make_net(30 + seed, n, d, h, k)
         text = f"mlp_gradients for a {d}-{h}-{k} ReLU net and a batch of {n}"
-        before = _copy(params)
+        before = copy_params(params)
         got = call(mlp_gradients, x, t, params)
-        _expect_unchanged(mlp_gradients, before, params)
-        if not isinstance(got, dict):
-            raise CheckFailed(
-                f"mlp_gradients should return a dict with keys {list(PARAM_NAMES)} "
-                f"but returned {type(got).__name__}"
-            )
-        missing = [name for name in PARAM_NAMES if name not in got]
-        if missing:
-            raise CheckFailed(
-                f"the dict returned by mlp_gradients has no {', '.join(map(repr, missing))}; "
-                f"it needs one array per parameter: {list(PARAM_NAMES)}"
-            )
-        for name in PARAM_NAMES:
-            shape = params[name].shape
-            value = expect_array(f"grads[{name!r}]", got[name])
-            if value.shape != shape:
-                hint = ""
-                if value.shape == shape[::-1]:
-                    hint = f"; it is transposed: dJ/d{name} has the shape of {name}: " + (
-                        "x.T @ da1" if name == "W1" else "h.T @ da2"
-                    )
-                elif value.ndim == 2 and name.startswith("b"):
-                    hint = "; sum over the batch axis: delta.sum(axis=0)"
-                raise CheckFailed(
-                    f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
-                    f"but has shape {value.shape}{hint}"
-                )
-            expect_finite(f"grads[{name!r}]", value)
-        want = _numerical_grads(x, t, _copy(params))
+        expect_params_unchanged(mlp_gradients, before, params)
+        expect_grads_dict("mlp_gradients", text, got, params, PARAM_NAMES, _TRANSPOSED_HINTS)
+        want = numerical_param_grads(partial(_loss, x, t), copy_params(params), h=1e-6)
 
         def matches(reference: dict, names=PARAM_NAMES, got=got) -> bool:
             return all(np.allclose(got[p], reference[p], rtol=1e-4, atol=1e-7) for p in names)
@@ -302,14 +257,7 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
         for variant, hint in hints.items():
             if matches(_grads_variant(x, t, params, variant), first_layer):
                 raise CheckFailed(f"{text}: grads['W1'] and grads['b1'] are off; {hint}")
-        for name in PARAM_NAMES:
-            expect_close(
-                f"{text}: grads[{name!r}] (against the numerical gradient)",
-                got[name],
-                want[name],
-                rtol=1e-4,
-                atol=1e-7,
-            )
+        expect_grads_close(text, got, want, PARAM_NAMES, rtol=1e-4, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- task 4.4

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, call, expect_array, expect_finite
+from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
 
 # ----------------------------------------------------------------------------- references
 
@@ -56,7 +56,7 @@ def _matches(got: np.ndarray, want: np.ndarray) -> bool:
 def _worst(got: np.ndarray, want: np.ndarray) -> str:
     """'at index (i, j): got a, expected b' for the element with the largest error."""
     error = np.abs(got - want)
-    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+    where = argmax_index(error)
     return f"at index {where}: got {got[where]:.6g}, expected {want[where]:.6g}"
 
 

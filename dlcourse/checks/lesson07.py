@@ -14,7 +14,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, call, expect_array, expect_finite
+from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
+from dlcourse.gradients import numerical_gradient
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -32,18 +33,13 @@ def _filter_grad(x: np.ndarray, dout: np.ndarray, fh: int, fw: int) -> np.ndarra
 
 
 def _numerical_filter_grad(x: np.ndarray, dout: np.ndarray, fh: int, fw: int) -> np.ndarray:
-    """Central differences of L(W) = sum(conv(x, W) * dout), element by element (float64)."""
-    h = 1e-5
+    """Central differences of L(W) = sum(conv(x, W) * dout) at W = 0, element by element.
+
+    x: (N, C, H, W); dout: (N, F, H_out, W_out); returns dW: (F, C, fh, fw) in float64.
+    L is linear in W, so the difference quotient at 0 is exact up to rounding.
+    """
     W = np.zeros((dout.shape[1], x.shape[1], fh, fw))
-    grad = np.zeros_like(W)
-    for index in np.ndindex(W.shape):
-        W[index] = h
-        plus = np.sum(_conv(x, W) * dout)
-        W[index] = -h
-        minus = np.sum(_conv(x, W) * dout)
-        W[index] = 0.0
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
+    return numerical_gradient(lambda w: np.sum(_conv(x, w) * dout), W, h=1e-5)
 
 
 def _matches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> bool:
@@ -52,7 +48,7 @@ def _matches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> bool:
 
 def _max_relative_error(got: np.ndarray, want: np.ndarray) -> tuple[float, tuple[int, ...]]:
     error = np.abs(got - want) / np.maximum(np.abs(got) + np.abs(want), 1e-8)
-    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+    where = argmax_index(error)
     return float(error[where]), where
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+from dlcourse.gradients import numerical_gradient
 
 
 class CheckFailed(AssertionError):
@@ -58,6 +60,11 @@ def relative_error(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return np.abs(got - want) / np.maximum(np.maximum(np.abs(got), np.abs(want)), 1e-8)
 
 
+def argmax_index(values: np.ndarray) -> tuple[int, ...]:
+    """The index of the largest element of ``values`` as a tuple of ints, e.g. ``(2, 0)``."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(values)), values.shape))
+
+
 def expect_close(
     name: str, got: object, want: np.ndarray, rtol: float = 1e-5, atol: float = 1e-8, hint: str = ""
 ) -> None:
@@ -68,9 +75,103 @@ def expect_close(
     if np.allclose(got, want, rtol=rtol, atol=atol):
         return
     error = relative_error(got, want)
-    where = np.unravel_index(int(np.argmax(error)), error.shape)
-    where = tuple(int(i) for i in where)
+    where = argmax_index(error)
     raise CheckFailed(
         f"{name} is off: relative error {error[where]:.1e} at index {where} "
         f"(got {got[where]:.6g}, expected {want[where]:.6g})" + (f"; {hint}" if hint else "")
     )
+
+
+# ----------------------------------------------------------------------------- parameter dicts
+
+
+def copy_params(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A copy of a dict of parameter arrays, e.g. ``{"W1": (D, H), "b1": (H,), ...}``."""
+    return {name: np.array(value, copy=True) for name, value in params.items()}
+
+
+def expect_params_unchanged(
+    func: Callable, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]
+) -> None:
+    """Fail when the learner's ``func`` changed a parameter array in place."""
+    for name in before:
+        if not np.array_equal(before[name], after[name]):
+            raise CheckFailed(
+                f"{getattr(func, '__name__', 'your function')} changed params[{name!r}] in place; "
+                "compute new arrays instead of updating the parameters"
+            )
+
+
+def numerical_param_grads(
+    loss: Callable[[dict[str, np.ndarray]], float], params: dict[str, np.ndarray], h: float
+) -> dict[str, np.ndarray]:
+    """Central differences of ``loss(params)`` for every float64 array in ``params``.
+
+    Each element is perturbed in place and restored, so pass a copy the learner never sees.
+    Returns a dict with the keys of ``params``, each gradient shaped like its parameter.
+    """
+    return {
+        name: numerical_gradient(lambda _: loss(params), value, h) for name, value in params.items()
+    }
+
+
+def expect_grads_dict(
+    func_name: str,
+    text: str,
+    got: object,
+    params: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    transposed_hints: Mapping[str, str],
+) -> None:
+    """Fail unless ``got`` is a dict with one finite array per name, shaped like ``params``.
+
+    func_name: the learner's function (for the messages); text: what was called, e.g.
+    "gradients for a 3-5-4 net and a batch of 6"; transposed_hints: name → the end of
+    the hint shown when that gradient comes back transposed.
+    """
+    if not isinstance(got, dict):
+        raise CheckFailed(
+            f"{func_name} should return a dict with keys {list(names)} "
+            f"but returned {type(got).__name__}"
+        )
+    missing = [name for name in names if name not in got]
+    if missing:
+        raise CheckFailed(
+            f"the dict returned by {func_name} has no {', '.join(map(repr, missing))}; "
+            f"it needs one array per parameter: {list(names)}"
+        )
+    for name in names:
+        shape = params[name].shape
+        value = expect_array(f"grads[{name!r}]", got[name])
+        if value.shape != shape:
+            hint = ""
+            if value.shape == shape[::-1]:
+                hint = f"; it is transposed: dJ/d{name} has the shape of {name}" + (
+                    transposed_hints.get(name, "")
+                )
+            elif value.ndim == 2 and name.startswith("b"):
+                hint = "; sum over the batch axis: delta.sum(axis=0)"
+            raise CheckFailed(
+                f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
+                f"but has shape {value.shape}{hint}"
+            )
+        expect_finite(f"grads[{name!r}]", value)
+
+
+def expect_grads_close(
+    text: str,
+    got: Mapping[str, np.ndarray],
+    want: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    rtol: float,
+    atol: float,
+) -> None:
+    """Fail at the first gradient in ``names`` that differs from the numerical ``want``."""
+    for name in names:
+        expect_close(
+            f"{text}: grads[{name!r}] (against the numerical gradient)",
+            got[name],
+            want[name],
+            rtol=rtol,
+            atol=atol,
+        )
