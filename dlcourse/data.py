@@ -287,6 +287,10 @@ def load_mnist(
     reason = "load_mnist(offline=True) was asked" if offline else "DLCOURSE_OFFLINE=1 is set"
     offline = offline_mode() if offline is None else offline
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    def prepare(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _prepare(images, labels, normalize, flatten, one_hot_labels, dtype)
+
     if not offline:
         try:
             paths = _download_full(cache, mirrors, timeout)
@@ -295,21 +299,13 @@ def load_mnist(
             first_line = str(err).splitlines()[0]
             print(f"dlcourse: {first_line}; falling back to the offline digits", file=sys.stderr)
         else:
-            train = _prepare(
+            train = prepare(
                 read_idx(paths["train-images-idx3-ubyte.gz"]),
                 read_idx(paths["train-labels-idx1-ubyte.gz"]),
-                normalize,
-                flatten,
-                one_hot_labels,
-                dtype,
             )
-            test = _prepare(
+            test = prepare(
                 read_idx(paths["t10k-images-idx3-ubyte.gz"]),
                 read_idx(paths["t10k-labels-idx1-ubyte.gz"]),
-                normalize,
-                flatten,
-                one_hot_labels,
-                dtype,
             )
             notice = f"MNIST: full set, {len(train[0]):,} training and {len(test[0]):,} test digits"
             print(notice)
@@ -320,10 +316,8 @@ def load_mnist(
     # The shipped file is sorted by class; shuffle (seeded) so it looks like the real set.
     order = np.random.default_rng(OFFLINE_SPLIT_SEED)
     train_idx, test_idx = order.permutation(train_idx), order.permutation(test_idx)
-    train = _prepare(
-        images[train_idx], labels[train_idx], normalize, flatten, one_hot_labels, dtype
-    )
-    test = _prepare(images[test_idx], labels[test_idx], normalize, flatten, one_hot_labels, dtype)
+    train = prepare(images[train_idx], labels[train_idx])
+    test = prepare(images[test_idx], labels[test_idx])
     notice = (
         f"MNIST: offline subset, {len(train_idx):,} training and {len(test_idx):,} test digits "
         f"(real MNIST shipped with dlcourse; {reason})"
