@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tasks import hermetic_env
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,23 +183,13 @@ def lab_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     settings = scratch / "lab-settings"
     _write_settings(settings)
-    env = dict(os.environ)
+    env = hermetic_env(scratch)  # quick, offline, every config/cache dir in scratch
     env.update(
-        DLCOURSE_QUICK="1",
-        DLCOURSE_OFFLINE="1",
-        DLCOURSE_DATA_DIR=str(scratch / "data"),
-        JUPYTER_CONFIG_DIR=str(scratch / "jupyter-config"),
-        JUPYTER_DATA_DIR=str(scratch / "jupyter-data"),
-        JUPYTER_RUNTIME_DIR=str(scratch / "jupyter-runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
-        IPYTHONDIR=str(scratch / "ipython"),
-        MPLCONFIGDIR=str(scratch / "matplotlib"),
         MPLBACKEND="module://matplotlib_inline.backend_inline",
         OPENBLAS_NUM_THREADS="1",
         OMP_NUM_THREADS="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
     )
     port, token = free_port(), secrets.token_hex(16)
     command = [
