@@ -26,6 +26,12 @@ Four tricks keep the layers fast without hiding the arithmetic:
    (``W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``), padded by FH − 1 − pad: each input
    pixel collects ``dout · W`` from every output that saw it. So backward reuses the
    forward code instead of a col2im that scatters FH·FW slices.
+5. **Shift the rows once, slide down for free.** For stride 1 and several channels,
+   Conv2D copies each (padded) channel only FW times, shifted left by 0..FW−1 pixels
+   (:func:`_shifted_rows`), instead of FH·FW times. Moving a patch down by a pixels is
+   then just starting a·W_out values later in the same memory, so the FH vertical
+   offsets are views and the product becomes FH smaller ones:
+   ``out = Σ_a W[:, :, a, :] @ rows[..., a·W_out : a·W_out + H_out·W_out]``.
 
 :class:`MaxPool2D` takes the maximum of the PH·PW strided slices with ``np.maximum``
 (one per offset in the window) instead of building windows and reducing them;
@@ -52,6 +58,8 @@ CHUNK_BYTES = int(os.environ.get("DLCOURSE_CHUNK_BYTES", 2 << 20))
 #: Columns up to this size are built in one go: with few channels (a first layer),
 #: many small chunks would cost more in per-slice overhead than the cache saves.
 SINGLE_CHUNK_BYTES = 8 << 20
+#: Size of the shifted rows (trick 5) built at a time.
+ROW_CHUNK_BYTES = 1 << 20
 
 
 def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -197,14 +205,66 @@ def col2im(
     return _add_patches(patches, tuple(x_shape), stride, pad)
 
 
-def _chunks(n: int, bytes_per_sample: int) -> Iterator[slice]:
-    """Slices of the batch 0..n holding about :data:`CHUNK_BYTES` of columns each."""
-    if n * bytes_per_sample <= SINGLE_CHUNK_BYTES:
+def _chunks(n: int, bytes_per_sample: int, rows: bool = False) -> Iterator[slice]:
+    """Slices of the batch 0..n holding about :data:`CHUNK_BYTES` of columns each.
+
+    ``rows=True``: about :data:`ROW_CHUNK_BYTES` of shifted rows (trick 5) each.
+    """
+    if not rows and n * bytes_per_sample <= SINGLE_CHUNK_BYTES:
         yield slice(0, n)
         return
-    size = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    size = max(1, (ROW_CHUNK_BYTES if rows else CHUNK_BYTES) // max(1, bytes_per_sample))
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
+
+
+def _uses_rows(stride: int, channels: int) -> bool:
+    """Whether Conv2D uses shifted rows (trick 5): stride 1 and more than one channel.
+
+    With one channel the FH products would each be tiny, so im2col does better there.
+    """
+    return stride == 1 and channels > 1
+
+
+def _shifted_rows(x_pad: np.ndarray, fw: int, w_out: int) -> np.ndarray:
+    """Each channel FW times, shifted left by 0..FW−1 pixels (trick 5).
+
+    x_pad: (n, C, H_pad, W_pad) -> rows: (n, C·FW, H_pad·W_out) with
+    ``rows[n, c·FW + b, r·W_out + j] = x_pad[n, c, r, j + b]``. Offset (a, b) of the
+    patch at output (i, j) is ``rows[n, c·FW + b, (i + a)·W_out + j]``: for a fixed a
+    and all (i, j), one contiguous stretch of H_out·W_out values starting at a·W_out.
+    """
+    n, c, h_pad, _ = x_pad.shape
+    rows = np.empty((n, c, fw, h_pad, w_out), dtype=x_pad.dtype)
+    for b in range(fw):
+        rows[:, :, b] = x_pad[:, :, :, b : b + w_out]
+    return rows.reshape(n, c * fw, h_pad * w_out)
+
+
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    """x: (N, C, H, W) with ``pad`` zeros around each image: (N, C, H + 2·pad, W + 2·pad)."""
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+
+
+def _convolve_rows(x: np.ndarray, W: np.ndarray, pad: int) -> np.ndarray:
+    """Stride-1 convolution without bias from shifted rows (trick 5), chunk by chunk.
+
+    x: (N, C, H, W), W: (F, C, FH, FW) -> (N, F, H_out, W_out) as
+    ``Σ_a W[:, :, a, :] (F, C·FW) @ rows[:, :, a·W_out : a·W_out + H_out·W_out]``.
+    """
+    n, c, height, width = x.shape
+    f, _, fh, fw = W.shape
+    h_out, w_out = _output_hw(height, width, fh, fw, 1, pad, "Conv2D")
+    p = h_out * w_out
+    x_pad = _pad(x, pad)
+    out = np.empty((n, f, p), dtype=np.result_type(x, W))
+    kernels = [W[:, :, a, :].reshape(f, c * fw) for a in range(fh)]
+    for chunk in _chunks(n, c * fw * x_pad.shape[2] * w_out * x.itemsize, rows=True):
+        rows = _shifted_rows(x_pad[chunk], fw, w_out)
+        np.matmul(kernels[0], rows[:, :, :p], out=out[chunk])
+        for a in range(1, fh):
+            out[chunk] += kernels[a] @ rows[:, :, a * w_out : a * w_out + p]
+    return out.reshape(n, f, h_out, w_out)
 
 
 def _convolve(
@@ -218,6 +278,8 @@ def _convolve(
     back too (keeping them costs little and spares backward rebuilding them); else None.
     """
     n, c, height, width = x.shape
+    if _uses_rows(stride, c):
+        return _convolve_rows(x, W, pad), None
     f, _, fh, fw = W.shape
     h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "Conv2D")
     out = np.empty((n, f, h_out * w_out), dtype=np.result_type(x, W))
@@ -313,6 +375,10 @@ class Conv2D(Layer):
         """dout: (N, F, H_out, W_out); fills grads "W" (F, C, FH, FW) and "b" (F,) only."""
         dout = self._check_dout(np.asarray(dout))
         x, (f, c, fh, fw) = self.x, self.W.shape
+        b = dout.sum(axis=(0, 2))
+        if _uses_rows(self.stride, c):
+            self.grads = {"W": self._rows_weight_gradient(dout), "b": b}
+            return
         n, _, p = dout.shape
         dW = np.zeros((f, c * fh * fw), dtype=np.result_type(x, dout))
         for rows in _chunks(n, c * fh * fw * p * x.itemsize):
@@ -322,7 +388,25 @@ class Conv2D(Layer):
                 cols = cols.reshape(-1, c * fh * fw, p)
             # cols @ doutᵀ (K×F per sample) runs faster than dout @ colsᵀ (F×K).
             dW += (cols @ dout[rows].transpose(0, 2, 1)).sum(axis=0).T
-        self.grads = {"W": dW.reshape(self.W.shape), "b": dout.sum(axis=(0, 2))}
+        self.grads = {"W": dW.reshape(self.W.shape), "b": b}
+
+    def _rows_weight_gradient(self, dout: np.ndarray) -> np.ndarray:
+        """dW from shifted rows (trick 5). dout: (N, F, P) -> dW: (F, C, FH, FW).
+
+        ``dW[:, :, a, :] = Σ_n dout_n (F, P) @ rows_n[:, a·W_out : a·W_out + P]ᵀ``.
+        """
+        x, (f, c, fh, fw) = self.x, self.W.shape
+        n, _, p = dout.shape
+        w_out = x.shape[3] + 2 * self.pad - fw + 1
+        x_pad = _pad(x, self.pad)
+        dW = np.zeros((fh, c * fw, f), dtype=np.result_type(x, dout))
+        for chunk in _chunks(n, c * fw * x_pad.shape[2] * w_out * x.itemsize, rows=True):
+            rows = _shifted_rows(x_pad[chunk], fw, w_out)
+            dout_t = dout[chunk].transpose(0, 2, 1)  # (n, P, F)
+            for a in range(fh):
+                dW[a] += (rows[:, :, a * w_out : a * w_out + p] @ dout_t).sum(axis=0)
+        # dW[a, c·FW + b, f] -> (F, C, FH, FW)
+        return np.ascontiguousarray(dW.reshape(fh, c, fw, f).transpose(3, 1, 0, 2))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); also fills grads."""

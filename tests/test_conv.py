@@ -17,6 +17,7 @@ CONV_CASES = [
     ((1, 2, 5, 5), (1, 2, 5, 5), 1, 0),
     ((2, 1, 4, 6), (2, 1, 1, 3), 1, 2),
     ((2, 2, 8, 8), (3, 2, 4, 4), 2, 0),
+    ((2, 3, 6, 6), (4, 3, 3, 3), 1, 1),  # like deep_convnet: shifted rows in every product
 ]
 # (x shape, pool_h, pool_w, stride): side by side, overlapping and non-square windows
 POOL_CASES = [
@@ -180,15 +181,21 @@ def test_conv_in_chunks_of_one_sample_gives_the_same_output_and_gradients(
     x = rng.standard_normal(x_shape)
     dout = rng.standard_normal((x_shape[0], *layer.output_shape(x_shape[1:])))
     whole = layer.forward(x), layer.backward(dout), dict(layer.grads)
-    assert layer.cols is not None  # a small batch is one chunk, its columns kept
     monkeypatch.setattr(dlcourse.conv, "SINGLE_CHUNK_BYTES", 0)
     monkeypatch.setattr(dlcourse.conv, "CHUNK_BYTES", 1)  # one sample per chunk
+    monkeypatch.setattr(dlcourse.conv, "ROW_CHUNK_BYTES", 1)
     chunked = layer.forward(x), layer.backward(dout), dict(layer.grads)
-    assert (layer.cols is None) == (x_shape[0] > 1)  # several chunks: columns rebuilt
+    assert layer.cols is None or x_shape[0] == 1  # several chunks: no columns kept
     for a, b in zip(whole[:2], chunked[:2], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for name in ("W", "b"):
         np.testing.assert_allclose(whole[2][name], chunked[2][name], rtol=1e-12, atol=1e-12)
+
+
+def test_conv_keeps_the_columns_of_a_small_one_channel_batch_for_backward():
+    layer = make_conv(np.random.default_rng(11), (3, 1, 5, 5), 1, 0)
+    layer.forward(np.zeros((4, 1, 28, 28)))
+    assert layer.cols.shape == (4, 25, 24 * 24)  # (N, C·FH·FW, H_out·W_out)
 
 
 def test_conv_keeps_float32_and_does_not_mutate_its_inputs():
