@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 
@@ -19,14 +18,13 @@ from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
     call,
+    call_gradients,
     copy_params,
     expect_array,
     expect_close,
     expect_finite,
     expect_grads_close,
-    expect_grads_dict,
     expect_params_unchanged,
-    numerical_param_grads,
 )
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -192,11 +190,9 @@ def check_gradients(gradients: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, t, params = _make_net(20 + seed, n, d, h, k)
         text = f"gradients for a {d}-{h}-{k} net and a batch of {n}"
-        before = copy_params(params)
-        got = call(gradients, x, t, params)
-        expect_params_unchanged(gradients, before, params)
-        expect_grads_dict("gradients", text, got, params, PARAM_NAMES, _TRANSPOSED_HINTS)
-        want = numerical_param_grads(partial(_loss, x, t), copy_params(params), h=1e-5)
+        got, want = call_gradients(
+            gradients, "gradients", text, x, t, params, _loss, 1e-5, _TRANSPOSED_HINTS
+        )
         if all(np.allclose(got[p], want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):
             continue
         if all(np.allclose(got[p], -want[p], rtol=1e-5, atol=1e-9) for p in PARAM_NAMES):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 
@@ -19,12 +18,11 @@ from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
     call,
+    call_gradients,
     copy_params,
     expect_finite,
     expect_grads_close,
-    expect_grads_dict,
     expect_params_unchanged,
-    numerical_param_grads,
 )
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -227,11 +225,9 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
     for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
         x, t, params = _make_net(30 + seed, n, d, h, k)
         text = f"mlp_gradients for a {d}-{h}-{k} ReLU net and a batch of {n}"
-        before = copy_params(params)
-        got = call(mlp_gradients, x, t, params)
-        expect_params_unchanged(mlp_gradients, before, params)
-        expect_grads_dict("mlp_gradients", text, got, params, PARAM_NAMES, _TRANSPOSED_HINTS)
-        want = numerical_param_grads(partial(_loss, x, t), copy_params(params), h=1e-6)
+        got, want = call_gradients(
+            mlp_gradients, "mlp_gradients", text, x, t, params, _loss, 1e-6, _TRANSPOSED_HINTS
+        )
 
         def matches(reference: dict, names=PARAM_NAMES, got=got) -> bool:
             return all(np.allclose(got[p], reference[p], rtol=1e-4, atol=1e-7) for p in names)

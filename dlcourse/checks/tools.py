@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -156,6 +157,33 @@ def expect_grads_dict(
                 f"but has shape {value.shape}{hint}"
             )
         expect_finite(f"grads[{name!r}]", value)
+
+
+def call_gradients(
+    func: Callable,
+    func_name: str,
+    text: str,
+    x: np.ndarray,
+    t: np.ndarray,
+    params: dict[str, np.ndarray],
+    loss: Callable[[np.ndarray, np.ndarray, dict[str, np.ndarray]], float],
+    h: float,
+    transposed_hints: Mapping[str, str],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Call the learner's ``func(x, t, params)`` and return its grads and the numerical ones.
+
+    func_name: the name the assignment gives ``func`` (for the messages); text: what was
+    called, e.g. "gradients for a 3-5-4 net and a batch of 6".
+
+    Fails when ``func`` changed ``params`` in place or did not return a dict of finite
+    arrays shaped like ``params`` (see :func:`expect_grads_dict`). The numerical
+    gradient is of ``loss(x, t, params)`` by central differences with step ``h``.
+    """
+    before = copy_params(params)
+    got = call(func, x, t, params)
+    expect_params_unchanged(func, before, params)
+    expect_grads_dict(func_name, text, got, params, tuple(params), transposed_hints)
+    return got, numerical_param_grads(partial(loss, x, t), copy_params(params), h)
 
 
 def expect_grads_close(
