@@ -172,22 +172,28 @@ def wrong_labels(t: np.ndarray) -> np.ndarray:
     return (t + 1) % 10
 
 
-def test_early_stopping_stops_and_restores_the_best_weights(small):
+def train_against_wrong_labels(model, small, epochs: int, callbacks: list):
+    """Train ``model`` with SGD(lr=0.2) on ``small``, validating on :func:`wrong_labels`."""
     x, t, x_val, t_val = small
-    model, recorder = small_mlp(), Recorder()
-    stopper = EarlyStopping(monitor="val_loss", patience=2)
-    history = train(
+    return train(
         model,
         SGD(lr=0.2),
         x,
         t,
-        epochs=20,
+        epochs=epochs,
         x_val=x_val,
         t_val=wrong_labels(t_val),
         rng=0,
-        callbacks=[recorder, stopper],
+        callbacks=callbacks,
         progress=False,
     )
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(small):
+    _, _, x_val, t_val = small
+    model, recorder = small_mlp(), Recorder()
+    stopper = EarlyStopping(monitor="val_loss", patience=2)
+    history = train_against_wrong_labels(model, small, 20, [recorder, stopper])
     best_epoch, best_loss = history.best("val_loss")
     assert len(history) == best_epoch + 2 < 20  # two epochs without improvement, then stop
     assert "val_loss did not improve for 2 epochs" in history.stopped
@@ -198,20 +204,8 @@ def test_early_stopping_stops_and_restores_the_best_weights(small):
 
 
 def test_early_stopping_restores_the_best_weights_even_without_stopping(small):
-    x, t, x_val, t_val = small
     model, recorder = small_mlp(), Recorder()
-    history = train(
-        model,
-        SGD(lr=0.2),
-        x,
-        t,
-        epochs=3,
-        x_val=x_val,
-        t_val=wrong_labels(t_val),
-        rng=0,
-        callbacks=[recorder, EarlyStopping(patience=10)],
-        progress=False,
-    )
+    history = train_against_wrong_labels(model, small, 3, [recorder, EarlyStopping(patience=10)])
     best_epoch, _ = history.best("val_loss")
     assert history.stopped is None and best_epoch < 3
     np.testing.assert_array_equal(
@@ -220,20 +214,9 @@ def test_early_stopping_restores_the_best_weights_even_without_stopping(small):
 
 
 def test_early_stopping_also_restores_batchnorm_running_statistics(small):
-    x, t, x_val, t_val = small
+    _, _, x_val, t_val = small
     model = mlp((784, 32, 10), batch_norm=True, dropout=0.2, rng=0)
-    history = train(
-        model,
-        SGD(lr=0.2),
-        x,
-        t,
-        epochs=4,
-        x_val=x_val,
-        t_val=wrong_labels(t_val),
-        rng=0,
-        callbacks=[EarlyStopping(patience=10)],
-        progress=False,
-    )
+    history = train_against_wrong_labels(model, small, 4, [EarlyStopping(patience=10)])
     best_epoch, best_loss = history.best("val_loss")
     assert best_epoch < 4
     # The same loss as at the best epoch needs its weights AND its running mean/variance.
@@ -295,19 +278,8 @@ def test_lr_scheduler_sets_the_rate_of_every_epoch(small):
 
 
 def test_reduce_on_plateau_lowers_the_rate_when_validation_gets_worse(small):
-    x, t, x_val, t_val = small
-    history = train(
-        small_mlp(),
-        SGD(lr=0.2),
-        x,
-        t,
-        epochs=5,
-        x_val=x_val,
-        t_val=wrong_labels(t_val),
-        rng=0,
-        callbacks=[LRScheduler(ReduceOnPlateau(0.2, factor=0.5, patience=1))],
-        progress=False,
-    )
+    plateau = LRScheduler(ReduceOnPlateau(0.2, factor=0.5, patience=1))
+    history = train_against_wrong_labels(small_mlp(), small, 5, [plateau])
     assert history.lr[0] == pytest.approx(0.2)
     assert history.lr[-1] < 0.2
 
