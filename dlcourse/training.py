@@ -361,6 +361,7 @@ def train(
     progress: bool | None = None,
     train_eval_size: int | None = 10_000,
     diverge_factor: float | None = 3.0,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> History:
     """Train ``model`` with ``optimizer`` on mini-batches for ``epochs`` epochs.
 
@@ -373,6 +374,8 @@ def train(
         samples (None: all), to keep the per-epoch evaluation cheap on 60,000 digits.
     diverge_factor: stop when an epoch's mean training loss is more than this many
         times (and more than 1.0 above) the loss of the first step (None: never).
+    augment: ``augment(x_batch, rng) -> x_batch``, applied to every training batch
+        (e.g. ``dlcourse.augmentation.random_shifts(1)``); evaluation sees the data as is.
     returns: the :class:`History`. A NaN/inf loss, or a loss that grew by
     ``diverge_factor``, stops training with a message in ``history.stopped`` (and
     printed); the model is left as it was at that point.
@@ -407,6 +410,8 @@ def train(
             lr = float(optimizer.lr)
             model.train()
             batches = minibatches(x_train, t_train, batch_size, rng)
+            if augment is not None:
+                batches = ((augment(xb, rng), tb) for xb, tb in batches)
             mean_loss, first_loss = _run_epoch(model, optimizer, batches, epoch, history, bar)
             if history.stopped is not None:
                 return history  # diverged: message already printed, no callbacks
@@ -464,8 +469,8 @@ def _run_epoch(
     epoch: int,
     history: History,
     bar: Any,
-) -> float:
-    """Step through one epoch; returns the mean batch loss (weighted by batch size)."""
+) -> tuple[float, float]:
+    """Step through one epoch; returns (mean batch loss weighted by batch size, first loss)."""
     loss_sum, seen, first_loss = 0.0, 0, math.nan
     for step, (xb, tb) in enumerate(batches, start=1):
         with np.errstate(**_DIVERGENCE_OK):
