@@ -192,6 +192,17 @@ def test_conv_in_chunks_of_one_sample_gives_the_same_output_and_gradients(
         np.testing.assert_allclose(whole[2][name], chunked[2][name], rtol=1e-12, atol=1e-12)
 
 
+def test_shifted_rows_hold_each_channel_shifted_left_by_every_filter_column():
+    x_pad = np.random.default_rng(12).standard_normal((2, 3, 6, 7))
+    fw, w_out = 3, 5  # a 3-wide filter on 7 padded columns: 5 output columns
+    rows = dlcourse.conv._shifted_rows(x_pad, fw, w_out)
+    assert rows.shape == (2, 3 * fw, 6 * w_out)
+    for c in range(3):
+        for b in range(fw):
+            want = x_pad[:, c, :, b : b + w_out].reshape(2, -1)  # rows r, columns j + b
+            np.testing.assert_array_equal(rows[:, c * fw + b], want)
+
+
 def test_conv_keeps_the_columns_of_a_small_one_channel_batch_for_backward():
     layer = make_conv(np.random.default_rng(11), (3, 1, 5, 5), 1, 0)
     layer.forward(np.zeros((4, 1, 28, 28)))
