@@ -123,27 +123,6 @@ def test_save_without_widgets_fails_before_training(script, monkeypatch, tmp_pat
     assert "training on" not in capsys.readouterr().out
 
 
-def test_shifted_copies_move_each_copy_by_the_given_pixels(script):
-    x = np.zeros((2, 1, 5, 5), dtype=np.float32)
-    x[:, 0, 2, 2] = [1, 2]  # one bright pixel in the middle of each image
-    labels = np.array([3, 7])
-    moved, moved_labels = script.shifted_copies(x, labels, pixels=1)
-    assert moved.shape == (10, 1, 5, 5) and moved.dtype == np.float32
-    np.testing.assert_array_equal(moved_labels, [3, 7] * 5)
-    where = [tuple(np.argwhere(image[0])[0]) for image in moved[::2]]  # sample 0 of each copy
-    assert where == [(2, 2), (3, 2), (1, 2), (2, 3), (2, 1)]  # same, down, up, right, left
-    assert moved.sum() == 5 * x.sum()  # nothing lost: the pixel stays inside the image
-
-
-def test_shifted_copies_let_zeros_in_at_the_border(script):
-    x = np.ones((1, 1, 4, 4))
-    moved, _ = script.shifted_copies(x, np.array([0]), pixels=2)
-    np.testing.assert_array_equal(moved[1, 0, :2], 0)  # moved down: the top two rows empty
-    np.testing.assert_array_equal(moved[1, 0, 2:], 1)
-    with pytest.raises(ValueError, match=r"expected 0 < pixels < 4 but got 4"):
-        script.shifted_copies(x, np.array([0]), pixels=4)
-
-
 def test_cnn_recipe_calls_the_factory_with_the_contract_arguments(script):
     recipe = script.RECIPES["cnn"]
     assert recipe.cosine and recipe.shift_pixels == 1
@@ -154,10 +133,21 @@ def test_cnn_recipe_calls_the_factory_with_the_contract_arguments(script):
     np.testing.assert_array_equal(model.params["conv1.W"], again.params["conv1.W"])
 
 
-def test_cnn_run_trains_on_shifted_copies_with_a_cosine_schedule(script, capsys):
-    assert script.main(["--model", "cnn", "--epochs", "1", "--train-size", "100"]) == 0
+def test_cnn_run_trains_on_shifted_batches_with_a_cosine_schedule(script, capsys, monkeypatch):
+    seen = {}
+    original = script.train
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(script, "train", recording)
+    assert script.main(["--model", "cnn", "--epochs", "2", "--train-size", "100"]) == 0
     out = capsys.readouterr().out
-    assert "with 4 copies shifted by 1 pixel(s): 500 training images per epoch" in out
+    assert seen["augment"].__name__ == "random_shifts(1)"
+    (scheduler,) = seen["callbacks"]
+    assert [scheduler.schedule(epoch) for epoch in (0, 1)] == [0.001, 0.0005]
+    assert "each batch shifted at random by up to 1 pixel(s)" in out
     assert "cosine decay" in out
     match = last_line(out)
     assert match["model"] == "cnn" and match["train_n"] == "100"
