@@ -5,7 +5,7 @@ takes, at every position, the sum of the elementwise product with the patch unde
 Written with loops that is N·F·H_out·W_out small products; here it is one matrix
 product per sample, thanks to **im2col**: copy every patch into a column first.
 
-Four tricks keep the layers fast without hiding the arithmetic:
+Five tricks keep the layers fast without hiding the arithmetic:
 
 1. Patches are gathered with a loop over the FH·FW *offsets inside the filter*, not over
    pixels: offset (a, b) of every patch of every sample is one strided slice of the

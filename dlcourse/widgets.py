@@ -16,6 +16,7 @@ the command, the data and the measured accuracy are stored inside it (see
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import importlib
@@ -247,6 +248,17 @@ class FeatureMapExplorer(widgets.VBox):
         self.layer.observe(self._on_layer, names="value")
         self.channel.observe(self._on_change, names="value")
         self.redraw()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """The live widget, plus the current picture as a PNG and its description as text.
+
+        JupyterLab shows the widget; a saved notebook opened where widgets cannot run
+        (GitHub, nbviewer, a notebook read before running it) shows the picture.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        bundle["text/plain"] = self.describe(self.digit.value, self.layer.value, self.channel.value)
+        return bundle
 
     # -- data
     def activations(self, digit: int) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import zipfile
@@ -119,6 +120,15 @@ def test_changing_the_filter_changes_the_picture_and_caption(digits):
     explorer.channel.value = 2
     assert explorer.image.value != before
     assert "feature map 2 of 4" in explorer.caption.value
+
+
+def test_a_saved_notebook_keeps_the_current_picture_for_static_viewers(digits):
+    explorer = feature_map_explorer(TinyCNN(), *digits)
+    explorer.digit.value = 3
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab: the widget
+    assert base64.b64decode(bundle["image/png"]) == explorer.image.value
+    assert bundle["text/plain"].startswith("Digit #3")
 
 
 def test_layer_options_follow_the_model(digits):
