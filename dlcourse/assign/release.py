@@ -6,7 +6,8 @@
     OUT/exercises/     generated from solutions/ now (never a stale copy)
     OUT/dlcourse/      the package with its self-checks, without the instructor tools
                        (dlcourse/assign) and without caches
-    OUT/README.md, pyproject.toml, LICENSE, environment.yml, tasks.py, CHANGELOG.md
+    OUT/README.md, pyproject.toml, LICENSE, environment.yml, tasks.py, CHANGELOG.md,
+    OUT/tests/sanitize.cfg (so the README's test command can execute the lessons)
 
 and then scans the whole bundle (:func:`find_leaks`): no file may contain a
 solution or hidden-test marker, and no exercise or lesson may contain a line of a
@@ -40,6 +41,8 @@ TOP_LEVEL_FILES = (
     "environment.yml",
     "tasks.py",
     "CHANGELOG.md",
+    # The README's test command executes the lessons with nbval, which needs this file.
+    "tests/sanitize.cfg",
 )
 # Instructor-only parts of the package, and files that are never handed out.
 EXCLUDED_PACKAGE_PARTS = ("assign",)
@@ -136,6 +139,7 @@ def release(
     shutil.copytree(root / "dlcourse", out / "dlcourse", ignore=ignore)
     for name in TOP_LEVEL_FILES:
         if (root / name).is_file():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, out / name)
     leaks = find_leaks(out, solutions)
     if leaks:
