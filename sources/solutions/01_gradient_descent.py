@@ -1,0 +1,206 @@
+# %% [markdown]
+# # Assignment 01 · Gradient descent
+#
+# In lesson 01 you measured slopes with central differences and walked downhill with them. Here you write the three functions every later lesson relies on: a numerical derivative, a numerical gradient of an array that leaves the array exactly as it found it, and a gradient descent that records its path.
+#
+# **Points:** 8 (three code tasks, one written answer).
+#
+# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 1.1 passed` or a reason you can act on. Run it as often as you like.
+#
+# **You need:** lesson 01.
+#
+# **Time:** about 40 minutes.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from dlcourse.checks import check
+from dlcourse.config import seed_everything
+
+rng = seed_everything(0)
+sns.set_theme(style="white", palette="colorblind")
+colors = sns.color_palette("colorblind")
+
+
+# %% [markdown]
+# ### Task 1.1 — central difference (2 points)
+#
+# Write `numerical_diff(f, x, h=1e-4)` that returns the central-difference estimate of $f'(x)$ for a function `f` of one number:
+#
+# $$f'(x) \approx \frac{f(x + h) - f(x - h)}{2h}$$
+#
+# *Hint:* one line; mind the brackets around `2 * h`.
+#
+# *Checked:* five functions at different points, each with an explicit `h` (so that a forward difference is told apart from a central one), and once with the default `h`.
+
+# %% dlcourse={"points": 2, "task": "1.1"}
+def numerical_diff(f, x, h=1e-4):
+    """Central-difference derivative of f at the number x."""
+    # Hint: evaluate f on both sides of x, h away.
+    ### BEGIN SOLUTION
+    return (f(x + h) - f(x - h)) / (2 * h)
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "1.1"}
+check("1.1", numerical_diff)
+### BEGIN HIDDEN TESTS
+assert abs(numerical_diff(np.sin, 0.0) - 1.0) < 1e-8
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your function against the exact derivative of $\sin$ at a few points, $\cos x$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+points = np.array([-2.0, 0.0, 0.5, 3.0])
+estimates = np.array([numerical_diff(np.sin, p) for p in points])
+print("max |error| against cos(x) < 1e-8:", np.abs(estimates - np.cos(points)).max() < 1e-8)
+
+
+# %% [markdown]
+# ### Task 1.2 — numerical gradient of an array (3 points)
+#
+# Write `numerical_gradient(f, x, h=1e-4)` for a function `f` of a whole array `x` (any shape: a vector, a weight matrix, ...) that returns one number. Return an array `grad` shaped like `x` whose element `grad[idx]` is the central difference of `f` with respect to `x[idx]` alone.
+#
+# Three rules, each of which the check tests:
+#
+# 1. **Perturb `x` itself, in place** (`x[idx] = old + h`), not a copy: a network's loss reads its weights from the network, so `f` may ignore its argument.
+# 2. **Restore the saved value** (`x[idx] = old`), not `x[idx] -= h`: after the call `x` must be bit-for-bit what it was.
+# 3. **Restore it even if `f` raises an error**: put the restoring line in a `finally:` block, and let the error propagate.
+#
+# *Hint:* `for idx in np.ndindex(x.shape):` visits every index of an array of any shape; `np.zeros_like(x, dtype=np.float64)` makes `grad`.
+#
+# *Checked:* arrays of shapes (3, 4), (5,) and (2, 3, 2) against a reference; a function that reads a weight matrix from outside; `x` compared bit for bit before and after; a function that fails on its 4th call.
+
+# %% dlcourse={"points": 3, "task": "1.2"}
+def numerical_gradient(f, x, h=1e-4):
+    """Central-difference gradient of f at the array x (any shape); returns an array like x."""
+    # Hint: old = x[idx]; try: ... finally: x[idx] = old
+    ### BEGIN SOLUTION
+    grad = np.zeros_like(x, dtype=np.float64)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        try:
+            x[idx] = old + h
+            f_plus = f(x)
+            x[idx] = old - h
+            f_minus = f(x)
+        finally:
+            x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "1.2"}
+check("1.2", numerical_gradient)
+### BEGIN HIDDEN TESTS
+assert numerical_gradient(lambda v: float(np.sum(v**2)), np.ones((2, 3))).shape == (2, 3)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Use it on a weight matrix the way lesson 05 will: the loss below reads `W` from outside and ignores its argument, and the exact gradient of $L(W) = \frac{1}{2}\lVert xW - t \rVert^2 / N$ is $x^\top (xW - t) / N$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x = rng.normal(size=(6, 4))
+t = rng.normal(size=(6, 3))
+W = rng.normal(size=(4, 3))
+W_saved = W.copy()
+
+
+def loss(_):
+    return 0.5 * np.sum((x @ W - t) ** 2) / len(x)
+
+
+grad = numerical_gradient(loss, W)
+exact = x.T @ (x @ W - t) / len(x)
+print("gradient shape:", grad.shape)
+print("max relative error < 1e-6:", (np.abs(grad - exact) / np.abs(exact)).max() < 1e-6)
+print("W exactly restored:", np.array_equal(W, W_saved))
+
+
+# %% [markdown]
+# ### Task 1.3 — gradient descent with its path (2 points)
+#
+# Write `gradient_descent(grad, x0, lr, steps)`: start at `x0` (a number or an array), apply the update
+#
+# $$x \leftarrow x - \text{lr} \cdot \text{grad}(x)$$
+#
+# `steps` times, and return the whole path as one float array of shape `(steps + 1, *x0.shape)`: row 0 is `x0`, row $k$ the point after $k$ steps. Do not change `x0`.
+#
+# *Hint:* keep a list of points; write `x = x - lr * grad(x)` (a new array each step) rather than `x -= ...`, which would change every point already in the list; `np.array(path)` stacks the list.
+#
+# *Checked:* a 1-D, a 2-D and a matrix-shaped problem, one of them diverging on purpose; `x0` must be unchanged.
+
+# %% dlcourse={"points": 2, "task": "1.3"}
+def gradient_descent(grad, x0, lr, steps):
+    """Gradient descent from x0; returns the path, shape (steps + 1, *x0.shape)."""
+    # Hint: x = np.array(x0, dtype=np.float64) gives a float copy to start from.
+    ### BEGIN SOLUTION
+    x = np.array(x0, dtype=np.float64)
+    path = [x]
+    for _ in range(steps):
+        x = x - lr * grad(x)
+        path.append(x)
+    return np.array(path)
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "1.3"}
+check("1.3", gradient_descent)
+### BEGIN HIDDEN TESTS
+assert gradient_descent(lambda v: 2 * v + 1, np.array(1.0), 0.5, 1)[-1] == -0.5
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Put your three functions together on the **Rosenbrock function** $f(x) = (1 - x_0)^2 + 10\,(x_1 - x_0^2)^2$, a curved valley whose minimum is at $(1, 1)$. Gradient descent with the numerical gradient, from $(-1, 1.5)$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def rosenbrock(x):
+    return (1 - x[0]) ** 2 + 10 * (x[1] - x[0] ** 2) ** 2
+
+
+def rosenbrock_gradient(x):
+    return numerical_gradient(rosenbrock, x)
+
+
+path = gradient_descent(rosenbrock_gradient, np.array([-1.0, 1.5]), lr=0.01, steps=2000)
+print("end point, rounded:", np.round(path[-1], 2) + 0.0)
+print("within 0.01 of the minimum (1, 1):", bool(np.abs(path[-1] - 1).max() < 0.01))
+
+# %% [markdown]
+# Where did the 2,000 steps go? The path over the function's contour lines:
+
+# %%
+path = gradient_descent(rosenbrock_gradient, np.array([-1.0, 1.5]), lr=0.01, steps=2000)
+a, b = np.meshgrid(np.linspace(-1.5, 1.5, 200), np.linspace(-0.5, 2.0, 200))
+fig, ax = plt.subplots(figsize=(7, 5))
+ax.contour(a, b, rosenbrock([a, b]), levels=np.logspace(-1.5, 2, 14), colors="lightgray")
+ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, color=colors[0], label="descent path, lr = 0.01")
+ax.plot(*path[0], "o", color=colors[1], label="start (−1, 1.5)")
+ax.plot(1, 1, "*", ms=14, color=colors[2], label="minimum (1, 1)")
+ax.set(xlabel="$x_0$", ylabel="$x_1$", title="Fast down into the valley, slow along its floor")
+ax.legend(loc="upper right")
+plt.show()
+
+# %% [markdown]
+# *Figure: contour lines of the Rosenbrock function, a banana-shaped valley, with the 2,000-step descent path from $(-1, 1.5)$. The path drops quickly to the valley floor, then follows the curved floor in many small steps to the minimum at $(1, 1)$ (star): where the valley is flat, the gradient is small and so are the steps.*
+
+# %% [markdown] dlcourse={"manual": true, "points": 1, "task": "1.4"}
+# ### Task 1.4 — why $h \approx 10^{-4}$? (1 point, written)
+#
+# In three to five sentences: what goes wrong with the central difference when $h = 10^{-1}$, and what when $h = 10^{-12}$? Why is $h = 10^{-4}$ a good choice in float64, and why would it be a poor one if `f` computed in float32 (machine epsilon $\approx 1.2 \times 10^{-7}$)? Use the two error terms from lesson 01, section 2.
+#
+# ### BEGIN SOLUTION
+# The central difference has a truncation error of about $\frac{h^2}{6}|f'''|$ and a rounding error of about $\varepsilon |f| / h$. With $h = 10^{-1}$ the truncation error is about $10^{-3}$ relative: the secant is too long to follow the curve. With $h = 10^{-12}$ the truncation is negligible but the two values of $f$ agree in almost all their 16 digits, so their difference keeps only a few correct digits and dividing by $2h$ blows the rounding error up to about $10^{-4}$. At $h = 10^{-4}$ both terms are below about $10^{-8}$ (their sum is smallest near $\varepsilon^{1/3} \approx 10^{-5}$), with room to spare for functions that round more than one `exp`. In float32, $\varepsilon / h \approx 10^{-3}$ at $h = 10^{-4}$, so gradient checks must run in float64 (or use $h \approx 10^{-2}$, at the cost of more truncation).
+# ### END SOLUTION
+
+# %% [markdown]
+# ## Done
+#
+# You can now differentiate any function numerically, for any shape of input, without disturbing it, and walk downhill with the result. Lesson 02 gives gradient descent its first real job: training a classifier of handwritten digits with the softmax and the cross-entropy loss.

@@ -1,0 +1,240 @@
+# %% [markdown]
+# # Assignment 02 · Softmax and cross-entropy
+#
+# In lesson 02 you turned scores into probabilities, measured their error and trained softmax regression on MNIST. Here you write those pieces yourself, robust enough for every later lesson: a softmax that never overflows, a cross-entropy that never returns `inf`, the gradient $y - t$, and one training step. Then your own code trains a digit classifier.
+#
+# **Points:** 10 (four code tasks, one written answer).
+#
+# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 2.1 passed` or a reason you can act on. Run it as often as you like.
+#
+# **You need:** lesson 02 (and the numerical gradient of lesson 01).
+#
+# **Time:** about 60 minutes.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from dlcourse.checks import check
+from dlcourse.config import seed_everything, sized
+from dlcourse.data import load_mnist, minibatches
+
+rng = seed_everything(0)
+sns.set_theme(style="white", palette="colorblind")
+colors = sns.color_palette("colorblind")
+epochs = sized(20, 3)  # passes over the training set at the end
+
+
+# %% [markdown]
+# ### Task 2.1 — stable softmax (2 points)
+#
+# Write `softmax(x)` for scores `x` of shape `(N, K)` (one row per sample) or `(K,)` (one sample). Return probabilities of the same shape, each row summing to 1:
+#
+# $$y_{nk} = \frac{e^{x_{nk} - c_n}}{\sum_j e^{x_{nj} - c_n}}, \qquad c_n = \max_j x_{nj}.$$
+#
+# It must work for scores like $[1010, 1000, 990]$ and for a batch whose rows have very different scales, and must not change `x`.
+#
+# *Hint:* `x.max(axis=-1, keepdims=True)` is each row's maximum with shape `(N, 1)` (or `(1,)` for one sample), ready to broadcast.
+#
+# *Checked:* $[1010, 1000, 990]$, batches of shapes (4, 3), (2, 7), (1, 10), and a (3, 5) batch with rows near 0, +1000 and −1000.
+
+# %% dlcourse={"points": 2, "task": "2.1"}
+def softmax(x):
+    """Row-wise softmax. x: (N, K) or (K,) scores; returns probabilities of the same shape."""
+    # Hint: subtract each row's maximum before np.exp.
+    ### BEGIN SOLUTION
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "2.1"}
+check("2.1", softmax)
+### BEGIN HIDDEN TESTS
+assert np.allclose(softmax(np.zeros((2, 4))), 0.25)
+### END HIDDEN TESTS
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(np.round(softmax(np.array([1010.0, 1000.0, 990.0])), 4))
+
+
+# %% [markdown]
+# ### Task 2.2 — cross-entropy (2 points)
+#
+# Write `cross_entropy(y, t)` for probabilities `y: (N, K)` and targets `t` that are either one-hot rows `(N, K)` or integer labels `(N,)`. Return the **mean** over the batch as one number:
+#
+# $$L = -\frac{1}{N} \sum_{n} \sum_{k} t_{nk} \log \max(y_{nk}, 10^{-7}).$$
+#
+# *Hint:* turn labels into one-hot rows first (`if t.ndim == 1: t = np.eye(y.shape[1])[t]`), and guard the log with `np.maximum(y, 1e-7)`.
+#
+# *Checked:* three batch shapes, each with one-hot targets and with labels; a prediction that gives the true class probability 0 must give a large but finite loss.
+
+# %% dlcourse={"points": 2, "task": "2.2"}
+def cross_entropy(y, t):
+    """Mean cross-entropy. y: (N, K) probabilities; t: (N, K) one-hot or (N,) labels."""
+    # Hint: sum over the classes, then divide by the number of samples.
+    ### BEGIN SOLUTION
+    if t.ndim == 1:
+        t = np.eye(y.shape[1])[t]
+    return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / y.shape[0])
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "2.2"}
+check("2.2", cross_entropy)
+### BEGIN HIDDEN TESTS
+assert abs(cross_entropy(np.array([[0.5, 0.5]]), np.array([0])) - np.log(2)) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Task 2.3 — the gradient of softmax + cross-entropy (2 points)
+#
+# Write `softmax_cross_entropy_gradient(a, t)`: the gradient of $L = \text{cross\_entropy}(\text{softmax}(a), t)$ with respect to the scores `a: (N, K)`, where `t` is one-hot `(N, K)` or labels `(N,)`:
+#
+# $$\frac{\partial L}{\partial a} = \frac{\text{softmax}(a) - t}{N} \qquad (N, K).$$
+#
+# *Hint:* use your `softmax` from Task 2.1, and the same one-hot conversion as in Task 2.2.
+#
+# *Checked:* against the formula on batches of shapes (4, 3), (7, 10) and (5, 4), the last with scores around ±1000; the check names a wrong sign or a missing $1/N$.
+
+# %% dlcourse={"points": 2, "task": "2.3"}
+def softmax_cross_entropy_gradient(a, t):
+    """dL/da for the mean cross-entropy of softmax(a). a: (N, K); returns (N, K)."""
+    # Hint: prediction minus target, divided by the batch size.
+    ### BEGIN SOLUTION
+    if t.ndim == 1:
+        t = np.eye(a.shape[1])[t]
+    return (softmax(a) - t) / a.shape[0]
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "2.3"}
+check("2.3", softmax_cross_entropy_gradient)
+
+
+# %% [markdown]
+# Your gradient against a numerical one (central differences in float64, each score perturbed in place and restored, as in lesson 01):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def numerical_gradient(f, x, h=1e-4):
+    grad = np.zeros_like(x, dtype=np.float64)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        try:
+            x[idx] = old + h
+            f_plus = f(x)
+            x[idx] = old - h
+            f_minus = f(x)
+        finally:
+            x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+a = rng.normal(size=(5, 4))
+labels = np.array([0, 3, 3, 1, 2])
+mine = softmax_cross_entropy_gradient(a, labels)
+numerical = numerical_gradient(lambda s: cross_entropy(softmax(s), labels), a)
+print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical)).max() < 1e-6)
+
+
+# %% [markdown]
+# ### Task 2.4 — one training step of softmax regression (3 points)
+#
+# Softmax regression computes scores $a = xW + b$ from images `x: (N, D)`, weights `W: (D, K)` and bias `b: (K,)`. Write `train_step(params, x, t, lr)` where `params` is a dict with the arrays `"W"` and `"b"`. It must
+#
+# 1. compute the loss of the current parameters, `cross_entropy(softmax(a), t)`;
+# 2. compute the gradients $\frac{\partial L}{\partial W} = x^\top \frac{\partial L}{\partial a}$ and $\frac{\partial L}{\partial b} = \sum_n \frac{\partial L}{\partial a_n}$;
+# 3. update `params["W"]` and `params["b"]` by gradient descent with learning rate `lr`;
+# 4. return the loss of step 1 (before the update).
+#
+# *Hint:* `params["W"] -= lr * grad_W` updates the array in place; `da.sum(axis=0)` sums over the batch.
+#
+# *Checked:* two problems with non-square shapes, one-hot targets and labels; `x` and `t` must be unchanged.
+
+# %% dlcourse={"points": 3, "task": "2.4"}
+def train_step(params, x, t, lr):
+    """One gradient-descent step of softmax regression; returns the loss before the step."""
+    # Hint: reuse your functions from Tasks 2.1-2.3.
+    ### BEGIN SOLUTION
+    a = x @ params["W"] + params["b"]
+    loss = cross_entropy(softmax(a), t)
+    da = softmax_cross_entropy_gradient(a, t)
+    params["W"] -= lr * (x.T @ da)
+    params["b"] -= lr * da.sum(axis=0)
+    return loss
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "2.4"}
+check("2.4", train_step)
+
+# %% [markdown]
+# Your `train_step` now trains a digit classifier: 784 pixels → 10 classes, batches of 100, learning rate 0.5, on the MNIST data `load_mnist()` gives you (it prints which set that is).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+data = load_mnist()
+params = {
+    "W": (0.01 * rng.normal(size=(784, 10))).astype(np.float32),
+    "b": np.zeros(10, dtype=np.float32),
+}
+losses, test_accuracy = [], []
+for _ in range(epochs):
+    for x, labels in minibatches(data.x_train, data.t_train, 100, rng):
+        losses.append(train_step(params, x, labels, lr=0.5))
+    scores = data.x_test @ params["W"] + params["b"]
+    test_accuracy.append(np.mean(scores.argmax(axis=1) == data.t_test))
+print(f"test accuracy after {epochs} epochs: {test_accuracy[-1]:.4f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+scores = data.x_test @ params["W"] + params["b"]
+print("test accuracy >= 0.86:", np.mean(scores.argmax(axis=1) == data.t_test) >= 0.86)
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4))
+steps_per_epoch = max(len(losses) // epochs, 1)
+ax.plot(
+    np.arange(len(losses)) / steps_per_epoch,
+    losses,
+    color=colors[0],
+    lw=0.6,
+    alpha=0.7,
+    label="training loss of each mini-batch",
+)
+ax.plot(
+    np.arange(1, len(test_accuracy) + 1),
+    1 - np.array(test_accuracy),
+    "o-",
+    color=colors[1],
+    label="test error rate (1 − accuracy)",
+)
+ax.set(
+    xlabel="epoch",
+    ylabel="loss / error rate",
+    ylim=(0, 2.4),
+    title="Your training step drives the loss down from the first epoch",
+)
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# *Figure: the mean cross-entropy of every mini-batch during training (blue, noisy because every batch holds different digits) and the test error rate after each epoch (orange). The loss falls from about 2.3 (a uniform guess over ten classes, $\log 10$) to around 0.2–0.4 within the first epoch and then declines slowly; the test error settles near 10% on the offline digits.*
+
+# %% [markdown] dlcourse={"manual": true, "points": 1, "task": "2.5"}
+# ### Task 2.5 — one maximum per row (1 point, written)
+#
+# A common textbook softmax for a single sample is `c = np.max(x); e = np.exp(x - c); return e / np.sum(e)`. In three to five sentences: why does subtracting a constant not change the result, why does it prevent overflow, and what goes wrong when this version is used on a batch `(N, K)` in which one sample has scores near 1000 and another near 0? (Even after fixing the final sum to `axis=-1`.)
+#
+# ### BEGIN SOLUTION
+# Subtracting $c$ multiplies numerator and denominator by the same factor $e^{-c}$, which cancels, so the probabilities are unchanged. With $c$ the maximum, the largest exponent is $e^0 = 1$, so nothing overflows, and the denominator is at least 1, so it cannot be 0. On a batch, `np.max(x)` is the maximum of *all* scores, about 1000: for the sample whose scores are near 0 every exponent becomes about $e^{-1000}$, which underflows to exactly 0 in floating point, and that row computes $0/0 = $ `nan`. Each row needs its own maximum, `x.max(axis=-1, keepdims=True)`, so that every row has one exponent equal to 1.
+# ### END SOLUTION
+
+# %% [markdown]
+# ## Done
+#
+# You have a stable softmax, a guarded cross-entropy, the gradient $y - t$ and a training step: a complete, if shallow, classifier. Lesson 03 puts a hidden layer in front of the softmax and derives its gradients by backpropagation.

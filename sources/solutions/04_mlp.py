@@ -1,0 +1,191 @@
+# %% [markdown]
+# # Assignment 04 · MLP on MNIST
+#
+# In lesson 04 you trained a 784-100-10 network on handwritten digits with mini-batches. Here you write its pieces for a ReLU hidden layer: the mini-batch sampler, the forward pass with the loss, the backward pass, and the learning-rate conversion between a summed and a mean loss. At the end your functions train the network on MNIST.
+#
+# **Points:** 10 (four code tasks, one written answer).
+#
+# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 4.1 passed` or a reason you can act on. Use numpy only, vectorised (no loops over samples), and never change the arrays you are given.
+#
+# **You need:** lesson 04 (sections 2–4 and 7) and assignment 03.
+#
+# **Time:** about 75 minutes.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from dlcourse.checks import check
+from dlcourse.config import seed_everything, sized
+from dlcourse.data import load_mnist
+from dlcourse.functions import one_hot
+
+rng = seed_everything(0)
+sns.set_theme(style="white", palette="colorblind")
+epochs = sized(15, 6)  # training epochs at the end of the assignment
+
+
+# %% [markdown]
+# ### Task 4.1 — mini-batches without replacement (2 points)
+#
+# Write `minibatch_indices(n, batch_size, rng)` that returns one epoch of mini-batches as a list of integer index arrays: every index $0, \ldots, n-1$ exactly once, in a random order drawn from `rng` (a `np.random.Generator`), cut into consecutive batches of `batch_size`; the last batch holds what is left and may be smaller.
+#
+# *Hint:* `rng.permutation(n)` is a shuffled `0..n-1`; slice it with `range(0, n, batch_size)`.
+#
+# *Checked:* four sizes (some not divisible by the batch size); each index exactly once; a shuffled order that comes from `rng` (same seed, same batches; next call, a new order). It names sampling with replacement, a dropped last batch and an unshuffled order.
+
+# %% dlcourse={"points": 2, "task": "4.1"}
+def minibatch_indices(n, batch_size, rng):
+    """One epoch of shuffled batches: a list of 1-D index arrays covering 0..n-1 once."""
+    ### BEGIN SOLUTION
+    order = rng.permutation(n)
+    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "4.1"}
+check("4.1", minibatch_indices)
+### BEGIN HIDDEN TESTS
+assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))) == list(range(10))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Task 4.2 — forward pass and loss (2 points)
+#
+# Write `mlp_loss(x, t, params)` for the ReLU network: `x: (N, D)`, one-hot `t: (N, K)`, `params` with `"W1": (D, H)`, `"b1": (H,)`, `"W2": (H, K)`, `"b2": (K,)`. Return the mean cross-entropy as a float:
+#
+# $$h = \max(0,\, x W_1 + b_1), \qquad y = \operatorname{softmax}(h W_2 + b_2), \qquad J = -\frac{1}{N} \sum_{n,k} t_{nk} \log y_{nk}.$$
+#
+# *Hint:* use the stable softmax (subtract each row's maximum) and guard the log, `np.log(np.maximum(y, 1e-7))`, so a confident wrong answer costs about 16, not infinity.
+#
+# *Checked:* three networks whose sizes all differ, and one with scores of several hundred (no nan or inf); it names a summed instead of a mean loss, a sigmoid instead of a ReLU, a missing ReLU and a per-sample array instead of one number.
+
+# %% dlcourse={"points": 2, "task": "4.2"}
+def mlp_loss(x, t, params):
+    """Mean cross-entropy of the ReLU net. x: (N, D), t: (N, K) one-hot; returns a float."""
+    ### BEGIN SOLUTION
+    h = np.maximum(x @ params["W1"] + params["b1"], 0)
+    a2 = h @ params["W2"] + params["b2"]
+    e = np.exp(a2 - a2.max(axis=1, keepdims=True))
+    y = e / e.sum(axis=1, keepdims=True)
+    return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / len(x))
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "4.2"}
+check("4.2", mlp_loss)
+
+
+# %% [markdown]
+# ### Task 4.3 — backward pass (3 points)
+#
+# Write `mlp_gradients(x, t, params)` that returns a dict with the gradients of `mlp_loss` with respect to `"W1"`, `"b1"`, `"W2"`, `"b2"`, each of the same shape as its parameter. Redo the forward pass inside (keep $a_1 = xW_1 + b_1$, $h$ and $y$), then:
+#
+# $$\delta_2 = \frac{y - t}{N}, \quad \frac{\partial J}{\partial W_2} = h^\top \delta_2, \quad \frac{\partial J}{\partial b_2} = \sum_n \delta_2, \quad \delta_1 = (\delta_2 W_2^\top) \odot [a_1 > 0], \quad \frac{\partial J}{\partial W_1} = x^\top \delta_1, \quad \frac{\partial J}{\partial b_1} = \sum_n \delta_1.$$
+#
+# *Hint:* the ReLU's derivative is the mask `a1 > 0` from the forward pass; multiply by it (a boolean array multiplies as 0 and 1).
+#
+# *Checked:* against a numerical gradient in float64 on three networks whose sizes all differ; it names a transposed $\partial J/\partial W$, a missing $1/N$, a wrong sign, a missing mask, a ReLU applied to the gradient and a sigmoid derivative, and otherwise reports the worst element's relative error.
+
+# %% dlcourse={"points": 3, "task": "4.3"}
+def mlp_gradients(x, t, params):
+    """Gradients of mlp_loss. x: (N, D), t: (N, K) one-hot; returns a dict like params."""
+    # Hint: a1 = x @ W1 + b1; the mask is (a1 > 0).
+    ### BEGIN SOLUTION
+    a1 = x @ params["W1"] + params["b1"]
+    h = np.maximum(a1, 0)
+    a2 = h @ params["W2"] + params["b2"]
+    e = np.exp(a2 - a2.max(axis=1, keepdims=True))
+    y = e / e.sum(axis=1, keepdims=True)
+    delta2 = (y - t) / len(x)
+    delta1 = (delta2 @ params["W2"].T) * (a1 > 0)
+    return {
+        "W1": x.T @ delta1,
+        "b1": delta1.sum(axis=0),
+        "W2": h.T @ delta2,
+        "b2": delta2.sum(axis=0),
+    }
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "4.3"}
+check("4.3", mlp_gradients)
+
+
+# %% [markdown]
+# ### Task 4.4 — a summed-loss learning rate on a mean loss (1 point)
+#
+# A book trains with a loss summed over each batch and a learning rate `lr_sum`. You use the mean loss. Write `lr_for_mean_loss(lr_sum, batch_size)` that returns the learning rate that makes exactly the same updates with the mean loss.
+#
+# *Hint:* how do the two gradients compare? (Lesson 04, section 7.)
+#
+# *Checked:* five pairs of learning rate and batch size; it names the conversion done the wrong way round.
+
+# %% dlcourse={"points": 1, "task": "4.4"}
+def lr_for_mean_loss(lr_sum, batch_size):
+    """Learning rate for the mean loss that gives the same steps as lr_sum on the summed loss."""
+    ### BEGIN SOLUTION
+    return lr_sum * batch_size
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "4.4"}
+check("4.4", lr_for_mean_loss)
+
+# %% [markdown]
+# ### Your network reads digits
+#
+# The cell below trains a 784-100-10 ReLU network on the training digits with your three functions, using the blog post's learning rate of 0.005 on a summed loss, converted by your `lr_for_mean_loss`, and measures the test accuracy after every epoch.
+
+# %%
+data = load_mnist()
+x_train, t_train = data.x_train, one_hot(data.t_train)
+x_test, t_test = data.x_test, one_hot(data.t_test)
+
+init = np.random.default_rng(0)
+params = {
+    "W1": (init.normal(size=(784, 100)) / np.sqrt(784)).astype(np.float32),
+    "b1": np.zeros(100, dtype=np.float32),
+    "W2": (init.normal(size=(100, 10)) / np.sqrt(100)).astype(np.float32),
+    "b2": np.zeros(10, dtype=np.float32),
+}
+lr = lr_for_mean_loss(0.005, 100)
+train_losses, test_accuracies = [], []
+for _ in range(epochs):
+    for batch in minibatch_indices(len(x_train), 100, init):
+        grads = mlp_gradients(x_train[batch], t_train[batch], params)
+        for name in params:
+            params[name] -= lr * grads[name]
+    train_losses.append(mlp_loss(x_train, t_train, params))
+    h = np.maximum(x_test @ params["W1"] + params["b1"], 0)
+    predicted = (h @ params["W2"] + params["b2"]).argmax(axis=1)
+    test_accuracies.append(float(np.mean(predicted == data.t_test)))
+
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(np.arange(1, epochs + 1), test_accuracies, "-o", label="test accuracy")
+ax.set(xlabel="epoch", ylabel="test accuracy", title=f"Your MLP on MNIST (lr = {lr:g})")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# *Figure: test accuracy of your ReLU network after each epoch. With correct functions it reaches about 86 % after the first epoch and climbs, with small ups and downs, to about 93–95 % on the offline digits.*
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("test loss < 0.5:", mlp_loss(x_test, t_test, params) < 0.5)  # your Task 4.2
+print("test accuracy >= 0.90:", test_accuracies[-1] >= 0.90)
+
+# %% [markdown] dlcourse={"manual": true, "points": 2, "task": "4.5"}
+# ### Task 4.5 — training and test accuracy (2 points, written)
+#
+# In lesson 04 the training accuracy of the ReLU network reached 100 % while the test accuracy stopped around 95 %. In three to five sentences: why does the test accuracy stop rising while the training accuracy keeps going, why is the gap larger on the 4,000 offline digits than it would be on the full 60,000, and what would you change to close it (name two things)?
+#
+# ### BEGIN SOLUTION
+# Gradient descent only ever lowers the loss on the training digits, so once the network has learned the patterns that hold for digits in general it continues by fitting the peculiarities of the particular training images (memorising), which does not help on new digits: training accuracy keeps rising, test accuracy flattens. With 4,000 training digits there is much less variety to learn from and far fewer examples per peculiarity, so a network with 79,510 parameters can memorise them quickly and the gap between the two accuracies is larger; with 60,000 digits memorising is harder and the general patterns are learned better. To close the gap: train on more data (the full set, or more variety through data augmentation such as small shifts and rotations), and regularise, for example with an L2 penalty on the weights, dropout, or early stopping at the epoch where a validation accuracy peaks (lesson 08).
+# ### END SOLUTION
+
+# %% [markdown]
+# ## Done
+#
+# You wrote the mini-batch sampler, the forward pass with the loss, the backward pass with the ReLU mask, and the learning-rate conversion, and trained a digit reader with them. Lesson 05 turns these functions into layer objects and the `dlcourse` package.

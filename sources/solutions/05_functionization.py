@@ -1,0 +1,214 @@
+# %% [markdown]
+# # Assignment 05 · Functionization
+#
+# In lesson 05 you rebuilt the MNIST network as layer objects, each with a `forward` and a `backward` method. Here you write those layers yourself and the loop that runs them, so you can see that backpropagation is nothing more than each layer passing a gradient to the one before it.
+#
+# **Points:** 10 (four code tasks, one written answer).
+#
+# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 5.1 passed` or a reason you can act on.
+#
+# **You need:** lesson 05 (sections 3–5).
+#
+# **Time:** about 45 minutes.
+
+# %%
+import numpy as np
+
+from dlcourse.checks import check
+from dlcourse.config import seed_everything
+from dlcourse.data import load_mnist
+
+rng = seed_everything(0)
+
+
+# %% [markdown]
+# ### Task 5.1 — Affine layer (3 points)
+#
+# Complete the class `Affine`. `forward(x)` takes a batch `x: (N, D)`, remembers it in `self.x` and returns `x @ W + b` of shape `(N, M)`. `backward(dout)` takes `dout: (N, M)`, stores the parameter gradients in `self.grads["W"]` (shape `(D, M)`) and `self.grads["b"]` (shape `(M,)`), and returns `dx: (N, D)`:
+#
+# $$\frac{\partial L}{\partial x} = \text{dout}\, W^\top,\qquad \frac{\partial L}{\partial W} = x^\top\, \text{dout},\qquad \frac{\partial L}{\partial b} = \sum_n \text{dout}_n.$$
+#
+# *Hint:* every gradient has the shape of the thing it is the gradient of; that tells you where the transposes go.
+#
+# *Checked:* three seeds with non-square shapes (a transposed `dW` cannot pass), and that neither `x` nor `dout` is changed.
+
+# %% dlcourse={"points": 3, "task": "5.1"}
+class Affine:
+    """Fully connected layer. W: (D, M), b: (M,); x: (N, D) -> (N, M). Caches x."""
+
+    def __init__(self, W, b):
+        self.params = {"W": W, "b": b}
+        self.grads = {}
+        self.x = None
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+        ### END SOLUTION
+
+    def backward(self, dout):
+        # Hint: dW = x.T @ dout has the shape of W.
+        ### BEGIN SOLUTION
+        self.grads["W"] = self.x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+        ### END SOLUTION
+
+
+# %% dlcourse={"check": "5.1"}
+check("5.1", Affine)
+
+
+# %% [markdown]
+# ### Task 5.2 — ReLU and Sigmoid layers (2 points)
+#
+# Complete `ReLU` and `Sigmoid`. `ReLU.forward` caches `self.mask = x > 0`; its backward lets the gradient through where the input was positive and blocks it elsewhere. `Sigmoid.forward` caches its output `self.out`; its backward uses $\sigma'(x) = \sigma(x)\,(1 - \sigma(x))$, computed from `self.out`.
+#
+# *Hint:* do not write into `dout` (`dout[mask] = 0` changes the caller's array); `dout * self.mask` makes a new one.
+#
+# *Checked:* three seeds, the sign of the mask, that `dout` is untouched, and a sigmoid input of 800.
+
+# %% dlcourse={"points": 2, "task": "5.2"}
+class ReLU:
+    """max(0, x) elementwise. Caches mask = x > 0."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        self.mask = x > 0
+        return np.maximum(x, 0)
+        ### END SOLUTION
+
+    def backward(self, dout):
+        ### BEGIN SOLUTION
+        return dout * self.mask
+        ### END SOLUTION
+
+
+class Sigmoid:
+    """1 / (1 + exp(-x)) elementwise. Caches out."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        # Hint: np.clip(x, -500, 500) keeps exp() from overflowing.
+        ### BEGIN SOLUTION
+        self.out = 1 / (1 + np.exp(-np.clip(x, -500, 500)))
+        return self.out
+        ### END SOLUTION
+
+    def backward(self, dout):
+        ### BEGIN SOLUTION
+        return dout * self.out * (1 - self.out)
+        ### END SOLUTION
+
+
+# %% dlcourse={"check": "5.2"}
+check("5.2", ReLU, Sigmoid)
+
+
+# %% [markdown]
+# ### Task 5.3 — softmax with cross-entropy loss (2 points)
+#
+# Complete `SoftmaxWithLoss`. `forward(x, t)` takes scores `x: (N, K)` and one-hot targets `t: (N, K)`, caches `self.y = softmax(x)` and `self.t`, and returns the **mean** cross-entropy over the batch (a float). `backward(dout=1.0)` returns
+#
+# $$\frac{\partial L}{\partial x} = \text{dout}\cdot\frac{y - t}{N}.$$
+#
+# *Hint:* subtract each row's maximum before `np.exp`; add `1e-7` inside the log.
+#
+# *Checked:* three seeds, a row of scores around 1000, the mean (not the sum) and the division by N.
+
+# %% dlcourse={"points": 2, "task": "5.3"}
+class SoftmaxWithLoss:
+    """Softmax followed by the mean cross-entropy. Caches y and t."""
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        ### BEGIN SOLUTION
+        shifted = x - x.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        self.y = e / e.sum(axis=1, keepdims=True)
+        self.t = t
+        return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+        ### END SOLUTION
+
+    def backward(self, dout=1.0):
+        ### BEGIN SOLUTION
+        return dout * (self.y - self.t) / self.y.shape[0]
+        ### END SOLUTION
+
+
+# %% dlcourse={"check": "5.3"}
+check("5.3", SoftmaxWithLoss)
+
+
+# %% [markdown]
+# ### Task 5.4 — backpropagation through a list of layers (2 points)
+#
+# Write `backprop(layers, loss_layer, x, t)`: send `x` forward through every layer in order, compute the loss with `loss_layer.forward`, then start the backward pass with `dout = loss_layer.backward()` and send it backward through the layers **in reverse order**. Return the loss. Afterwards every layer's `grads` holds its gradients.
+#
+# *Hint:* `reversed(layers)` walks a list backwards.
+#
+# *Checked:* with recording layers, the order of the calls, the loss and every gradient, on three seeds.
+
+# %% dlcourse={"points": 2, "task": "5.4"}
+def backprop(layers, loss_layer, x, t):
+    """Forward through layers, loss, backward in reverse order; returns the loss."""
+    ### BEGIN SOLUTION
+    for layer in layers:
+        x = layer.forward(x)
+    loss = loss_layer.forward(x, t)
+    dout = loss_layer.backward()
+    for layer in reversed(layers):
+        dout = layer.backward(dout)
+    return loss
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "5.4"}
+check("5.4", backprop)
+### BEGIN HIDDEN TESTS
+_layers = [Affine(np.eye(3), np.zeros(3))]
+_loss = backprop(_layers, SoftmaxWithLoss(), np.zeros((2, 3)), np.eye(3)[[0, 1]])
+assert np.isclose(_loss, np.log(3), atol=1e-6)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Your layers on real digits
+#
+# With all four tasks done, your own classes train a 784-100-10 network on a few hundred MNIST digits. Each step is one call of your `backprop`, then a plain gradient-descent update of every parameter.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mnist = load_mnist(one_hot_labels=True)
+x, t = mnist.x_train[:500], mnist.t_train[:500]
+net = [
+    Affine(rng.normal(0, np.sqrt(2 / 784), (784, 100)), np.zeros(100)),
+    ReLU(),
+    Affine(rng.normal(0, np.sqrt(1 / 100), (100, 10)), np.zeros(10)),
+]
+loss_layer = SoftmaxWithLoss()
+losses = []
+for _ in range(60):
+    batch = rng.choice(len(x), 100, replace=False)
+    losses.append(backprop(net, loss_layer, x[batch], t[batch]))
+    for layer in net:
+        for name in getattr(layer, "params", {}):
+            layer.params[name] -= 0.1 * layer.grads[name]
+print("loss decreased by more than half:", losses[-1] < 0.5 * losses[0])
+
+# %% [markdown] dlcourse={"manual": true, "points": 1, "task": "5.5"}
+# ### Task 5.5 — why check gradients numerically? (1 point)
+#
+# `dlcourse.gradients.gradient_check` compares your backward pass with central differences $(f(x+h) - f(x-h)) / 2h$, in float64, with inputs kept away from $x = 0$ for ReLU. In three or four sentences: why is the numerical gradient a good *check* but a bad way to *train*, and why do float64 and staying away from the ReLU kink matter?
+#
+# ### BEGIN SOLUTION
+# The numerical gradient needs two forward passes per parameter (about 160,000 for the 784-100-10 network) where backpropagation needs one forward and one backward pass for all of them, so it is far too slow to train with; but it only uses the forward pass, which is simple and hard to get wrong, so it is an independent check of the backward code. Its error has two parts: the truncation error of the difference, about $h^2$, and rounding, about $\varepsilon\,|f|/h$. In float32 ($\varepsilon \approx 10^{-7}$) rounding alone is around $10^{-2}$ for $h = 10^{-5}$, far above the $10^{-6}$ we want to detect, while float64 ($\varepsilon \approx 10^{-16}$) leaves both parts tiny. ReLU has no derivative at 0: if an input lies within $h$ of 0, $x+h$ and $x-h$ fall on different sides and the difference gives a slope between 0 and 1 that no backward pass would produce, so a correct layer would fail the check.
+# ### END SOLUTION
