@@ -47,11 +47,11 @@ TITLE_CALLS = {"set_title", "title", "suptitle", "set_xlabel", "set_ylabel", "xl
 
 NUMBER = r"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?:\s*(?:–|-|to)\s*\d[\d,]*(?:\.\d+)?)?"
 WORD_NUMBER = (
-    r"\b(?:half an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty"
+    r"\b(?:half an?|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty"
     r"|a hundred|a thousand|hundred|thousand)"
 )
 TIME_UNIT = (
-    r"(?:ms|µs|μs|us|ns|s|sec|secs|seconds?|milliseconds?|microseconds?|minutes?|mins?"
+    r"(?:ms|µs|μs|us|ns|(?<=\s)s|sec|secs|seconds?|milliseconds?|microseconds?|minutes?|mins?"
     r"|hours?|hrs?)\b"
 )
 SPELLED_TIME = r"(?:milliseconds?|microseconds?|seconds?|minutes?|hours?)\b"
