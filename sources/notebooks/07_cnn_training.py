@@ -62,7 +62,7 @@ print("x_train:", x_train.shape, " x_test:", x_test.shape)
 #
 # The bias is added to every output position, so its gradient is the sum of `dout` over everything but the filter axis: $\partial L/\partial b[f] = \sum_{n, i, j} \text{dout}[n, f, i, j]$. (The source gave each of the 576 feature-map pixels its own bias; one per filter is what lets a filter detect its pattern equally everywhere.)
 #
-# Here is the formula as code, with loops over the filter offsets only, checked against the numerical gradient of lesson 05 on a small random case. The "loss" is $L = \sum \text{out} \cdot g$ for a fixed random $g$, so that $\text{dout} = g$.
+# Here is the formula as code, with loops over the filter offsets only, checked on a small random case against `dlcourse.gradients.numerical_gradient`, lesson 01's `numerical_gradient(f, x, h=1e-4)` in the package (the same form: `f` receives the perturbed array; ours ignores it and reads the arrays directly). The "loss" is $L = \sum \text{out} \cdot g$ for a fixed random $g$, so that $\text{dout} = g$.
 
 # %%
 def conv_forward(x, W, b):
@@ -100,8 +100,8 @@ def loss_small():
 
 dW_formula = filter_gradient(x_small, g)
 db_formula = g.sum(axis=(0, 2, 3))
-dW_numeric = numerical_gradient(lambda _: loss_small(), W_small, h=1e-5)
-db_numeric = numerical_gradient(lambda _: loss_small(), b_small, h=1e-5)
+dW_numeric = numerical_gradient(lambda _: loss_small(), W_small)
+db_numeric = numerical_gradient(lambda _: loss_small(), b_small)
 print("dW shape:", dW_formula.shape)
 print("dW matches the numerical gradient:", np.allclose(dW_formula, dW_numeric, rtol=1e-6))
 print("db matches the numerical gradient:", np.allclose(db_formula, db_numeric, rtol=1e-6))
@@ -148,7 +148,7 @@ def conv_backward(x, W, dout):
 # %%
 # NBVAL_CHECK_OUTPUT
 dx_mat, dW_mat, db_mat = conv_backward(x_small, W_small, g)
-dx_numeric = numerical_gradient(lambda _: loss_small(), x_small, h=1e-5)
+dx_numeric = numerical_gradient(lambda _: loss_small(), x_small)
 
 layer = Conv2D(W_small.copy(), b_small.copy())
 layer.forward(x_small)
@@ -305,7 +305,7 @@ plt.show()
 # %% [markdown]
 # ## 6. Training SimpleConvNet
 #
-# One filter can only see one kind of pattern. **SimpleConvNet** (lesson 06) has 30 filters, ReLU, 2×2 max pooling, a hidden affine layer of 100 ReLU units and the output layer. We train it with `dlcourse.training.train`, which shuffles the digits every epoch and measures the test set after each one, with the course's recipe for this network (the same as `python benchmarks/accuracy.py --model cnn`):
+# One filter can only see one kind of pattern. **SimpleConvNet** (lesson 06) has 30 filters, ReLU, 2×2 max pooling, a hidden affine layer of 100 ReLU units and the output layer. We train it with `dlcourse.training.train`, which shuffles the digits every epoch and measures a second data set after each one. `train` calls that set "validation" (`x_val`); here we pass the **test** digits, only to watch the curves: nothing in this notebook is chosen from them. We use the course's recipe for this network (the same as `python benchmarks/accuracy.py --model cnn`):
 #
 # - **Adam** (lesson 09 explains it; for now, a gradient step with a per-weight step size) in batches of 100, starting at a learning rate of 0.001 that **decays to 0 along half a cosine** over the epochs (`WarmupCosine` with no warm-up): big steps while the network is far from good, small ones at the end to settle.
 # - **Randomly shifted digits.** A digit moved by one pixel is still the same digit, but to the network it is a new picture. `random_shifts(1)` moves every image of every mini-batch by its own random offset of at most one pixel in each direction, so each epoch shows slightly different digits. With only 4,000 training digits this matters: the same network trained without shifts memorises them (training accuracy reaches a perfect score) and stops lower on the test digits. Lesson 08 is all about such tricks against overfitting; this is a preview.
