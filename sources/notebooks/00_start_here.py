@@ -156,8 +156,8 @@ show_digits(x_train, labels_train, n_digits_shown)
 # | $\frac{\partial L}{\partial \text{out}}$ | `dout` | gradient flowing back into a layer from above | like the layer's output |
 # | $\nabla_W L$ | `grads["W"]` | gradients, a dict keyed like the parameters | like each parameter |
 # | $N$, $K$ | `N`, `K` | batch size, number of classes | |
-# | $D$, $H$ | | input features; hidden units (lessons 03–05) | |
-# | $a$, $\delta$ | `a`, `delta` | scores before an activation; $\delta = \partial L / \partial a$, the error at those scores | like the layer's output |
+# | $D$, $H$ | `D`, `H` | input features; hidden units (lessons 03–05; indexed by $j$) | |
+# | $a$, $z$, $\delta$ | `a`, `z`, `delta` | scores before an activation, the activation's output $z = f(a)$, and $\delta = \partial L / \partial a$, the error at the scores | like the layer's output |
 # | $\sigma$, $\odot$ | `sigmoid`, `*` | the sigmoid; the element-wise product | |
 # | $h$ | `h` | the step of a numerical derivative, $10^{-4}$ | scalar |
 #

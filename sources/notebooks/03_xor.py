@@ -223,11 +223,11 @@ print(f"final loss: {losses_numerical[-1]:.5f}")
 #
 # $$\delta_2 = \frac{\partial J}{\partial a_2} = \frac{y - t}{N} \qquad (N, K).$$
 #
-# **Second layer** $a_2 = z_1 W_2 + b_2$. Element by element, $a_{2,nk} = \sum_h z_{1,nh} W_{2,hk} + b_{2,k}$, so $W_{2,hk}$ touches every sample's score $a_{2,nk}$ with slope $z_{1,nh}$:
+# **Second layer** $a_2 = z_1 W_2 + b_2$. Element by element, $a_{2,nk} = \sum_j z_{1,nj} W_{2,jk} + b_{2,k}$, so $W_{2,jk}$ touches every sample's score $a_{2,nk}$ with slope $z_{1,nj}$:
 #
-# $$\frac{\partial J}{\partial W_{2,hk}} = \sum_n z_{1,nh}\, \delta_{2,nk} \;\Longrightarrow\; \frac{\partial J}{\partial W_2} = z_1^\top \delta_2 \quad (H, K), \qquad \frac{\partial J}{\partial b_2} = \sum_n \delta_{2,n} \quad (K,).$$
+# $$\frac{\partial J}{\partial W_{2,jk}} = \sum_n z_{1,nj}\, \delta_{2,nk} \;\Longrightarrow\; \frac{\partial J}{\partial W_2} = z_1^\top \delta_2 \quad (H, K), \qquad \frac{\partial J}{\partial b_2} = \sum_n \delta_{2,n} \quad (K,).$$
 #
-# The same sum, read for $z_{1,nh}$ instead of $W_{2,hk}$, passes the error down to the hidden layer:
+# The same sum, read for $z_{1,nj}$ instead of $W_{2,jk}$, passes the error down to the hidden layer:
 #
 # $$\frac{\partial J}{\partial z_1} = \delta_2 W_2^\top \qquad (N, H).$$
 #
@@ -439,7 +439,7 @@ for hidden, failed in stuck.items():
 
 
 # %% [markdown]
-# Some starts with two hidden units end without solving XOR. Are they caught in a *local minimum*, a dip that every small step leaves uphill? Lesson 01's rule says how to find out: keep walking and watch. The next cell takes the first stuck start, trains it again for ten times as many steps, and prints at a few checkpoints the loss, the length of the gradient (all twelve partial derivatives as one vector), the largest weight and the network's probability of class 1 for the four inputs.
+# Some starts with two hidden units end without solving XOR. Are they caught in a *local minimum*, a dip that every small step leaves uphill? Lesson 01's rule says how to find out: keep walking and watch. The next cell takes the first stuck start, trains it again, this time for `10 * steps` steps, and prints at a few checkpoints the loss, the length of the gradient (all twelve partial derivatives as one vector), the largest weight and the network's probability of class 1 for the four inputs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

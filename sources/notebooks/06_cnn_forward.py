@@ -373,7 +373,7 @@ display(
 )
 
 # %% [markdown]
-# Your numbers will differ with the machine and its load, and the loop's time grows with the batch; the ratio is the point. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours. Lesson 07 trains the same network with im2col, in seconds.
+# Your numbers will differ with the machine and its load, and the loop's time grows with the batch; the ratio is the point. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->. Lesson 07 trains the same network with im2col, in seconds.
 #
 # The price of im2col is memory: each pixel is copied into up to $F_H F_W$ rows. How much bigger than the batch is `cols`? Not quite $F_H F_W$ times: a 5×5 filter has only $24 \times 24 = 576$ positions on a 28×28 digit, so the factor is $25 \cdot 576 / 784$. The next cell reads the shapes.
 

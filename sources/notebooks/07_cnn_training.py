@@ -224,7 +224,7 @@ for name, result in results.items():
 # %% [markdown]
 # ## 5. From the source's hours to seconds
 #
-# The source's first CNN was one 5×5 filter, ReLU, and an affine layer from the 576 feature-map pixels to 10 classes. Written with loops over images and pixels, 3,000 training steps at batch 100 took it **18,282 s**<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours, on a 2.4 GHz laptop. `single_filter_convnet` builds the same network from the vectorised layers of `dlcourse` (with one bias per filter, not per pixel). Let us time a few hundred of its training steps, the same work per step as the source's (forward, backward and update for 100 digits), and extrapolate honestly to 3,000.
+# The source's first CNN was one 5×5 filter, ReLU, and an affine layer from the 576 feature-map pixels to 10 classes. Written with loops over images and pixels, 3,000 training steps at batch 100 took it **18,282 s**<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->, on a 2.4 GHz laptop. `single_filter_convnet` builds the same network from the vectorised layers of `dlcourse` (with one bias per filter, not per pixel). Let us time a few hundred of its training steps, the same work per step as the source's (forward, backward and update for 100 digits), and extrapolate honestly to 3,000.
 
 # %%
 def time_training_steps(model, optimizer, steps, batch_size=100, seed=0):
@@ -296,7 +296,7 @@ plt.show()
 #
 # 1. **Gather by filter offset, not by pixel.** im2col loops over the $F_H \cdot F_W$ positions *inside* the filter; each one is a single strided slice of the whole batch. col2im adds the slices back the same way (`np.add.at`, the obvious alternative, is many times slower).
 # 2. **One layout throughout.** Conv2D builds its columns per sample, so `W @ cols` comes out directly in the $(N, F, H_\text{out}, W_\text{out})$ order every layer uses, with no transpose and no copy.
-# 3. **Chunks that fit in the cache.** The columns repeat every pixel $F_H F_W$ times; for a 3×3 layer with 16 channels and a batch of 100 they take 45 MB. Working through the batch a few samples at a time keeps them in the CPU cache, which is faster than writing and re-reading 45 MB.
+# 3. **Chunks that fit in the cache.** The columns repeat every pixel $F_H F_W$ times; for a 3×3 layer with 16 channels and a batch of 100 they take 45 MB<!-- static: 100 · 28 · 28 · 16 · 9 float32 values -->. Working through the batch a few samples at a time keeps them in the CPU cache, which is faster than writing and re-reading 45 MB<!-- static: the same columns -->.
 # 4. **The input gradient is a convolution.** For stride 1, $dx$ is `dout` convolved with the filters turned by 180°, so backward reuses the fast forward code instead of scattering patches with col2im. A first layer skips $dx$ altogether: nothing below it needs it.
 # 5. **Shift once, slide for free.** With several input channels each channel is copied only $F_W$ times, shifted sideways; moving a patch down a row is then just a later starting point in the same memory.
 #
