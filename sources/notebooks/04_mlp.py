@@ -128,7 +128,7 @@ def relu(a):
     return np.maximum(a, 0)
 
 
-# For each activation: the function, and its derivative written with a1 and h = f(a1).
+# For each activation: the function, and its derivative written with a1 and z = f(a1).
 ACTIVATIONS = {
     "sigmoid": (sigmoid, lambda a1, z: z * (1 - z)),
     "relu": (relu, lambda a1, z: (a1 > 0).astype(a1.dtype)),
