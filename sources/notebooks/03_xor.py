@@ -439,7 +439,7 @@ for hidden, failed in stuck.items():
 
 
 # %% [markdown]
-# Some starts with two hidden units end without solving XOR. Are they caught in a *local minimum*, a dip that every small step leaves uphill? Lesson 01's rule says how to find out: keep walking and watch. The next cell takes the first stuck start, trains it again, this time for `10 * steps` steps, and prints at a few checkpoints the loss, the length of the gradient (all twelve partial derivatives as one vector), the largest weight and the network's probability of class 1 for the four inputs.
+# Some starts with two hidden units end without solving XOR. Are they caught in a *local minimum*, a dip that every small step leaves uphill? Lesson 01's rule says how to find out: keep walking and watch. The next cell takes the first stuck start, trains it again, this time for `10 * steps` steps, and prints at a few checkpoints the loss, the length of the gradient (all twelve partial derivatives as one vector), the largest weight and the network's probability of class 1 for the four inputs, in the order (0, 0), (0, 1), (1, 0), (1, 1).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -455,7 +455,8 @@ def follow(seed, checkpoints, hidden=2, lr=2.0):
             grads = backprop_gradients(x, t, params)
             gradient_length = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
             largest = max(np.abs(p).max() for p in params.values())
-            rows.append((step, loss(x, t, params), gradient_length, largest, predict(x, params)[:, 1]))
+            p1 = predict(x, params)[:, 1]  # P(class 1) for the four inputs
+            rows.append((step, loss(x, t, params), gradient_length, largest, p1))
     return rows
 
 
@@ -463,9 +464,10 @@ plateau = np.log(2) / 2
 stuck_seed = (stuck[2] or [None])[0]
 trail = follow(stuck_seed, checkpoints=(steps, 3 * steps, 10 * steps)) if stuck[2] else []
 print(f"seed {stuck_seed}; ln(2)/2 = {plateau:.6f}")
-print("   step |     loss  | loss - ln(2)/2 | gradient length | largest |w| | P(class 1) at inputs 00, 01, 10, 11")
+print("   step |     loss | loss - ln(2)/2 | gradient length | largest |w| | P(class 1)")
 for step, value, length, largest, p1 in trail:
-    print(f"{step:7d} | {value:.6f} | {value - plateau:14.2e} | {length:15.2e} | {largest:11.2f} | {p1.round(3)}")
+    gap = value - plateau
+    print(f"{step:7d} | {value:.6f} | {gap:14.2e} | {length:15.2e} | {largest:11.2f} | {p1.round(3)}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
