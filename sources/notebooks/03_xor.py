@@ -466,8 +466,8 @@ trail = follow(stuck_seed, checkpoints=(steps, 3 * steps, 10 * steps)) if stuck[
 print(f"seed {stuck_seed}; ln(2)/2 = {plateau:.6f}")
 print("   step |     loss | loss - ln(2)/2 | gradient length | largest |w| | P(class 1)")
 for step, value, length, largest, p1 in trail:
-    gap = value - plateau
-    print(f"{step:7d} | {value:.6f} | {gap:14.2e} | {length:15.2e} | {largest:11.2f} |", p1.round(3))
+    numbers = f"{step:7d} | {value:.6f} | {value - plateau:14.2e} | {length:15.2e}"
+    print(f"{numbers} | {largest:11.2f} |", p1.round(3))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
