@@ -174,7 +174,7 @@ show_digits(x_train, labels_train, n_digits_shown)
 # | $(u, v)$ | `u`, `v` | an **offset inside the filter**, $0 \le u < F_H$, $0 \le v < F_W$ |
 # | $(p, q)$ | `p`, `q` | a **pixel of the input** |
 #
-# Regularisation and optimizers (lessons 08 and 09, being written) will add:
+# Regularisation and optimizers, coming in lessons 08 and 09, will add:
 #
 # | symbol | code | meaning |
 # |---|---|---|
