@@ -373,7 +373,7 @@ display(
 )
 
 # %% [markdown]
-# Your numbers will differ with the machine and its load, and the loop's time grows with the batch; the ratio is the point. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->. Lesson 07 trains the same network with im2col, in seconds.
+# Your numbers will differ with the machine and its load, and the loop's time grows with the batch; the ratio is the point. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->. Lesson 07 trains the same network with im2col and times it.
 #
 # The price of im2col is memory: each pixel is copied into up to $F_H F_W$ rows. How much bigger than the batch is `cols`? Not quite $F_H F_W$ times: a 5×5 filter has only $24 \times 24 = 576$ positions on a 28×28 digit, so the factor is $25 \cdot 576 / 784$. The next cell reads the shapes.
 
@@ -500,7 +500,7 @@ feature_map_explorer(trained, explorer_digits, explorer_labels)
 #
 # ## Next
 #
-# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in seconds instead of 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you write the convolution, im2col and max pooling yourself.
+# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in a small fraction of its 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you write the convolution, im2col and max pooling yourself.
 
 # %% [markdown]
 # **Sources.** The one-filter CNN on MNIST, written with loops, and its 3,000 training steps that took 18,282 s<!-- quoted: 週末のディープラーニング --> come from 「週末のディープラーニング」 on the blog 社畜エンジニア発掘戦線 (shachicode.hatenablog.com). The im2col formulation, the timings and the explorer are this course's own.
