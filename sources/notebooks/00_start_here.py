@@ -28,18 +28,18 @@
 # | 04 | MLP on MNIST | mini-batch training of a hidden-layer network |
 # | 05 | Functionization | your code turned into layers and a package |
 # | 06 | CNN forward | convolution and pooling, from loops to im2col |
-# | 07 | CNN backward and training | the gradients of convolution, a CNN at ~99% |
+# | 07 | CNN backward and training | the gradients of convolution, a CNN aiming at ≥ 99 % on full MNIST |
 #
 # **Assignments.** Every lesson from 01 on has an assignment with the same number in `exercises/`. Each task asks you to write one function, and the cell right after it runs a **self-check** that prints either `✓ Task 2.1 passed` or a specific reason, such as a wrong shape or a NaN for large inputs. Run the self-check as often as you like: it is there to help you, not to grade you. (Your instructor grades with the same checks, run on a fresh copy of your notebook.)
 #
 # **The package.** Once a lesson has taught an idea in the open, later lessons import it from `dlcourse`, a small numpy package in this repository. Reading its source is part of the course: it is written to be read.
 #
-# **Two run modes.** Training runs are sized by `sized(full, quick)`. Normally you get the *full* runs, whose figures each lesson's summary quotes. The test suite sets `DLCOURSE_QUICK=1` to shrink them so that every notebook runs in seconds; you never need to set it yourself.
+# **Two run modes.** Training runs are sized by `sized(full, quick)`. Normally you get the *full* runs, the ones whose outputs are committed with each lesson. The test suite sets `DLCOURSE_QUICK=1` to shrink them so that every notebook runs in seconds; you never need to set it yourself.
 
 # %% [markdown]
 # ## 2. Setup
 #
-# Every lesson starts with a cell like the next one: imports, a seed, and the run sizes. Seeding makes the notebook give the same numbers every time you run it from the top.
+# Every lesson starts with a cell like the next one: imports, a seed, and the run sizes. What does seeding guarantee? `seed_everything(0)` fixes the random numbers: the same weights, the same shuffles, the same augmentations on every run. Run a notebook from the top twice **on the same machine with the same library versions** and you get the same numbers. On another machine, or with another numpy or BLAS library, floating-point sums may be added in a different order and differ in the last digits. A healthy training run shrinks such differences, so your accuracies will agree with the committed ones to a digit or so; a run that *diverges* (lesson 04's largest learning rates) amplifies them, and there your numbers can be entirely different. That is why the checks in the lessons compare thresholds ("accuracy ≥ 0.86: True") rather than exact figures.
 
 # %%
 import platform
@@ -78,7 +78,7 @@ print(f"quick mode  {mode}")
 # %% [markdown]
 # ## 4. Which MNIST data do you have?
 #
-# MNIST is a collection of 70,000 handwritten digits, 28×28 pixels each, that every lesson uses. `load_mnist()` downloads the full set once (about 11 MB, checked against published SHA-256 checksums) and keeps it in a cache folder. Without internet, or when `DLCOURSE_OFFLINE=1` is set, it uses **5,000 real MNIST digits shipped with the course**, split into 4,000 for training and 1,000 for testing. It always prints one line saying which data you got, so a number you see is never silently from the small set.
+# MNIST is a collection of 70,000 handwritten digits, 28×28 pixels each, that every lesson uses. `load_mnist()` downloads the full set once (four compressed files, checked against published SHA-256 checksums) and keeps it in a cache folder. Without internet, or when `DLCOURSE_OFFLINE=1` is set, it uses **5,000 real MNIST digits shipped with the course**, split into 4,000 for training and 1,000 for testing. It always prints one line saying which data you got, so a number you see is never silently from the small set.
 
 # %%
 data = load_mnist()
@@ -156,8 +156,32 @@ show_digits(x_train, labels_train, n_digits_shown)
 # | $\frac{\partial L}{\partial \text{out}}$ | `dout` | gradient flowing back into a layer from above | like the layer's output |
 # | $\nabla_W L$ | `grads["W"]` | gradients, a dict keyed like the parameters | like each parameter |
 # | $N$, $K$ | `N`, `K` | batch size, number of classes | |
+# | $D$, $H$ | `D`, `H` | input features; hidden units (lessons 03–05; indexed by $j$) | |
+# | $a$, $z$, $\delta$ | `a`, `z`, `delta` | scores before an activation, the activation's output $z = f(a)$, and $\delta = \partial L / \partial a$, the error at the scores | like the layer's output |
+# | $\sigma$, $\odot$ | `sigmoid`, `*` | the sigmoid; the element-wise product | |
+# | $h$ | `h` | the step of a numerical derivative, $10^{-4}$ | scalar |
 #
-# Arrays of images are `(N, C, H, W)`: batch, channels, height, width.
+# Images and convolutions (lessons 06–07) use these names. A letter never means two things in one formula: in particular $b$ is always a bias, never an index.
+#
+# | symbol | code | meaning |
+# |---|---|---|
+# | $n$, $c$, $f$ | `n`, `c`, `f` | sample, input channel, filter (output channel) |
+# | $C$, $H$, $W$ | `C`, `H`, `W` | channels, height, width of an image batch $(N, C, H, W)$ (from lesson 06, $H$ is a height) |
+# | $F$, $F_H$, $F_W$ | `F`, `fh`, `fw` | number of filters, filter height and width; filters $W$: $(F, C, F_H, F_W)$ |
+# | $S$, $P$ | `stride`, `pad` | stride and padding |
+# | $H_\text{out}$, $W_\text{out}$ | `h_out`, `w_out` | size of the output map, $(H + 2P - F_H)/S + 1$ |
+# | $(i, j)$ | `i`, `j` | an **output position** (row, column of a feature map) |
+# | $(u, v)$ | `u`, `v` | an **offset inside the filter**, $0 \le u < F_H$, $0 \le v < F_W$ |
+# | $(p, q)$ | `p`, `q` | a **pixel of the input** |
+#
+# Regularisation and optimizers, coming in lessons 08 and 09, will add:
+#
+# | symbol | code | meaning |
+# |---|---|---|
+# | $\lambda$ | `weight_decay` | strength of the weight penalty $\frac{\lambda}{2} \lVert W \rVert^2$ (lesson 08) |
+# | $\gamma$, $\beta$ | `gamma`, `beta` | scale and shift learned by batch normalisation (lesson 08/09) |
+# | $m$, $v$ | `m`, `v` | running means of the gradient and of its square in momentum and Adam (lesson 09) |
+# | $\varepsilon$ | `eps` | a small constant that keeps a denominator away from zero (lesson 08/09; in lesson 01, $\varepsilon$ is the machine epsilon) |
 
 # %% [markdown]
 # ## Summary
@@ -169,3 +193,6 @@ show_digits(x_train, labels_train, n_digits_shown)
 # ## Next
 #
 # Lesson 01 starts with a question every network has to answer: which way is downhill? You will compute derivatives numerically and use them to walk to the minimum of a function, the idea that trains every network in this course.
+
+# %% [markdown]
+# **Sources.** Fixing every random seed at the start of a notebook, with one `seed_everything` function, follows 「【自前AI講座】ディープラーニング基礎と実装」 (slash-z.com); what the seed does and does not guarantee is written above. The other source articles are named in the lessons that use them.

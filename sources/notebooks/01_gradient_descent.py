@@ -67,13 +67,13 @@ print("exact derivative 2x + 1 at x = 1: 3")
 #
 # $$\frac{f(x + h) - f(x - h)}{2h} = f'(x) + \frac{h^2}{6} f'''(x) + \dots$$
 #
-# This **central difference** costs the same two evaluations of $f$ and its error shrinks like $h^2$: with $h = 10^{-4}$ it is about $10^{-8}$ times the size of $f'''$.
+# This **central difference** costs the same two evaluations of $f$ and its error shrinks like $h^2$: with $h = 10^{-4}$ the factor $h^2/6$ is about $1.7 \times 10^{-9}$, so the error is about $1.7 \times 10^{-9}$ times the size of $f'''$.
 #
 # Why not make $h$ tiny, then? Because a computer stores about 16 significant digits (float64, machine epsilon $\varepsilon \approx 2.2 \times 10^{-16}$). Each value of $f$ carries a rounding error of about $\varepsilon |f(x)|$, and dividing the difference by $h$ magnifies it to about $\varepsilon |f(x)| / h$. The total error is roughly
 #
 # $$\underbrace{\tfrac{h^2}{6} |f'''(x)|}_{\text{truncation: wants small } h} + \underbrace{\varepsilon |f(x)| / h}_{\text{rounding: wants large } h},$$
 #
-# smallest near $h \approx \varepsilon^{1/3} \approx 10^{-5}$. The classic choice $h = 10^{-4}$ sits on the safe side of that optimum: the error is still around $10^{-8}$ relative, and it stays small when $f$ is a long computation with more rounding than one `exp`, such as a network's loss.
+# smallest near $h \approx \varepsilon^{1/3} \approx 10^{-5}$. The classic choice $h = 10^{-4}$ sits on the safe side of that optimum: the truncation error is still only $h^2/6 \approx 1.7 \times 10^{-9}$ times $|f'''|$, and the error stays small when $f$ is a long computation with more rounding than one `exp`, such as a network's loss.
 
 # %%
 def numerical_diff(f, x, h=1e-4):
@@ -314,7 +314,7 @@ ax.legend(loc="upper right", fontsize=8)
 plt.show()
 
 # %% [markdown]
-# *Figure: contour lines of $f(x) = x_0^2 + 4x_1^2$ (ellipses), grey arrows showing the negative gradient at grid points, and two descent paths from $(-3, 2)$. The arrows do not point at the minimum: they point across the ellipses, steeply toward the long axis. With lr = 0.1 (blue) the path first drops almost straight down to the valley floor, then slides along it to the minimum (star). With lr = 0.23 (orange) it bounces from wall to wall across the valley, each bounce only 16% smaller than the one before, long after $x_0$ has settled.*
+# *Figure: contour lines of $f(x) = x_0^2 + 4x_1^2$ (ellipses), grey arrows showing the negative gradient at grid points, and two descent paths from $(-3, 2)$. The arrows do not point at the minimum: they point across the ellipses, steeply toward the long axis. With lr = 0.1 (blue) the path first drops almost straight down to the valley floor, then slides along it to the minimum (star). With lr = 0.23 (orange) it bounces from wall to wall across the valley, each bounce $0.84$ of the one before (the factor $1 - 8\eta = -0.84$ above), long after $x_0$ has settled.*
 
 # %% [markdown]
 # ## 6. The gradient of a function of a matrix
@@ -385,10 +385,13 @@ print("0.1 + 0.2 == 0.3:", 0.1 + 0.2 == 0.3)
 # - **Gradient descent** $x \leftarrow x - \eta \nabla f(x)$ minimised $J(x) = x^2 + x$: from $x = 2$ with lr = 0.1 it reached $x = -0.5000$, $J = -0.2500$ in 100 steps.
 # - For $J$, each step multiplies the distance to the minimum by $1 - 2\eta$: lr = 0.02 crept (still at 0.605 after 20 steps), 0.3 converged fast, 0.9 oscillated inward, 1.05 **diverged** (at 16.3 after 20 steps). The curvature sets the largest usable learning rate.
 # - On the 2-D bowl $x_0^2 + 4x_1^2$ the steep direction limits the learning rate: lr = 0.23 zig-zags across the valley.
-# - `numerical_gradient` works for arrays of any shape, perturbing each element **in place** (so a loss that reads the weights from a network sees the change) and **restoring the saved value** (adding and subtracting $h$ changed 17% of 1,000 random values in the last digits). On a 3×2 weight matrix it matched the exact gradient to a relative error below $10^{-6}$.
+# - `numerical_gradient` works for arrays of any shape, perturbing each element **in place** (so a loss that reads the weights from a network sees the change) and **restoring the saved value** (adding and subtracting $h$ changed many of 1,000 random values in their last digits; the count is printed in section 6). On a 3×2 weight matrix it matched the exact gradient to a relative error below $10^{-6}$.
 #
-# Nothing here depends on data or random training, so every figure above is the same in quick and full mode (`python scripts/execute_notebooks.py notebooks/01_gradient_descent.ipynb`).
+# Nothing here depends on data or random training, so every figure above is the same in quick and full mode (`python scripts/build_notebooks.py sources/notebooks/01_gradient_descent.py`).
 #
 # ## Next
 #
 # Lesson 02 gives gradient descent something worth minimising: the cross-entropy loss of a classifier. You will turn scores into probabilities with a softmax that never overflows, derive its remarkably simple gradient $y - t$, and train your first digit classifier on MNIST.
+
+# %% [markdown]
+# **Sources.** The gradient-descent update with a learning rate and a `numerical_gradient(f, x)` by central differences with $h = 10^{-4}$ appear in 「ニューラルネットワークの基礎を整理しよう(3)ーPythonによるニューラルネットワークの実装」 (Qiita, 2021), the article lesson 03 follows. The error analysis, the learning-rate experiments and the in-place perturbation study are this course's own.

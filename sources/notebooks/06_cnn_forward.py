@@ -21,6 +21,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from IPython.display import Markdown, display
 
 from dlcourse.config import seed_everything, sized
 from dlcourse.data import load_mnist
@@ -41,7 +42,7 @@ timing_batch = sized(100, 20)  # images in the loop-versus-im2col timing (sectio
 # | affine 784 → 100 (lesson 04) | 784 · 100 + 100 = 78,500 |
 # | convolution, 30 filters of 5×5 | 30 · 25 + 30 = 780 |
 #
-# The result of one filter is again an image, the **feature map**: bright where the neighbourhood looks like the filter. This lesson builds that layer, forward only; lesson 07 trains it. The source this course follows started exactly here, with one 5×5 filter on MNIST, and its loops took 5 hours to train. You will see why, and how to make the same computation hundreds of times faster.
+# The result of one filter is again an image, the **feature map**: bright where the neighbourhood looks like the filter. This lesson builds that layer, forward only; lesson 07 trains it. The source article of these lessons (see Sources at the end) started exactly here, with one 5×5 filter on MNIST, and its loops took about 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 --> to train. You will see why, and measure how much faster the same computation can be.
 #
 # The data comes as images this time: `flatten=False` gives the shape $(N, C, H, W)$ = (samples, channels, height, width), with one channel for grey-level digits.
 
@@ -55,9 +56,9 @@ print("x_train:", x_train.shape, x_train.dtype)
 # %% [markdown]
 # ## 2. Convolution by hand
 #
-# Put the filter $W$ (size $F_H \times F_W$) on the top-left corner of the image $x$, multiply the overlapping numbers pairwise and add them up: that is one output value. Move the filter one pixel to the right and repeat; at the end of a row, go back to the left and one pixel down. The output value at position $(i, j)$ is
+# Put the filter $W$ (size $F_H \times F_W$) on the top-left corner of the image $x$, multiply the overlapping numbers pairwise and add them up: that is one output value. Move the filter one pixel to the right and repeat; at the end of a row, go back to the left and one pixel down. With $(i, j)$ for the output position and $(u, v)$ for the offset inside the filter (the notation of lesson 00), the output value at $(i, j)$ is
 #
-# $$\text{out}[i, j] = \sum_{a=0}^{F_H - 1} \sum_{b=0}^{F_W - 1} x[i + a,\; j + b]\; W[a, b].$$
+# $$\text{out}[i, j] = \sum_{u=0}^{F_H - 1} \sum_{v=0}^{F_W - 1} x[i + u,\; j + v]\; W[u, v].$$
 #
 # (Signal processing flips the filter before sliding it and calls only that a convolution; deep-learning libraries do not flip, strictly a *cross-correlation*, and still call it convolution. Since the filter is learned, the difference does not matter: a network would simply learn the flipped filter.)
 #
@@ -200,7 +201,7 @@ show_maps(
 # | biases `b` | $(F,)$ |
 # | output | $(N, F, H_\text{out}, W_\text{out})$ |
 #
-# $$\text{out}[n, f, i, j] = b[f] + \sum_{c=0}^{C-1} \sum_{a=0}^{F_H-1} \sum_{b'=0}^{F_W-1} x[n, c,\; iS + a,\; jS + b']\; W[f, c, a, b']$$
+# $$\text{out}[n, f, i, j] = b[f] + \sum_{c=0}^{C-1} \sum_{u=0}^{F_H-1} \sum_{v=0}^{F_W-1} x[n, c,\; iS + u,\; jS + v]\; W[f, c, u, v]$$
 #
 # The bias is added to every position of the map, so a filter with a negative bias only passes strong matches: after the ReLU, $\max(z, 0)$, weak responses become exactly 0. (The source's first CNN kept a separate bias for each of the 576 pixels of its map. Sharing one per filter is what lets a filter detect its pattern equally everywhere, and it saves 575 weights.)
 #
@@ -277,7 +278,7 @@ plt.show()
 def im2col(x, fh, fw, stride=1, pad=0):
     """Patches as rows. x: (N, C, H, W) -> cols: (N * H_out * W_out, C * fh * fw).
 
-    Loops only over the fh * fw offsets inside the filter: offset (a, b) of every patch is
+    Loops only over the fh * fw offsets inside the filter: offset (u, v) of every patch is
     one strided slice of the padded input, copied for all samples and positions at once.
     """
     n_samples, channels, height, width = x.shape
@@ -285,10 +286,10 @@ def im2col(x, fh, fw, stride=1, pad=0):
     w_out = (width + 2 * pad - fw) // stride + 1
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     patches = np.empty((n_samples, channels, fh, fw, h_out, w_out), dtype=x.dtype)
-    for a in range(fh):
-        for b in range(fw):
-            patches[:, :, a, b] = padded[
-                :, :, a : a + stride * h_out : stride, b : b + stride * w_out : stride
+    for u in range(fh):
+        for v in range(fw):
+            patches[:, :, u, v] = padded[
+                :, :, u : u + stride * h_out : stride, v : v + stride * w_out : stride
             ]
     # (N, C, fh, fw, H_out, W_out) -> (N, H_out, W_out, C, fh, fw) -> one patch per row
     return patches.transpose(0, 4, 5, 1, 2, 3).reshape(n_samples * h_out * w_out, -1)
@@ -361,16 +362,38 @@ print(f"  im2col (Conv2D.forward)  : {vec_s * 1e3:9.2f} ms")
 print(f"  speed-up                 : {loop_s / vec_s:9.0f}×")
 
 # %% [markdown]
-# When this notebook was executed for the course (one core of a 2-core machine), the loop took about 0.7 s for 100 digits and `Conv2D.forward` about half a millisecond: more than a thousand times faster, for the same arithmetic. Your numbers will differ; the ratio stays in the hundreds or more. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s (5 hours). Lesson 07 trains the same network with im2col, in seconds.
+# %%
+# NBVAL_IGNORE_OUTPUT
+display(
+    Markdown(
+        f"In this run the loop took **{loop_s * 1e3:,.0f} ms** for {len(batch)} digits and "
+        f"`Conv2D.forward` **{vec_s * 1e3:.2f} ms**: **{loop_s / vec_s:,.0f}×** faster, "
+        "for the same arithmetic."
+    )
+)
+
+# %% [markdown]
+# Your numbers will differ with the machine and its load, and the loop's time grows with the batch; the ratio is the point. The source ran its loops for 3,000 training steps, each with a forward and a backward pass over 100 digits, and waited 18,282 s<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->. Lesson 07 trains the same network with im2col and times it.
 #
-# The price of im2col is memory: each pixel is copied into up to $F_H F_W$ rows. For 100 digits and 5×5 filters, `cols` has $100 \cdot 24 \cdot 24 = 57{,}600$ rows of 25 numbers, 25 times the batch itself. That is why `dlcourse` predicts and evaluates in batches.
+# The price of im2col is memory: each pixel is copied into up to $F_H F_W$ rows. How much bigger than the batch is `cols`? Not quite $F_H F_W$ times: a 5×5 filter has only $24 \times 24 = 576$ positions on a 28×28 digit, so the factor is $25 \cdot 576 / 784$. The next cell reads the shapes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+digit = batch[:1]  # (1, 1, 28, 28): the ratio is the same for any number of digits
+digit_cols = dl_im2col(digit, 5, 5)  # the `cols` of a 5×5 filter on it
+print(f"one digit {digit.shape}: {digit.size:,} numbers")
+print(f"its cols {digit_cols.shape}: {digit_cols.size:,} numbers")
+print(f"cols / batch = {digit_cols.size / digit.size:.1f}")
+
+# %% [markdown]
+# That is why `dlcourse` predicts and evaluates in batches.
 
 # %% [markdown]
 # ## 6. Max pooling
 #
 # A **max-pooling** layer shrinks each feature map by keeping the largest value of every small window, usually 2×2 windows moved 2 pixels at a time:
 #
-# $$\text{out}[n, c, i, j] = \max_{0 \le a < 2,\; 0 \le b < 2} \; x[n, c,\; 2i + a,\; 2j + b].$$
+# $$\text{out}[n, c, i, j] = \max_{0 \le u < 2,\; 0 \le v < 2} \; x[n, c,\; 2i + u,\; 2j + v].$$
 #
 # It has no weights. It works on every channel separately, keeps the strongest response of each neighbourhood and forgets exactly where in the window it was, which makes the network tolerant to shifts of a pixel or so; and it cuts the values the next layer must handle by 4. A tiny example:
 
@@ -430,7 +453,7 @@ print("predictions:", scores.argmax(axis=1))
 print("untrained accuracy on the test digits:", f"{untrained.accuracy(x_test, labels_test):.3f}")
 
 # %% [markdown]
-# Untrained, the network guesses: its accuracy is near 10%, one class in ten. Lesson 07 computes the gradients and trains it.
+# Untrained, the network guesses: its accuracy (printed above) is near chance, one class in ten. Lesson 07 computes the gradients and trains it.
 
 # %% [markdown]
 # ## 8. Inside a CNN: the feature-map explorer
@@ -469,12 +492,15 @@ feature_map_explorer(trained, explorer_digits, explorer_labels)
 #
 # - A convolutional layer slides small filters over the image; each filter gives a feature map, bright where the neighbourhood looks like the filter. With $F \times F$ filters, padding $P$ and stride $S$, the map has $(H + 2P - F)/S + 1$ pixels per axis: 24×24 for a 5×5 filter on a 28×28 digit.
 # - A layer maps $(N, C, H, W)$ to $(N, F, H_\text{out}, W_\text{out})$ with filters $(F, C, F_H, F_W)$ and one bias per filter; ReLU then zeroes the weak responses.
-# - The loop version is easy to read and very slow. im2col copies the patches into a matrix so that the layer is one matrix product; in the committed run it was more than 1,000× faster on the same batch (0.7 s against 0.5 ms; your figures are in section 5), at the cost of memory.
+# - The loop version is easy to read and very slow. im2col copies the patches into a matrix so that the layer is one matrix product; section 5 measures how much faster it is on the same batch, at the cost of memory (for a 5×5 filter on 28×28 digits `cols` holds $25 \cdot 576 / 784$ times the numbers of the batch).
 # - Max pooling keeps the largest value of each 2×2 window: a quarter of the values, tolerance to small shifts, no weights.
-# - SimpleConvNet stacks conv 30×5×5, ReLU, pooling and two affine layers. Untrained it guesses (about 10%); the shipped trained copy reached 98.0% on the 1,000 offline test digits (20 epochs of Adam on randomly shifted digits, the recipe lesson 07 explains). It was trained on the 4,000 offline digits with `python benchmarks/accuracy.py --model cnn --save dlcourse/_data/simple_convnet_mnist.npz`, because the full MNIST set could not be downloaded there; its accuracy on the full test set was not measured.
+# - SimpleConvNet stacks conv 30×5×5, ReLU, pooling and two affine layers. Untrained it guesses; the shipped trained copy's test accuracy is printed in section 8 (it was trained with 20 epochs of Adam on randomly shifted digits, the recipe lesson 07 explains). It was trained on the 4,000 offline digits with `python benchmarks/accuracy.py --model cnn --save dlcourse/_data/simple_convnet_mnist.npz`, because the full MNIST set could not be downloaded there; its accuracy on the full test set was not measured.
 #
-# Reproduce the committed figures with `python scripts/execute_notebooks.py notebooks/06_cnn_forward.ipynb` (full mode, offline digits).
+# Reproduce the committed outputs with `python scripts/build_notebooks.py sources/notebooks/06_cnn_forward.py` (full mode, offline digits).
 #
 # ## Next
 #
-# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in seconds instead of 5 hours, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you write the convolution, im2col and max pooling yourself.
+# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in a small fraction of its 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you write the convolution, im2col and max pooling yourself.
+
+# %% [markdown]
+# **Sources.** The one-filter CNN on MNIST, written with loops, and its 3,000 training steps that took 18,282 s<!-- quoted: 週末のディープラーニング --> come from 「週末のディープラーニング」 on the blog 社畜エンジニア発掘戦線 (shachicode.hatenablog.com). The im2col formulation, the timings and the explorer are this course's own.
