@@ -288,10 +288,9 @@ class Tensor:
 
         return Tensor.from_op(out, (self,), backward, "max")
 
-    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        """The same entries in another shape; backward reshapes dout back."""
-        new = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
-        old = self.shape
+    def reshape(self, *shape: int) -> Tensor:
+        """The same entries in another shape (one -1 allowed); backward reshapes dout back."""
+        new, old = shape, self.shape
         return Tensor.from_op(
             self.data.reshape(new), (self,), lambda dout: (dout.reshape(old),), "reshape"
         )
@@ -455,7 +454,8 @@ def im2col(x: Tensor, fh: int, fw: int, stride: int = 1, pad: int = 0) -> Tensor
     back onto the pixels of its patch (a pixel in several patches collects from each).
     It only runs when x needs a gradient: for the data fed to a first layer, it never does.
     """
-    shape = x.shape
+    n, c, height, width = x.shape
+    shape = (n, c, height, width)
     return Tensor.from_op(
         _conv.im2col(x.data, fh, fw, stride, pad),
         (x,),
