@@ -72,7 +72,9 @@ class Tensor:
     with respect to this tensor (same shape as data; None until a backward pass reached
     it; *added to* by every later backward pass, so reset it with :meth:`zero_grad`);
     requires_grad: whether gradients flow to it (True for parameters, False for data);
-    op: the operation that made it ("" for a leaf); name: a label for pictures.
+    op: the operation that made it ("" for a leaf); inputs: the tensors it was made
+    from; backward_rule: dout -> the gradients of its inputs (None for a leaf or when no
+    input needs a gradient); name: a label for pictures.
     """
 
     __array_ufunc__ = None  # ndarray + Tensor calls Tensor.__radd__, not numpy's add
@@ -91,7 +93,7 @@ class Tensor:
         self.name = name
         self.op = ""
         self.inputs: tuple[Tensor, ...] = ()
-        self._backward: Backward | None = None
+        self.backward_rule: Backward | None = None
 
     @classmethod
     def from_op(
@@ -107,7 +109,7 @@ class Tensor:
         out.inputs = tuple(inputs)
         out.op = op
         out.requires_grad = any(t.requires_grad for t in out.inputs)
-        out._backward = backward if out.requires_grad else None
+        out.backward_rule = backward if out.requires_grad else None
         return out
 
     # ------------------------------------------------------------ description
@@ -167,9 +169,9 @@ class Tensor:
             if g is None or not node.requires_grad:
                 continue
             node.grad = g if node.grad is None else node.grad + g
-            if node._backward is None:
+            if node.backward_rule is None:
                 continue  # a leaf
-            for parent, pg in zip(node.inputs, node._backward(g), strict=True):
+            for parent, pg in zip(node.inputs, node.backward_rule(g), strict=True):
                 if pg is None or not parent.requires_grad:
                     continue
                 _check_grad_shape(node.op, parent, pg)
@@ -229,16 +231,21 @@ class Tensor:
     def __matmul__(self, other: Tensor | np.ndarray) -> Tensor:
         """Matrix product of two 2-D tensors: a (N, K) @ b (K, M) -> (N, M).
 
-        Backward: da = dout @ bᵀ (N, K), db = aᵀ @ dout (K, M), as Affine's dx and dW.
+        Backward: da = dout @ bᵀ (N, K), db = aᵀ @ dout (K, M), as Affine's dx and dW;
+        each only when that input requires a gradient (a product is the costly part).
         """
         a, b = self, as_tensor(other, self.dtype)
         if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
             raise ValueError(
                 f"@ expected 2-D tensors (N, K) @ (K, M) but got {a.shape} @ {b.shape}"
             )
-        return Tensor.from_op(
-            a.data @ b.data, (a, b), lambda dout: (dout @ b.data.T, a.data.T @ dout), "@"
-        )
+
+        def backward(dout: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            da = dout @ b.data.T if a.requires_grad else None  # skipped for the data
+            db = a.data.T @ dout if b.requires_grad else None
+            return da, db
+
+        return Tensor.from_op(a.data @ b.data, (a, b), backward, "@")
 
     def __rmatmul__(self, other: np.ndarray) -> Tensor:
         return as_tensor(other, self.dtype) @ self
@@ -396,7 +403,7 @@ def log(x: Tensor) -> Tensor:
 def relu(x: Tensor) -> Tensor:
     """max(0, x) elementwise; backward: dout where x > 0, else 0 (as the ReLU layer)."""
     mask = x.data > 0
-    return Tensor.from_op(np.where(mask, x.data, 0), (x,), lambda dout: (dout * mask,), "relu")
+    return Tensor.from_op(np.maximum(x.data, 0), (x,), lambda dout: (dout * mask,), "relu")
 
 
 def sigmoid(x: Tensor) -> Tensor:
