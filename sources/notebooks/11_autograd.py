@@ -13,7 +13,7 @@
 #
 # **You need:** lessons 04 and 05 (the MLP, layers with `forward`/`backward`, gradient checks) and 06–07 (im2col, convolution and pooling). Lessons 08–10 help but are not required.
 #
-# **Time:** about 75 minutes, of which about half a minute is computation.
+# **Time:** about 75 minutes, of which about a minute is computation.
 
 # %%
 import inspect
@@ -63,7 +63,7 @@ a = w * x
 s = a + b
 y = ag.sigmoid(s)
 loss = -ag.log(y)
-for t, label in [(a, "a"), (s, "s"), (y, "y"), (loss, "L")]:
+for t, label in [(a, "a"), (s, "s"), (y, "y"), (loss.inputs[0], "ℓ"), (loss, "L")]:
     t.name = label
 print(loss)
 print("inputs of L:", loss.inputs)
@@ -71,15 +71,21 @@ print("inputs of s:", s.inputs)
 
 
 # %% [markdown]
-# The tensor `L` knows it came from `neg`, which came from `log`, and so on down to the leaves $w$, $x$, $b$ (tensors made directly from data, with no operation behind them). Drawing those links gives the **computational graph**. The small function below lays the nodes out by depth (a node is drawn one column to the right of its deepest input) and writes each node's value; after a backward pass it adds the gradient.
+# The tensor `L` knows it came from `neg`, which came from `log` (we call its output $\ell$), and so on down to the leaves $w$, $x$, $b$ (tensors made directly from data, with no operation behind them). Drawing those links gives the **computational graph**. The small function below lays the nodes out by depth (a node is drawn one column to the right of its deepest input) and writes each node's value; after a backward pass it adds the gradient.
 
 
 # %%
 def depths(output):
-    """Column of every tensor in the graph of ``output``: 0 for leaves, 1 + deepest input."""
+    """Column of every tensor in the graph of ``output``: one right of its deepest input;
+    a leaf sits just left of its first user."""
+    order = ag.topological_order(output)
     depth = {}
-    for node in ag.topological_order(output):
+    for node in order:
         depth[id(node)] = 1 + max((depth[id(p)] for p in node.inputs), default=-1)
+    for node in reversed(order):
+        for parent in node.inputs:
+            if not parent.inputs:
+                depth[id(parent)] = max(depth[id(parent)], depth[id(node)] - 1)
     return depth
 
 
@@ -128,7 +134,7 @@ ax.set_title("The forward pass leaves a graph behind: L = −log σ(w·x + b)")
 plt.show()
 
 # %% [markdown]
-# *Figure: the computational graph of $L = -\log\sigma(wx + b)$. Each box is a tensor with its value; arrows run from an operation's inputs to its output. The leaves are on the left: the parameters $w$ and $b$ (shaded: they require a gradient) and the data $x$. Reading left to right is the forward pass.*
+# *Figure: the computational graph of $L = -\log\sigma(wx + b)$. Each box is a tensor with its value; arrows run from an operation's inputs to its output. The leaves, tensors with no operation behind them, sit just left of the operation that uses them: the parameters $w$ and $b$ (shaded: they require a gradient) and the data $x$. Reading left to right is the forward pass.*
 #
 # ### The backward pass, node by node
 #
@@ -151,7 +157,7 @@ for node in reversed(ag.topological_order(loss)):
     g = grads.get(id(node))
     if g is None:
         continue  # the data x: no gradient was asked for
-    label = node.name or "(leaf)"
+    label = node.name
     print(f"{label:>3}  op={node.op or 'leaf':8}  dL/d{label} = {float(g):+.6f}")
     if node.backward_rule is None:
         continue
