@@ -183,7 +183,7 @@ def _random_graph(rng: np.random.Generator, size: int) -> Graph:
     graph: Graph = {}
     for i in range(size):
         k = int(rng.integers(0, min(i, 3) + 1))
-        parents = rng.choice(i, size=k, replace=False) if k else []
+        parents = rng.choice(i, size=k, replace=False) if k else np.empty(0, dtype=int)
         graph[f"v{i}"] = [f"v{int(p)}" for p in parents]
     graph[f"v{size - 1}"].append(f"v{size - 2}")
     return graph

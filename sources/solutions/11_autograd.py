@@ -34,6 +34,7 @@ rng = seed_everything(0)
 #
 # *Checked:* four shape combinations (two matrices, a batch times a matrix, a matrix times a batch, a batch times a batch), against float64 references; the check names a wrong transpose, a gradient that was not summed over the batch, or averaged.
 
+
 # %% dlcourse={"points": 3, "task": "11.1"}
 def matmul_backward(a, b, dout):
     """Gradients of out = a @ b. a: (N, K) or (B, N, K); b: (K, M) or (B, K, M);
@@ -80,9 +81,12 @@ print("db matches the numerical gradient:", relative_error(db, numeric_db).max()
 #
 # *Checked:* five cases, including a square $(3, 3)$ input reduced over axis 1 and a 3-D input with a negative axis; the check names a dropped factor 2, a division by $n - 1$, a forgotten mean, a forgotten `dout` and a `dout` broadcast along the wrong axis.
 
+
 # %% dlcourse={"points": 3, "task": "11.2"}
 def variance_backward(x, dout, axis):
-    """Gradient of x.var(axis=axis). x: any shape; dout: x's shape without axis; returns dx like x."""
+    """Gradient of x.var(axis=axis). x: any shape; dout: x's shape without axis.
+
+    Returns dx shaped like x."""
     # Hint: the mean keeps its axis with keepdims=True.
     ### BEGIN SOLUTION
     n = x.shape[axis]
@@ -123,6 +127,7 @@ print("your rule equals autograd's:", np.allclose(variance_backward(x, dout, 0),
 #
 # *Checked:* the lesson's graph, a graph where the output uses `x` directly and through three other nodes, a node used twice, a graph with nodes the output does not depend on, a random graph of 40 nodes and a chain of 3,000 operations. Any order that satisfies the two rules passes.
 
+
 # %% dlcourse={"points": 2, "task": "11.3"}
 def backward_order(inputs, output):
     """Names of the nodes output depends on, output first, each after all of its users.
@@ -160,6 +165,7 @@ check("11.3", backward_order)
 # %% [markdown]
 # Your order on the graph of an expression built with `dlcourse.autograd`, $L = \sum (a \cdot a + a \cdot b)$: the small helper turns the tensors' `inputs` into the plain dict your function takes.
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
 def as_plain_graph(output):
@@ -189,6 +195,7 @@ print(backward_order(graph, out_name))
 #
 # *Checked:* batches of shapes (4, 5), (1, 6), (5, 5) and (3, 2) against float64 references; the check names the diagonal-only derivative $y(1 - y)$, a missing factor $y$, a flipped sign, a sum over the wrong axis and log-softmax's rule.
 
+
 # %% dlcourse={"points": 3, "task": "11.4"}
 def softmax_backward(y, dout):
     """dL/dx of y = softmax(x) row by row. y, dout: (N, K); returns dx: (N, K)."""
@@ -204,6 +211,7 @@ check("11.4", softmax_backward)
 
 # %% [markdown]
 # Now plug it into `dlcourse.autograd`. A new operation is its forward result plus its backward rule: `Tensor.from_op(data, inputs, backward_rule, op)`. Your softmax joins the others, and its gradient inside a bigger expression is checked against central differences like every operation of the lesson:
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -227,7 +235,10 @@ def loss_of(s):
 s = Tensor(scores.copy(), requires_grad=True)
 loss_of(s).backward()
 numeric = numerical_gradient(lambda v: loss_of(Tensor(v)).item(), scores.copy())
-print("softmax inside autograd matches the numerical gradient:", relative_error(s.grad, numeric).max() < 1e-7)
+print(
+    "softmax inside autograd matches the numerical gradient:",
+    relative_error(s.grad, numeric).max() < 1e-7,
+)
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "11.5"}
 # ### Task 11.5 — forward or reverse mode? (1 point, written)
