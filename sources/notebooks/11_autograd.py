@@ -40,6 +40,7 @@ colors = sns.color_palette("colorblind")
 repeats = sized(20, 3)  # timed repetitions of each gradient (section 5)
 numeric_rows = sized(100, 2)  # rows of the output layer's W differentiated numerically (section 5)
 mlp_epochs = sized(10, 1)  # epochs of the MLP trained by autograd (section 6)
+mlp_train_size = sized(None, 1000)  # its training digits (None: all of them)
 cnn_epochs = sized(3, 1)  # epochs of the CNN trained by autograd (section 6)
 cnn_train_size = sized(4000, 200)  # training digits of the CNN (section 6)
 cnn_test_size = sized(1000, 200)  # test digits it is evaluated on (section 6)
@@ -438,7 +439,7 @@ for dtype in (np.float64, np.float32):
         mlp_model, x_mnist[:50].astype(dtype), labels_mnist[:50]
     )
     differences["CNN", dtype.__name__] = largest_difference(
-        cnn_model, x_images[:20].astype(dtype), labels_images[:20]
+        cnn_model, x_images[:10].astype(dtype), labels_images[:10]
     )
 for (network, dtype_name), difference in differences.items():
     print(f"{network} in {dtype_name}: largest relative difference {difference:.1e}")
@@ -472,8 +473,8 @@ for label, make in [
     histories[label] = train(
         net,
         SGD(lr=0.1),
-        data.x_train,
-        data.t_train,
+        data.x_train[:mlp_train_size],
+        data.t_train[:mlp_train_size],
         epochs=mlp_epochs,
         x_val=data.x_test,
         t_val=data.t_test,
@@ -551,8 +552,8 @@ display(
 #
 # And what they add on top:
 #
-# - **Kernels.** Each operation is compiled C++/CUDA code (PyTorch's ATen library), and a convolution calls a tuned library (oneDNN on CPUs, cuDNN on NVIDIA GPUs) that never builds the full im2col matrix; we built it in full, which is simple and costs memory.
-# - **GPUs and other devices.** The same tensor code runs on a GPU (`tensor.to("cuda")`), where thousands of cores do the arithmetic; the engine runs each device's backward work on its own thread.
+# - **Kernels.** Each operation is compiled C++/CUDA code (PyTorch's ATen library), and a convolution calls a tuned library (oneDNN on CPUs, cuDNN on NVIDIA GPUs) whose algorithms avoid building the im2col matrix of a whole batch; we built it in full, which is simple and costs memory.
+# - **GPUs and other devices.** The same tensor code runs on a GPU (`tensor.to("cuda")`), where thousands of cores do the arithmetic, and moves data between devices only when asked.
 # - **Graph compilation.** `torch.compile` captures the graph (TorchDynamo) and generates fused kernels (TorchInductor), so that `relu(x @ W + b)` becomes one pass over memory instead of three; TensorFlow does the same with `tf.function` and XLA, and Theano compiled its whole graph this way.
 # - **Memory planning.** The engine frees each saved array as soon as its backward rule has used it, and `torch.utils.checkpoint` trades memory for time by recomputing parts of the forward pass during backward. In-place operations are allowed but checked (a version counter on each tensor detects a saved array that changed).
 # - **More derivatives.** Forward mode (`torch.func.jvp`), gradients of gradients (`backward(create_graph=True)`), and per-sample gradients (`torch.func.vmap` with `torch.func.grad`).
