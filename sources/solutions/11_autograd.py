@@ -39,7 +39,7 @@ rng = seed_everything(0)
 def matmul_backward(a, b, dout):
     """Gradients of out = a @ b. a: (N, K) or (B, N, K); b: (K, M) or (B, K, M);
     dout: like out. Returns (da, db) shaped like a and b."""
-    # Hint: np.swapaxes(m, -1, -2) transposes each matrix of a batch.
+    # Hint: check the shapes: each gradient has the shape of its own input.
     ### BEGIN SOLUTION
     da = dout @ np.swapaxes(b, -1, -2)
     db = np.swapaxes(a, -1, -2) @ dout
@@ -199,7 +199,7 @@ print(backward_order(graph, out_name))
 # %% dlcourse={"points": 3, "task": "11.4"}
 def softmax_backward(y, dout):
     """dL/dx of y = softmax(x) row by row. y, dout: (N, K); returns dx: (N, K)."""
-    # Hint: (dout * y).sum(axis=-1, keepdims=True) has shape (N, 1).
+    # Hint: the sum over j is one number per row, kept as a column (N, 1).
     ### BEGIN SOLUTION
     return y * (dout - (dout * y).sum(axis=-1, keepdims=True))
     ### END SOLUTION
