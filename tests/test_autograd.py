@@ -124,6 +124,25 @@ def test_max_pool2d_matches_numerical_gradient():
     check_against_numerical(ag.max_pool2d, x)
 
 
+def test_overlapping_max_pool2d_matches_numerical_gradient():
+    x = rng.permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) / 10.0
+    check_against_numerical(lambda t: ag.max_pool2d(t, size=3, stride=1), x)
+
+
+def test_max_pool2d_matches_the_layer():
+    from dlcourse.conv import MaxPool2D
+
+    x = rng.permutation(2 * 3 * 4 * 4).reshape(2, 3, 4, 4) / 10.0
+    dout = normal(2, 3, 2, 2)
+    layer = MaxPool2D(2)
+    out = layer.forward(x)
+    tensor = ag.Tensor(x, requires_grad=True)
+    result = ag.max_pool2d(tensor)
+    result.backward(dout)
+    np.testing.assert_array_equal(result.data, out)
+    np.testing.assert_array_equal(tensor.grad, layer.backward(dout))
+
+
 def test_max_sends_the_gradient_to_the_first_of_tied_maxima():
     x = ag.Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]), requires_grad=True)
     x.max(axis=1).sum().backward()
@@ -261,3 +280,15 @@ def test_unsupported_layer_is_named():
     model = mlp((6, 4, 3), dropout=0.5, rng=0, dtype=np.float64)
     with pytest.raises(ValueError, match="dropout1"):
         ag.loss_and_gradient(model, normal(2, 6), np.array([0, 1]))
+
+
+def test_autograd_sequential_runs_in_the_training_loop():
+    from dlcourse.optimizers import SGD
+    from dlcourse.training import train
+
+    model = ag.AutogradSequential(mlp((12, 8, 3), rng=5).layers.values())
+    x = normal(60, 12).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    history = train(model, SGD(lr=0.5), x, labels, epochs=15, rng=0, progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert model.params["affine1.W"].dtype == np.float32
