@@ -308,7 +308,7 @@ print("every operation within 1e-7 of the numerical gradient:", max(errors.value
 #
 # A network has one loss and tens of thousands of parameters, so reverse mode wins by a factor of about the number of parameters. (Forward mode wins in the opposite case: few inputs, many outputs. Frameworks offer it too, e.g. `torch.func.jvp`.) The backpropagation you derived by hand in lessons 03–07 *is* reverse mode, written out layer by layer.
 #
-# Here is what that means in seconds, on the MLP of lesson 04 (784 → 100 → 10, ReLU) with a batch of 100 digits, in float64: the hand-written backward (`model.loss_and_gradient`), autograd (`ag.loss_and_gradient`, the same network as tensors) and the numerical gradient. A full numerical gradient would need two loss evaluations for each of the network's parameters, far too long to wait for; so we time one loss evaluation and multiply by two evaluations per parameter (and run the real thing on a few of the output layer's parameters). The two exact methods are timed in turns, and each gets its best time, the one least disturbed by whatever else the computer was doing.
+# Here is what that means in seconds, on the MLP of lesson 04 (784 → 100 → 10, ReLU) with a batch of 100 digits, in float64: the hand-written backward (`model.loss_and_gradient`), autograd (`ag.loss_and_gradient`, the same network as tensors) and the numerical gradient. A full numerical gradient would need two loss evaluations for each of the network's parameters, far too long to wait for; so we time one loss evaluation and multiply by two evaluations per parameter (and run the real thing on a few of the output layer's parameters). Forward mode comes right after. The two exact methods are timed in turns, and each gets its best time, the one least disturbed by whatever else the computer was doing.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -365,6 +365,48 @@ print(
 )
 print(f"  (run on {n_part:,} of the parameters it took {t_numeric_part:.2f} s)")
 
+# %% [markdown]
+# Forward mode is not only an idea. For this MLP it fits in a few lines: next to every value of the forward pass, carry its derivative along one chosen direction $d$ of the parameters (a *tangent*), using the rules you know, e.g. $\dot a_1 = x\,\dot W_1 + \dot b_1$ and $\dot h = \dot a_1 \cdot [a_1 > 0]$. At the end, $\dot L = \sum_i \frac{\partial L}{\partial w_i} d_i$: one number per pass. Choosing $d$ = one parameter at a time gives the gradient one entry per pass.
+
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+def forward_mode(model, x, labels, tangent):
+    """Loss of a 2-layer ReLU MLP and its derivative along ``tangent`` (a dict like params)."""
+    p, d = model.params, tangent
+    a1 = x @ p["affine1.W"] + p["affine1.b"]
+    da1 = x @ d["affine1.W"] + d["affine1.b"]
+    h, dh = np.maximum(a1, 0), da1 * (a1 > 0)
+    scores = h @ p["affine2.W"] + p["affine2.b"]
+    dscores = dh @ p["affine2.W"] + h @ d["affine2.W"] + d["affine2.b"]
+    y = np.exp(scores - scores.max(axis=1, keepdims=True))
+    y /= y.sum(axis=1, keepdims=True)
+    t = np.eye(scores.shape[1])[labels]
+    loss = -np.sum(t * np.log(y)) / len(x)
+    return loss, np.sum((y - t) / len(x) * dscores)  # dL = Σ ∂L/∂scores · dscores
+
+
+direction = {name: rng.normal(size=q.shape) for name, q in model.params.items()}
+_, along = forward_mode(model, x_mnist, labels_mnist, direction)
+_, grads_auto = ag.loss_and_gradient(model, x_mnist, labels_mnist)
+from_reverse = sum(np.sum(grads_auto[name] * direction[name]) for name in direction)
+print(f"forward mode along a random direction: {along:.10f}")
+print(f"reverse mode's gradient · direction:   {from_reverse:.10f}")
+
+t_tangent = best_seconds(
+    {"forward": lambda: forward_mode(model, x_mnist, labels_mnist, direction)}, repeats
+)["forward"]
+t_forward = t_tangent * model.num_params  # one pass per parameter for the whole gradient
+print(f"one forward-mode pass:  {t_tangent * 1e3:8.2f} ms (best of {repeats})")
+print(
+    f"forward-mode gradient:  {t_forward:8.1f} s per gradient "
+    f"(one pass × {model.num_params:,} parameters)"
+)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("forward and reverse mode agree:", abs(along - from_reverse) < 1e-9 * abs(from_reverse))
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 display(
@@ -372,17 +414,23 @@ display(
         f"Autograd takes **{t_auto / t_hand:.1f}×** the time of the hand-written backward "
         f"({t_hand * 1e3:.2f} ms → {t_auto * 1e3:.2f} ms). The arithmetic is the same; the "
         f"difference is the bookkeeping: a Python object per operation, built as the forward "
-        f"pass runs, and a stored gradient for every intermediate tensor. The "
-        f"numerical gradient would take about **{t_numeric:,.0f} s**, "
-        f"**{t_numeric / t_auto:,.0f}×** the time of autograd, because it evaluates the loss "
-        f"twice per parameter and the MLP has {model.num_params:,} parameters."
+        f"pass runs, and a stored gradient for every intermediate tensor. "
+        f"Forward mode would take about **{t_forward:,.0f} s** for the whole gradient, "
+        f"**{t_forward / t_auto:,.0f}×** the time of autograd, because it needs one pass per "
+        f"parameter and the MLP has {model.num_params:,} parameters; the numerical gradient, "
+        f"two loss evaluations per parameter, about **{t_numeric:,.0f} s**."
     )
 )
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 2.8))
-names = ["hand-written backward", "autograd (reverse mode)", "numerical gradient\n(scaled)"]
-ax.barh(names, [t_hand, t_auto, t_numeric], color=colors[:3])
+fig, ax = plt.subplots(figsize=(7, 3.2))
+names = [
+    "hand-written backward",
+    "autograd (reverse mode)",
+    "forward mode\n(scaled)",
+    "numerical gradient\n(scaled)",
+]
+ax.barh(names, [t_hand, t_auto, t_forward, t_numeric], color=colors[:4])
 ax.set_xscale("log")
 ax.invert_yaxis()
 ax.set(
@@ -392,7 +440,7 @@ ax.set(
 plt.show()
 
 # %% [markdown]
-# *Figure: time for one gradient of the 784-100-10 MLP on a batch of 100 digits, on a logarithmic axis. Autograd and the hand-written layers are close; the numerical gradient, which like forward mode needs a pass per parameter, is several orders of magnitude slower.*
+# *Figure: time for one gradient of the 784-100-10 MLP on a batch of 100 digits, on a logarithmic axis. Autograd and the hand-written layers are close; forward mode and the numerical gradient, which need a pass (or two) per parameter, are orders of magnitude slower. The two scaled bars are one measured pass times the number of passes needed.*
 #
 # The numerical gradient we timed is still the referee: on the output layer it agrees with autograd to the accuracy of central differences.
 
