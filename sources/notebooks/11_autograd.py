@@ -613,7 +613,7 @@ display(
 # - A `Tensor` that remembers the operation that made it turns every computation into a graph; `backward()` visits it in reverse topological order, applies each operation's local rule to the gradient that arrived, and adds up the gradients of values used more than once.
 # - Broadcasting makes one value serve many positions, so its gradient is the sum over them: that is why `db` is a sum over the batch, and why every elementwise rule ends with `unbroadcast`.
 # - Every operation agrees with the numerical gradient, and the MLP and SimpleConvNet get the same loss and gradients as the hand-written layers to rounding (section 6 prints the largest differences).
-# - Reverse mode gets the whole gradient in one backward pass; section 5 measured it against the hand-written backward and against a pass per parameter, and the sentence under its table gives the factors.
+# - Reverse mode gets the whole gradient in one backward pass; forward mode, written out for the MLP in section 5, agrees with it but needs a pass per parameter, like the numerical gradient. The sentence after section 5's timings gives the factors.
 # - Frameworks add compiled kernels, GPUs, graph compilation and memory planning on top of the same idea.
 #
 # The timings and accuracies above come from `python scripts/build_notebooks.py 11` (full mode, offline digits); yours will differ with your machine.
