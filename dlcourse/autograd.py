@@ -168,7 +168,7 @@ class Tensor:
             g = grads.pop(id(node), None)
             if g is None or not node.requires_grad:
                 continue
-            node.grad = g if node.grad is None else node.grad + g
+            node.grad = g.copy() if node.grad is None else node.grad + g  # never shared
             if node.backward_rule is None:
                 continue  # a leaf
             for parent, pg in zip(node.inputs, node.backward_rule(g), strict=True):

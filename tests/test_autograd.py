@@ -292,3 +292,14 @@ def test_autograd_sequential_runs_in_the_training_loop():
     history = train(model, SGD(lr=0.5), x, labels, epochs=15, rng=0, progress=False)
     assert history.train_loss[-1] < history.train_loss[0]
     assert model.params["affine1.W"].dtype == np.float32
+
+
+def test_gradients_are_not_shared_between_tensors():
+    a = ag.Tensor(np.ones(3), requires_grad=True)
+    b = ag.Tensor(np.ones(3), requires_grad=True)
+    out = a + b
+    dout = np.arange(3.0)
+    out.backward(dout)
+    a.grad += 100  # changing one gradient in place leaves the others alone
+    np.testing.assert_array_equal(b.grad, dout)
+    np.testing.assert_array_equal(out.grad, dout)
