@@ -60,6 +60,7 @@ kde_points = sized(3000, 500)  # values per layer in the KDE plots
 #
 # Each function comes with its gradient, written by hand.
 
+
 # %%
 def bowl(w):
     return w[0] ** 2 / 20 + w[1] ** 2
@@ -123,6 +124,7 @@ problems = {
 #
 # (Adam's $v$ is not Momentum's velocity $v$: the letter follows the Adam paper in its formula, and the meaning is always said next to it.) In code, each rule is a function of the weights, the gradient, a dict `state` that it keeps between calls, and the learning rate; it returns the new weights:
 
+
 # %%
 def sgd_step(w, g, state, lr):
     return w - lr * g
@@ -170,6 +172,7 @@ steps = {
 # %% [markdown]
 # `dlcourse.optimizers` (used from section 6 on) implements the same six rules, in place on a network's arrays; the small functions above are for reading. `run` walks from the start until the weights are within a tolerance of the minimum (distance below $10^{-3}$), the step budget is used up, or the walk diverges.
 
+
 # %%
 def run(step, grad, start, minimum, lr, budget=max_steps, tol=1e-3):
     """Walk from ``start``; returns (path (S + 1, 2), steps to reach ``tol`` or None)."""
@@ -206,7 +209,9 @@ def race(grad, start, minimum):
     return results
 
 
-races = {name: race(grad, start, minimum) for name, (_, grad, start, minimum, _) in problems.items()}
+races = {
+    name: race(grad, start, minimum) for name, (_, grad, start, minimum, _) in problems.items()
+}
 
 print(f"steps to reach distance < 1e-3 of the minimum (budget {max_steps:,} steps), at the best lr")
 print(f"{'optimizer':<10}" + "".join(f"{name:>24}" for name in problems))
@@ -252,6 +257,7 @@ plt.show()
 # $m$ and $v$ start at zero. After the first step, $m = (1 - \beta_1)\, g = 0.1\, g$ and $v = (1 - \beta_2)\, g^2 = 0.001\, g^2$: both far too small as estimates of the gradient and its square. Dividing by $1 - \beta^t$ undoes exactly that: for a constant gradient, $\hat m = g$ and $\hat v = g^2$ from the very first step, so every step has length $\eta$.
 #
 # What happens without it? The two errors do not cancel: the uncorrected step is $\eta\,(1 - \beta_1^t)/\sqrt{1 - \beta_2^t}$, and because $v$ forgets more slowly than $m$ ($\beta_2 > \beta_1$), the first steps come out *larger* than $\eta$. Correcting only $m$ makes it worse. Here are the first steps for a constant gradient, measured with the update above and three variants:
+
 
 # %%
 def adam_step_lengths(correct_m, correct_v, n_steps, g=0.5, lr=1.0, beta1=0.9, beta2=0.999):
@@ -406,7 +412,9 @@ def mean_std(values):
 
 def summary_table(runs, title):
     """Final training loss and validation accuracy, mean ± std over the seeds."""
-    print(f"{title} (mean ± std over {len(seeds)} seeds, after {len(runs[next(iter(runs))][0])} epochs)")
+    print(
+        f"{title} (mean ± std over {len(seeds)} seeds, after {len(runs[next(iter(runs))][0])} epochs)"
+    )
     print(f"{'':<20}{'train loss':>18}{'val accuracy':>18}")
     for name, runs_of_name in runs.items():
         loss = [h.train_loss[-1] for h in runs_of_name]
@@ -713,6 +721,7 @@ for case, sizes in grad_sizes.items():
 #
 # Four small MLPs (784 → 50 → 10), trained for a few epochs with SGD, show it. "Units unlike unit 1" counts the hidden units whose trained incoming weights (columns of the first weight matrix) differ from those of the first unit by more than 0.1 % of the largest weight; with a random start, all 49 others should.
 
+
 # %%
 def zeros(fan_in, fan_out, rng=None, dtype=np.float32):
     return np.zeros((fan_in, fan_out), dtype=dtype)
@@ -731,8 +740,15 @@ symmetry_cases = {
 print(f"{'initialization':<20}{'units unlike unit 1':>22}{'val accuracy':>15}")
 for case, (act, init) in symmetry_cases.items():
     model = mlp((784, 50, 10), activation=act, init=init, output_init=init, rng=0)
-    train(model, get_optimizer("sgd", lr=0.5), x_train, t_train, epochs=sized(5, 2), rng=0,
-          progress=False)
+    train(
+        model,
+        get_optimizer("sgd", lr=0.5),
+        x_train,
+        t_train,
+        epochs=sized(5, 2),
+        rng=0,
+        progress=False,
+    )
     W1 = model.params["affine1.W"]
     differs = np.abs(W1 - W1[:, :1]).max(axis=0) > 1e-3 * (np.abs(W1).max() + 1e-12)
     print(f"{case:<20}{differs.sum():>22}{model.accuracy(x_val, t_val):>15.1%}")
