@@ -76,6 +76,7 @@ plt.show()
 #
 # How should the batches be drawn? The blog post this lesson follows picked 100 random indices with replacement for every step (`np.random.choice(n, 100)`). Then some digits come up twice in a row while others are not seen for a long time. Shuffling once per pass (an **epoch**) and cutting the shuffled order into consecutive pieces uses every digit exactly once per epoch. The next cell counts the difference over one epoch's worth of steps.
 
+
 # %%
 def minibatch_indices(n, batch_size, rng):
     # One epoch: a random order of 0..n-1 cut into batches (the last may be smaller).
@@ -120,6 +121,7 @@ for name, drawn in (("with replacement", with_replacement), ("without (shuffled)
 # The ReLU's derivative is a **mask**: the gradient passes unchanged through units that were active in the forward pass and stops at the others. The sigmoid's derivative is at most $1/4$, so it always shrinks the gradient; that matters more the deeper the network (lesson 09).
 #
 # The code keeps parameters in a dict, as in lesson 03, and handles any number of layers from 1 (softmax regression) to 2.
+
 
 # %%
 def relu(a):
@@ -176,6 +178,7 @@ def backward(x, t, params, y, cache, activation="relu"):
 #
 # $$\text{error} = \frac{\lVert g_\text{backprop} - g_\text{numerical} \rVert}{\max(\lVert g_\text{backprop} \rVert,\, \lVert g_\text{numerical} \rVert)}.$$
 
+
 # %%
 def numerical_gradient(f, w, h=1e-5):
     # Central differences of f() with respect to w, changing and restoring w in place.
@@ -223,6 +226,7 @@ for sizes in ((30, 7, 10), (30, 10)):
 # ## 4. Training with mini-batches
 #
 # One function trains any of our networks and records, after every epoch, the loss and accuracy on the whole training set *and* on the test set. The test set is never used for a step: it tells us how well the network does on digits it has not learned from.
+
 
 # %%
 def evaluate(x, t, params, activation):
@@ -325,6 +329,7 @@ print(
 #
 # The blog post first trained for 3,000 iterations and found the hidden layer barely better than softmax regression (87 % against 87 %); only much longer runs separated them (about 96 % against 92 % on the full set, with the training accuracy still climbing long after the test accuracy had stopped). We repeat the study with the post's first learning rate, 0.001 on its summed loss, which is $\eta = 0.1$ on our mean loss (section 7 explains the conversion), and measure both accuracies at iteration counts spaced evenly on a log scale.
 
+
 # %%
 def accuracy_vs_iterations(sizes, activation, lr, checkpoints, seed=0):
     # Train for max(checkpoints) iterations; record train and test accuracy at each one.
@@ -408,6 +413,7 @@ print(
 
 # %% [markdown]
 # Now sweep $\eta$ on our mean loss from 0.1 upwards, past the post's range, until training breaks down, for both hidden activations. Each run trains for the same number of epochs; it counts as **diverged** when its loss is not a number at all or when it ends with less than 50 % of the *training* digits right (any working run gets far more than 80 %). For the ReLU network the table also counts **dead units**: hidden units that output 0 for every training digit. Numpy's overflow warnings are silenced inside the sweep: a diverging run is expected to produce them.
+
 
 # %%
 def sweep_learning_rates(activation, learning_rates, epochs=sweep_epochs):

@@ -243,7 +243,7 @@ def plot_race(ax, problem):
 fig, axes = plt.subplots(1, 3, figsize=(16, 5))
 for ax, problem in zip(axes, problems, strict=True):
     plot_race(ax, problem)
-fig.suptitle("No optimizer wins on all three; plain SGD zig-zags across the bowl")
+fig.suptitle("No optimizer is the fastest on all three functions")
 plt.tight_layout()
 plt.show()
 
@@ -535,7 +535,7 @@ ax_lr.set(xlabel="epoch", ylabel="learning rate (seed 0)", title="The rate each 
 ax_acc.set(xlabel="epoch", ylabel="validation accuracy (mean over seeds)")
 ax_acc.set_title("Validation accuracy per epoch")
 ax_acc.legend()
-fig.suptitle("Lowering the rate late in training lets the accuracy settle")
+fig.suptitle("Schedules change the way there; compare the end points with the seeds' spread")
 plt.tight_layout()
 plt.show()
 

@@ -158,11 +158,11 @@ check("9.3", leaky_he)
 
 
 # %% [markdown]
-# The statistics your initializer produces: ten LeakyReLU layers ($\alpha = 0.2$) of 200 units, a batch of 1,000 inputs $\mathcal N(0, 1)$, and the std of each layer's output for Xavier, He and yours. You will need this table for Task 9.5.
+# The statistics your initializer produces: ten LeakyReLU layers ($\alpha = 0.2$) of 300 units, a batch of 500 inputs $\mathcal N(0, 1)$, and the std of each layer's output for Xavier, He and yours. You will need this table for Task 9.5.
 
 
 # %%
-def leaky_stds(draw, alpha=0.2, depth=10, width=200, batch=1000, seed=0):
+def leaky_stds(draw, alpha=0.2, depth=10, width=300, batch=500, seed=0):
     """Std of each layer's output for h ← leaky(h W), W = draw(width, width, seed)."""
     gen = np.random.default_rng(seed)
     h = gen.standard_normal((batch, width))
