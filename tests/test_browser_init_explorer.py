@@ -59,7 +59,10 @@ def write_notebook(lab: LabServer) -> None:
     nbformat.write(notebook, lab.root / NOTEBOOK)
 
 
-def test_init_explorer_redraws_when_controls_move(chromium: str, lab_server: LabServer) -> None:
+def test_init_explorer_redraws_when_controls_move(
+    chromium: str,  # noqa: F811 - the fixture imported above
+    lab_server: LabServer,  # noqa: F811
+) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -12,7 +12,7 @@
 #
 # **You need:** lesson 04 (mini-batch training, the learning rate) and lesson 05 (layers, `Sequential`, the `dlcourse` package).
 #
-# **Time:** about 90 minutes, of which about 1 minute is computing.
+# **Time:** about 90 minutes, of which about 2 minutes are computing.
 
 # %%
 from functools import partial
@@ -230,7 +230,7 @@ def plot_race(ax, problem):
     zs = f(np.stack([xs, ys]))
     levels = np.quantile(zs, np.linspace(0.002, 0.9, 14))
     ax.contour(xs, ys, zs, levels=np.unique(levels), colors="0.75", linewidths=0.8)
-    for color, (name, (lr, reached, path)) in zip(colors, races[problem].items(), strict=False):
+    for color, (name, (_, reached, path)) in zip(colors, races[problem].items(), strict=False):
         shown = path[:400]  # the first 400 steps
         label = name if reached is None else f"{name} ({reached:,})"
         ax.plot(shown[:, 0], shown[:, 1], ".-", color=color, ms=2, lw=1, label=label)
@@ -412,9 +412,8 @@ def mean_std(values):
 
 def summary_table(runs, title):
     """Final training loss and validation accuracy, mean ± std over the seeds."""
-    print(
-        f"{title} (mean ± std over {len(seeds)} seeds, after {len(runs[next(iter(runs))][0])} epochs)"
-    )
+    n_epochs = len(next(iter(runs.values()))[0])
+    print(f"{title} (mean ± std over {len(seeds)} seeds, after {n_epochs} epochs)")
     print(f"{'':<20}{'train loss':>18}{'val accuracy':>18}")
     for name, runs_of_name in runs.items():
         loss = [h.train_loss[-1] for h in runs_of_name]
@@ -628,6 +627,7 @@ for row, (case, outputs) in enumerate(case_outputs.items()):
         ax.hist(values, bins=40, range=(lo, hi + 1e-12), color=colors[row])
         ax.set_title(f"layer {layer + 1}: std {values.std():.2g}", fontsize=9)
         ax.set_yticks([])
+        ax.locator_params(axis="x", nbins=3)
     axes[row, 0].set_ylabel(case.replace(": ", "\n"), fontsize=9)
 for ax in axes[-1]:
     ax.set_xlabel("activation value")
