@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 
 import numpy as np
 import pytest
@@ -188,7 +189,9 @@ def test_every_init_choice_renders():
 
 
 def test_redraw_at_depth_10_takes_at_most_a_second():
+    """CPU time of this process: on a machine shared with other jobs, wall-clock time
+    measures their load as much as the redraw (the redraw itself runs on one core)."""
     explorer = init_explorer(depth=10)
-    median = explorer.time_redraw(repeats=5)
-    print(f"median redraw at depth 10: {median:.3f} s")
+    median = explorer.time_redraw(repeats=5, clock=time.process_time)
+    print(f"median redraw at depth 10: {median:.3f} s CPU")
     assert median <= 1.0, f"median redraw {median:.2f} s at depth 10; the spec asks for ≤ 1 s"
