@@ -451,13 +451,18 @@ final_loss = {name: np.mean([h.train_loss[-1] for h in runs]) for name, runs in 
 best_acc = max(final_acc, key=final_acc.get)
 best_loss = min(final_loss, key=final_loss.get)
 spread = max(final_acc.values()) - min(final_acc.values())
+winners = (
+    f"**{best_loss}** reached both the lowest training loss ({final_loss[best_loss]:.3f}) "
+    f"and the best validation accuracy ({final_acc[best_acc]:.1%})"
+    if best_loss == best_acc
+    else f"**{best_loss}** reached the lowest training loss ({final_loss[best_loss]:.3f}) "
+    f"and **{best_acc}** the best validation accuracy ({final_acc[best_acc]:.1%})"
+)
 display(
     Markdown(
-        f"In this run, **{best_loss}** reached the lowest training loss "
-        f"({final_loss[best_loss]:.3f}) and **{best_acc}** the best validation accuracy "
-        f"({final_acc[best_acc]:.1%}); the six final accuracies lie within "
-        f"**{spread:.1%}** of each other. Compare that spread with the ± columns of the "
-        "table: a difference smaller than the spread between seeds is not a result."
+        f"In this run, {winners}; the six final accuracies lie within **{spread:.1%}** of "
+        "each other. Compare the differences with the ± columns of the table: a difference "
+        "smaller than the spread between seeds is not a result."
     )
 )
 
@@ -789,9 +794,8 @@ he_ratio = ratios["ReLU, He"]
 sigmoid_ratio = ratios["sigmoid, Xavier"]
 display(
     Markdown(
-        f"- On MNIST, **{best_acc}** ended with the best mean validation accuracy "
-        f"(**{final_acc[best_acc]:.1%}** over {len(seeds)} seeds) and **{best_loss}** with the "
-        f"lowest training loss; all six lay within **{spread:.1%}** of each other.\n"
+        f"- On MNIST, {winners} (means over {len(seeds)} seeds); all six final accuracies "
+        f"lay within **{spread:.1%}** of each other.\n"
         f"- Before training, layer 1 of the ten-layer MLP got **{sigmoid_ratio:.1e}** times "
         f"the output layer's gradient with sigmoid + Xavier, and **{he_ratio:.2g}** times "
         "with ReLU + He."
