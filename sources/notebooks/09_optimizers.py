@@ -768,7 +768,7 @@ for case, (act, init) in symmetry_cases.items():
 # Everything in section 8 in one picture you can steer. Choose the initializer (or "free std" and its slider), the activation, the depth, the width (the fan-in of every layer) and the input batch. The left panel stacks the histogram of each layer's activations (layer 1 at the bottom), the right panel the gradient $\partial L/\partial h$ that arrives at each layer's output when a random gradient is sent down from the top; the tick labels give each layer's std, and the table below repeats them. Things to try:
 #
 # - `std 0.01` with tanh, then `xavier`: the collapse, then the signal kept.
-# - `he` with relu, then `xavier` with relu: the std halves its variance at every layer without He's factor 2.
+# - `he` with relu, then `xavier` with relu: without He's factor 2, every ReLU layer halves the variance, and the std shrinks layer by layer.
 # - `std 1` with sigmoid: every layer saturated at 0 and 1.
 # - Change the width with `std 0.01`: the collapse is slower for wide layers, because the spread scales with $0.01\sqrt{n_\text{in}}$.
 #
