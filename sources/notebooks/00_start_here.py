@@ -120,6 +120,7 @@ plt.show()
 #
 # A 784-pixel row is hard to read; reshaped to 28×28 it is a picture. The grid below shows the first training digits with their labels.
 
+
 # %%
 def show_digits(images, labels, n, columns=8):
     # Reshape flat (N, 784) rows to 28×28 pictures and lay them out in a labelled grid.

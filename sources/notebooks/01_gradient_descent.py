@@ -36,6 +36,7 @@ grid_points = sized(21, 11)  # arrows per axis in the gradient-field plot
 #
 # A computer cannot take a limit, but it can pick a small $h$ and evaluate the fraction: the slope of the straight line (the *secant*) through $(x, f(x))$ and $(x + h, f(x + h))$. This is the **forward difference**. Try it on the function we minimise in this lesson, $J(x) = x^2 + x$, whose exact derivative is $J'(x) = 2x + 1$, so $J'(1) = 3$:
 
+
 # %%
 def J(x):
     return x**2 + x
@@ -74,6 +75,7 @@ print("exact derivative 2x + 1 at x = 1: 3")
 # $$\underbrace{\tfrac{h^2}{6} |f'''(x)|}_{\text{truncation: wants small } h} + \underbrace{\varepsilon |f(x)| / h}_{\text{rounding: wants large } h},$$
 #
 # smallest near $h \approx \varepsilon^{1/3} \approx 10^{-5}$. The classic choice $h = 10^{-4}$ sits on the safe side of that optimum: the truncation error is still only $h^2/6 \approx 1.7 \times 10^{-9}$ times $|f'''|$, and the error stays small when $f$ is a long computation with more rounding than one `exp`, such as a network's loss.
+
 
 # %%
 def numerical_diff(f, x, h=1e-4):
@@ -137,6 +139,7 @@ print("forward difference, h = 1e-4, error > 1e-5:", error_forward > 1e-5)
 #
 # The **learning rate** $\eta$ (`lr` in code) scales the step. Near the minimum the slope is flat, so the steps shrink by themselves. For $J(x) = x^2 + x$ the minimum is where $J'(x) = 2x + 1 = 0$, at $x = -\tfrac12$, with $J(-\tfrac12) = -\tfrac14$. Let gradient descent find it with nothing but numerical derivatives:
 
+
 # %%
 def descend(dJ, x0, lr, steps):
     """Gradient descent from x0: `steps` updates x <- x - lr * dJ(x); returns all points visited."""
@@ -189,6 +192,7 @@ plt.show()
 #
 # The bound $\eta < 1$ is $2 / J''$: a steeper (more curved) function needs a smaller learning rate. A network's loss has many directions with different curvatures, and the steepest one sets the limit, which is why a learning rate is found by trying. The experiment below tries four:
 
+
 # %%
 def compare_learning_rates(lrs, x0=2.0, steps=20):
     """Run gradient descent on J once per learning rate; print and return the paths."""
@@ -233,6 +237,7 @@ plt.show()
 #
 # Each partial derivative is a central difference in which only that one coordinate moves. The function below does exactly that for an array `x` of any shape: it visits every element, sets it to `old + h` and `old - h` in place, evaluates `f`, and then **puts the saved value back**.
 
+
 # %%
 def numerical_gradient(f, x, h=1e-4):
     """Central-difference gradient of f at x, an array of any shape; returns an array like x.
@@ -254,6 +259,7 @@ def numerical_gradient(f, x, h=1e-4):
 # %% [markdown]
 # Take the elongated bowl $f(x) = x_0^2 + 4 x_1^2$, four times steeper along $x_1$ than along $x_0$. Its exact gradient is $(2x_0,\ 8x_1)$: at $(1, 1)$ that is $(2, 8)$.
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
 def bowl(x):
@@ -265,6 +271,7 @@ print("numerical gradient at (1, 1):", np.round(numerical_gradient(bowl, np.arra
 
 # %% [markdown]
 # The factor $1 - \eta\, f''$ of section 4 now applies per direction: $1 - 2\eta$ along $x_0$ and $1 - 8\eta$ along $x_1$. With $\eta = 0.1$ both shrink (0.8 and 0.2); with $\eta = 0.23$ the steep direction has factor $-0.84$ and zig-zags for a long time, while the flat one (factor 0.54) settles quickly. Where do the two paths go, and how does the gradient field guide them?
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -348,6 +355,7 @@ print("W unchanged after the call:", np.array_equal(W, W_before))
 
 # %% [markdown]
 # **Why in place?** In a network, the loss does not take the weights as an argument: it reads them from the network, where they live. The lessons to come write `f = lambda _: net_loss(x, t)` and call `numerical_gradient(f, W)` with the network's own `W`. That only works because `numerical_gradient` changes the very array the network reads. A version that perturbs a copy never affects the loss, and returns a gradient of zeros:
+
 
 # %%
 def numerical_gradient_of_copy(f, x, h=1e-4):

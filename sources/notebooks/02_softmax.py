@@ -38,6 +38,7 @@ epochs = sized(30, 3)  # passes over the training set in section 7
 #
 # A score of 0 means 50/50; large positive scores approach certainty for class 1, large negative ones for class 0.
 
+
 # %%
 def sigmoid(a):
     return 1 / (1 + np.exp(-a))
@@ -72,6 +73,7 @@ plt.show()
 # $$y_k = \frac{e^{a_k}}{\sum_{j=1}^{K} e^{a_j}}.$$
 #
 # The largest score gets the largest probability, and the order never changes. For two classes with scores $(a, 0)$ the softmax is the sigmoid: $\frac{e^a}{e^a + e^0} = \frac{1}{1 + e^{-a}}$.
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -109,6 +111,7 @@ with np.errstate(over="ignore", invalid="ignore"):
 #
 # For a batch of samples, one row per sample, each row needs **its own** maximum: `a.max(axis=-1, keepdims=True)` has shape $(N, 1)$ and broadcasts over the $K$ columns. A single maximum of the whole batch is not enough when rows have different scales: a row far below the batch maximum underflows to all zeros, and $0/0$ is `nan` again.
 
+
 # %%
 def softmax(a):
     """Row-wise softmax, stable for any finite scores. a: (N, K) or (K,); returns the same shape."""
@@ -137,6 +140,7 @@ with np.errstate(invalid="ignore"):
 #
 # To compare ten probabilities with the right answer, write the answer as ten numbers too: a **one-hot** row with a 1 at the true class and 0 elsewhere. The integer class labels (`labels`, shape $(N,)$) become targets `t` of shape $(N, K)$. Indexing with two arrays sets exactly one element per row:
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
 def one_hot(labels, num_classes=10):
@@ -157,6 +161,7 @@ print(one_hot(np.array([3, 0, 9])).astype(int))
 # $$L = -\frac{1}{N} \sum_{n=1}^{N} \sum_{k=1}^{K} t_{nk} \log y_{nk} = -\frac{1}{N} \sum_{n=1}^{N} \log y_{n,\, \text{labels}_n}.$$
 #
 # A confident right answer ($y = 0.99$) costs $-\log 0.99 \approx 0.01$; a confident wrong one costs a lot, and a probability of exactly 0 for the true class costs $-\log 0 = \infty$. That happens in practice (float32 rounds $e^{-104}$ to 0) and one `inf` ruins the whole average. The guard: raise each probability to at least a tiny $\epsilon$ before the log, here $10^{-7}$, so the worst possible cost is $-\log 10^{-7} \approx 16.1$. We average over the batch (the **mean** loss), so the loss, and the size of a good learning rate, do not depend on the batch size.
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -201,6 +206,7 @@ print("labels and one-hot agree:", cross_entropy(y, labels) == cross_entropy(y, 
 # $$\frac{\partial L}{\partial a_j} = -\sum_k \frac{t_k}{y_k}\, y_k (\delta_{kj} - y_j) = -t_j + y_j \sum_k t_k = y_j - t_j.$$
 #
 # Prediction minus target: each score is pushed down by how much probability it wrongly got, and the true class's score up by how much it lacked. The mean over a batch of $N$ adds a factor $1/N$: $\;\frac{\partial L}{\partial a} = \frac{y - t}{N}$, of shape $(N, K)$ like the scores. Is that right? Lesson 01's numerical gradient can tell, in float64 (copied here, it perturbs each score in place and restores it):
+
 
 # %%
 # NBVAL_CHECK_OUTPUT

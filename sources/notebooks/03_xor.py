@@ -54,6 +54,7 @@ for (x1, x2), label, row in zip(x, labels, t):
 # %% [markdown]
 # A single neuron, as in lesson 02, computes $w_1 x_1 + w_2 x_2 + b$ and says "class 1" when that is positive. The points where it is exactly zero form a straight line, so a single neuron can only split the plane into two half-planes. Look at the points: the two class-1 points sit on one diagonal, the two class-0 points on the other.
 
+
 # %%
 def plot_xor_points(ax, x, labels):
     # Class 0 as circles, class 1 as crosses, each with its own colour.
@@ -83,6 +84,7 @@ plt.show()
 # Adding the first two gives $w_1 + w_2 + 2b > 0$; adding the last two gives $w_1 + w_2 + 2b \le 0$. Both cannot hold. Swapping the classes only flips every sign, so no line separates XOR either way round.
 #
 # A quick experiment agrees: draw many random lines (random $w_1, w_2, b$) and keep the best one.
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -122,6 +124,7 @@ print(f"best of 100,000 random lines: {best_random_line(x, labels, 100_000, rng)
 # | $a_2$, $y$ | $(N, K)$ | $(4, 2)$ |
 #
 # The smallest network that can learn XOR has $H = 2$: the 2-2-2 network. We keep the parameters in a dict, so one loop can update all of them. The weights start as small random numbers (random, so that the two hidden units start different; if they started equal, they would stay equal forever), the biases at zero.
+
 
 # %%
 def init_params(hidden, rng, scale=1.0):
@@ -163,6 +166,7 @@ print(f"untrained loss: {loss(x, t, params):.4f} (log 2 = {np.log(2):.4f} means 
 #
 # Applied to every element of every parameter array, it needs two evaluations of the loss per parameter. The function below is lesson 01's `numerical_gradient(f, x, h=1e-4)` in the same form (it calls `f(x)` with the perturbed array), with the `try ... finally` guard of assignment task 1.2, so your own answer to that task works here too. It perturbs the array *in place* (so `loss`, which reads the parameters from the dict, sees the change) and restores each element afterwards, even if the loss raises an error. As lesson 01 promised, the loss ignores its argument: `f = lambda _: loss(x, t, params)`.
 
+
 # %%
 def numerical_gradient(f, x, h=1e-4):
     # Central-difference gradient of f at the array x (each element changed, then restored).
@@ -188,6 +192,7 @@ def numerical_gradients(x, t, params):
 
 # %% [markdown]
 # Training is the update rule of lesson 01 applied to every parameter, with the gradient from any function we pass in. Each step uses all four samples (full-batch gradient descent).
+
 
 # %%
 def train(gradient_fn, hidden=2, lr=2.0, steps=steps, seed=0):
@@ -243,6 +248,7 @@ print(f"final loss: {losses_numerical[-1]:.5f}")
 #
 # A useful check while deriving: every gradient has the shape of the thing it is the gradient of, and there is only one way to multiply the available arrays to get that shape. $\partial J/\partial W_1$ must be $(D, H)$ from $x$ $(N, D)$ and $\delta_1$ $(N, H)$: it can only be $x^\top \delta_1$.
 
+
 # %%
 def backprop_gradients(x, t, params):
     # Forward pass (keeping z1), then the chain rule backwards; one array per parameter.
@@ -264,6 +270,7 @@ def backprop_gradients(x, t, params):
 # $$\text{error} = \frac{|g_\text{backprop} - g_\text{numerical}|}{\max(|g_\text{backprop}|,\, |g_\text{numerical}|,\, 10^{-8})}.$$
 #
 # In float64 with $h = 10^{-4}$ a correct gradient gives errors around $10^{-8}$ or smaller; a mistake (a missing $1/N$, a forgotten sigmoid derivative, a transposed matrix) gives errors near 1.
+
 
 # %%
 def relative_error(a, b):
@@ -291,6 +298,7 @@ print("also for a 2-7-2 net:", max(compare_gradients(x, t, bigger).values()) < 1
 
 # %% [markdown]
 # They agree. What did that cost? The numerical gradient evaluates the loss twice per parameter, so its cost grows with the number of parameters; backprop costs about two forward passes whatever the size.
+
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -370,6 +378,7 @@ print("all four cases right:", bool((y.argmax(axis=1) == labels).all()))
 #
 # The output layer on its own is still a single neuron that draws a straight line, but it draws it in the space of the hidden activations $z_1$, not in the input space. The left plot shows the network's probability of class 1 over the whole input plane (its decision boundary is the 0.5 contour); the right plot shows where the hidden layer sends the four points, and the output layer's line there.
 
+
 # %%
 def plot_decision_boundary(ax, params):
     # Probability of class 1 over the input plane, with the 0.5 contour and the points.
@@ -419,6 +428,7 @@ plt.show()
 # *Figure: left, the trained network's probability of class 1 over the input plane (red high, blue low), with the 0.5 decision boundary in black: a diagonal band through the two crosses, with both circles outside it. Right, the same four points after the hidden layer: each hidden unit has become a soft "is at least one input on?" or "are both inputs on?" detector, the two crosses land at the same corner, and a single straight line (black) separates them from the circles.*
 #
 # Does the 2-2-2 network always succeed? Training starts from random weights, so try several starts. The experiment counts, for each hidden size, how many starts end with all four cases right.
+
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -501,6 +511,7 @@ else:
 # 2. **Each step sees one sample.** The post updated on *one randomly chosen case* per step and recorded that case's loss. A step that helps $(0, 1)$ can hurt $(1, 1)$, and the recorded number jumps between the four cases' losses even when the network as a whole is improving.
 #
 # The experiments below show both: the left panel varies the learning rate of full-batch training; the right panel trains on one random case per step and records both the loss of that case and the loss on all four.
+
 
 # %%
 def train_one_case_per_step(lr=0.5, steps=4 * steps, seed=0):

@@ -76,6 +76,7 @@ plt.show()
 #
 # How should the batches be drawn? The source article of this lesson (see Sources at the end) picked 100 random indices with replacement for every step (`np.random.choice(n, 100)`). Then some digits come up twice in a row while others are not seen for a long time. Shuffling once per pass (an **epoch**) and cutting the shuffled order into consecutive pieces uses every digit exactly once per epoch. The next cell counts the difference over one epoch's worth of steps.
 
+
 # %%
 def minibatch_indices(n, batch_size, rng):
     # One epoch: a random order of 0..n-1 cut into batches (the last may be smaller).
@@ -122,6 +123,7 @@ for name, drawn in (("with replacement", with_replacement), ("without (shuffled)
 # The code keeps parameters in a dict, as in lesson 03, and handles any number of layers from 1 (softmax regression) to 2.
 #
 # **Why start the weights at scale $1/\sqrt{\text{fan-in}}$?** A unit's score $a = \sum_{i=1}^{D} x_i W_i$ adds up $D$ terms, its **fan-in**. If the weights are independent with mean 0 and standard deviation $s$, the variances of the terms add up: $\operatorname{Var}(a) = D\,s^2\,\overline{x^2}$, where $\overline{x^2}$ is the mean squared input. With $s = 1$ a hidden unit of this network, $D = 784$, would start with scores $\sqrt{784} = 28$ times the typical input, deep in the flat tails of the sigmoid where its derivative is almost 0, and the softmax would start out certain of random answers. With $s = 1/\sqrt{D}$ the variance is $\overline{x^2}$ whatever $D$ is: every layer starts with scores of the same size as its inputs, where the activations still have a slope. (Lesson 09 tells the full story, including the factor 2 that suits ReLU units.)
+
 
 # %%
 def relu(a):
@@ -178,6 +180,7 @@ def backward(x, t, params, y, cache, activation="relu"):
 #
 # $$\text{error} = \frac{\lVert g_\text{backprop} - g_\text{numerical} \rVert}{\max(\lVert g_\text{backprop} \rVert,\, \lVert g_\text{numerical} \rVert)}.$$
 
+
 # %%
 def numerical_gradient(f, x, h=1e-4):
     # Central-difference gradient of f at the array x (each element changed, then restored).
@@ -228,6 +231,7 @@ for sizes in ((30, 7, 10), (30, 10)):
 # One function trains any of our networks and records, after every epoch, the loss and accuracy on the whole training set *and* on the test set. The test set is never used for a step: it tells us how well the network does on digits it has not learned from.
 #
 # The function draws from two random generators, both made from `seed`: one for the initial weights, one for the order of the batches. Networks of different sizes draw different amounts of random numbers to initialise, but with separate generators they still see exactly the same batches in the same order.
+
 
 # %%
 def evaluate(x, t, params, activation):
@@ -330,6 +334,7 @@ print(
 #
 # The source article first trained for 3,000 iterations and found the hidden layer barely better than softmax regression (87.08 %<!-- quoted: 週末のディープラーニング --> against 86.64 %<!-- quoted: 週末のディープラーニング -->, less than half a point apart); only much longer runs separated them (about 96 %<!-- quoted: 週末のディープラーニング --> against 92 %<!-- quoted: 週末のディープラーニング --> on the full set, with the training accuracy still climbing long after the test accuracy had stopped). We repeat the study with the post's first learning rate, 0.001 on its summed loss, which is $\eta = 0.1$ on our mean loss (section 7 explains the conversion), and measure both accuracies at iteration counts spaced evenly on a log scale.
 
+
 # %%
 def accuracy_vs_iterations(sizes, activation, lr, checkpoints, seed=0):
     # Train for max(checkpoints) iterations; record train and test accuracy at each one.
@@ -413,6 +418,7 @@ print(
 
 # %% [markdown]
 # Now sweep $\eta$ on our mean loss from 0.1 upwards, past the post's range, until training breaks down, for both hidden activations. Each run trains for the same number of epochs; it counts as **diverged** when its loss is not a number at all or when it ends with less than 50 % of the *training* digits right (any working run gets far more than 80 %). For the ReLU network the table also counts **dead units**: hidden units that output 0 for every training digit. Numpy's overflow warnings are silenced inside the sweep: a diverging run is expected to produce them.
+
 
 # %%
 def sweep_learning_rates(activation, learning_rates, epochs=sweep_epochs):

@@ -77,6 +77,7 @@ print(f"copied cells: loss {losses_cells[-1]:.3f}, test accuracy {acc_cells:.3f}
 #
 # The first step is to give each idea a name. Below, every piece of the loop becomes a small function: loading the data, drawing a batch, the affine map and its gradient, the error (loss), the accuracy, the update and a plot. Kept together like this, the cell reads like a module `mlp_functions.py`: a training run is now a short function that calls them, and trying other sizes means changing arguments, not code.
 
+
 # %%
 def load_data():
     """MNIST as (x_train, t_train, x_test, t_test), x: (N, 784) float32, t: (N,) labels."""
@@ -176,6 +177,7 @@ print(f"functions: loss {losses_functions[-1]:.3f}, test accuracy {acc_functions
 # | `ReLU()` | $\max(0, x)$ | `mask` $= x > 0$ | $dx = \text{dout} \cdot \text{mask}$ |
 # | `SoftmaxCrossEntropy()` | $L = -\frac1N\sum_n \log y_{n,t_n}$, $y = \text{softmax}(x)$ | `y`, `t` | $dx = \text{dout}\,(y - t)/N$ |
 
+
 # %%
 class Affine:
     """out = x @ W + b. W: (D, M), b: (M,); x: (N, D) -> (N, M). Caches x."""
@@ -238,6 +240,7 @@ class SoftmaxCrossEntropy:
 # %% [markdown]
 # The network is now data: an ordered dictionary of named layers plus a loss layer. `forward` walks it front to back, `backward` back to front, and neither knows which layers are inside, so adding a layer is one more entry.
 
+
 # %%
 def build_layers(seed=0):
     p = init_params(seed)
@@ -277,6 +280,7 @@ print(f"layers: loss {losses_layers[-1]:.3f}, test accuracy {acc_layers:.3f}")
 
 # %% [markdown]
 # Below is that container drawn as a computational graph. The forward pass (top arrows) carries activations from left to right; the backward pass (bottom arrows) carries gradients from the loss back to the input. Each box only needs its cache and the gradient arriving from its right-hand neighbour.
+
 
 # %%
 def draw_graph(names, ax):

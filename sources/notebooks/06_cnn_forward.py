@@ -64,6 +64,7 @@ print("x_train:", x_train.shape, x_train.dtype)
 #
 # A small example makes it concrete. The image below is a diagonal line; the first filter is a short diagonal, the second a short anti-diagonal. The first one answers 3 exactly where the line runs through its window: it *matches*. The second answers at most 1 anywhere.
 
+
 # %%
 def conv2d_loop(image, W):
     """Slide W over image, no padding, stride 1. image: (H, W_img), W: (FH, FW)."""
@@ -140,6 +141,7 @@ show_maps(
 #
 # When the division is not exact, the last pixels would be left out; most libraries silently drop them, and `dlcourse` refuses (with an error saying so) because it is usually a mistake. The table lists a few settings for a 28-pixel-wide digit.
 
+
 # %%
 # NBVAL_CHECK_OUTPUT
 def output_size_table(size, settings):
@@ -156,6 +158,7 @@ output_size_table(28, [(5, 1, 0), (5, 1, 2), (3, 1, 1), (5, 2, 0), (4, 2, 1), (2
 
 # %% [markdown]
 # The last row, a 2×2 window moved 2 pixels at a time, is the max pooling of section 6. Let us extend the loop with padding and stride and look at the "same" padding of a 5×5 filter, $P = 2$:
+
 
 # %%
 def conv2d_loop(image, W, stride=1, pad=0):
@@ -206,6 +209,7 @@ show_maps(
 # The bias is added to every position of the map, so a filter with a negative bias only passes strong matches: after the ReLU, $\max(z, 0)$, weak responses become exactly 0. (The source's first CNN kept a separate bias for each of the 576 pixels of its map. Sharing one per filter is what lets a filter detect its pattern equally everywhere, and it saves 575 weights.)
 #
 # The loop below is the whole forward pass of a convolutional layer, written the slow way: four nested loops, over samples, filters and output positions. It is what the source's network did for each training step, with one filter.
+
 
 # %%
 def conv_forward_loop(x, W, b, stride=1, pad=0):
@@ -274,6 +278,7 @@ plt.show()
 #
 # Here is step 1 on a tiny 4×4 image (the numbers 0 to 15) with a 3×3 filter: 2×2 output positions, so 4 rows of 9 numbers.
 
+
 # %%
 def im2col(x, fh, fw, stride=1, pad=0):
     """Patches as rows. x: (N, C, H, W) -> cols: (N * H_out * W_out, C * fh * fw).
@@ -304,6 +309,7 @@ print("cols (one patch per row):\n", im2col(tiny, 3, 3))
 
 # %% [markdown]
 # Row 0 is the top-left 3×3 patch read row by row (0, 1, 2, 4, 5, 6, 8, 9, 10), row 1 the patch one step to the right, rows 2 and 3 the two patches one step down. Steps 2 to 4 finish the layer:
+
 
 # %%
 def conv_forward_im2col(x, W, b, stride=1, pad=0):

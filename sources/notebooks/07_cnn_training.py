@@ -64,6 +64,7 @@ print("x_train:", x_train.shape, " x_test:", x_test.shape)
 #
 # Here is the formula as code, with loops over the filter offsets only, checked on a small random case against `dlcourse.gradients.numerical_gradient`, lesson 01's `numerical_gradient(f, x, h=1e-4)` in the package (the same form: `f` receives the perturbed array; ours ignores it and reads the arrays directly). The "loss" is $L = \sum \text{out} \cdot g$ for a fixed random $g$, so that $\text{dout} = g$.
 
+
 # %%
 def conv_forward(x, W, b):
     """Stride 1, no padding. x: (N, C, H, W), W: (F, C, FH, FW), b: (F,) -> (N, F, H_out, W_out)."""
@@ -132,6 +133,7 @@ print(col2im(ones, (1, 1, 5, 5), 3, 3)[0, 0].astype(int))
 # %% [markdown]
 # The corner pixels are in one patch, the centre in all nine. Now the whole backward pass of a conv layer with im2col, compared with the loop formula of section 1, with the numerical gradient, and with `dlcourse`'s `Conv2D.backward`:
 
+
 # %%
 def conv_backward(x, W, dout):
     """Returns dx (N, C, H, W), dW (F, C, FH, FW), db (F,) for stride 1, no padding."""
@@ -186,6 +188,7 @@ print("backward, dx for dout = [[1, 2], [3, 4]]:\n", pool.backward(dout_pool[Non
 #
 # `dlcourse.gradients.gradient_check` does for a layer what section 1 did by hand: it picks a random `dout`, computes the layer's `dx` and parameter gradients by backpropagation and compares each element with the central difference, in float64. Relative errors around $10^{-9}$ mean the formulas and the code agree; $10^{-2}$ would mean a bug. We check the settings the course uses, including padding and stride, then a whole small CNN end to end (through the softmax cross-entropy loss).
 
+
 # %%
 def conv_layer(filters, channels, size, stride=1, pad=0, seed=0):
     """A float64 Conv2D with random weights, for checking."""
@@ -225,6 +228,7 @@ for name, result in results.items():
 # ## 5. The source's hours, timed again
 #
 # The source's first CNN was one 5×5 filter, ReLU, and an affine layer from the 576 feature-map pixels to 10 classes. Written with loops over images and pixels, 3,000 training steps at batch 100 took it **18,282 s**<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, about 5 hours<!-- quoted: 週末のディープラーニング -->, on a 2.4 GHz laptop. `single_filter_convnet` builds the same network from the vectorised layers of `dlcourse` (with one bias per filter, not per pixel). Let us time a few hundred of its training steps, the same work per step as the source's (forward, backward and update for 100 digits), and extrapolate honestly to 3,000.
+
 
 # %%
 def time_training_steps(model, optimizer, steps, batch_size=100, seed=0):
@@ -360,6 +364,7 @@ plt.show()
 # ## 7. What did the filters learn?
 #
 # The first layer's 30 filters are 5×5 weight patterns. Before training they were random noise. Training moves each one only as far as the loss needs, so expect a mix: some filters develop a band of positive weights next to a band of negative ones (an edge or stroke detector of that orientation), others still carry much of their random start.
+
 
 # %%
 def show_filters(W, title, columns=10):

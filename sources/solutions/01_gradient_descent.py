@@ -35,6 +35,7 @@ colors = sns.color_palette("colorblind")
 #
 # *Checked:* five functions at different points, each with an explicit `h` (so that a forward difference is told apart from a central one), and once with the default `h`.
 
+
 # %% dlcourse={"points": 2, "task": "1.1"}
 def numerical_diff(f, x, h=1e-4):
     """Central-difference derivative of f at the number x."""
@@ -74,6 +75,7 @@ print("max |error| against cos(x) < 1e-8:", np.abs(estimates - np.cos(points)).m
 # *Hint:* `for idx in np.ndindex(x.shape):` visits every index of an array of any shape; `np.zeros_like(x, dtype=np.float64)` makes `grad`.
 #
 # *Checked:* arrays of shapes (3, 4), (5,) and (2, 3, 2) against a reference; a function that reads a weight matrix from outside; `x` compared bit for bit before and after; a function that fails on its 4th call.
+
 
 # %% dlcourse={"points": 3, "task": "1.2"}
 def numerical_gradient(f, x, h=1e-4):
@@ -136,6 +138,7 @@ print("W exactly restored:", np.array_equal(W, W_saved))
 #
 # *Checked:* a 1-D, a 2-D and a matrix-shaped problem, one of them diverging on purpose; `x0` must be unchanged.
 
+
 # %% dlcourse={"points": 2, "task": "1.3"}
 def gradient_descent(grad, x0, lr, steps):
     """Gradient descent from x0; returns the path, shape (steps + 1, *x0.shape)."""
@@ -158,6 +161,7 @@ assert gradient_descent(lambda v: 2 * v + 1, np.array(1.0), 0.5, 1)[-1] == -0.5
 
 # %% [markdown]
 # Put your three functions together on the **Rosenbrock function** $f(x) = (1 - x_0)^2 + 10\,(x_1 - x_0^2)^2$, a curved valley whose minimum is at $(1, 1)$. Gradient descent with the numerical gradient, from $(-1, 1.5)$:
+
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -39,6 +39,7 @@ epochs = sized(20, 3)  # passes over the training set at the end
 #
 # *Checked:* $[1010, 1000, 990]$, batches of shapes (4, 3), (2, 7), (1, 10), and a (3, 5) batch with rows near 0, +1000 and −1000.
 
+
 # %% dlcourse={"points": 2, "task": "2.1"}
 def softmax(x):
     """Row-wise softmax. x: (N, K) or (K,) scores; returns probabilities of the same shape."""
@@ -71,6 +72,7 @@ print(np.round(softmax(np.array([1010.0, 1000.0, 990.0])), 4))
 #
 # *Checked:* three batch shapes, each with one-hot targets and with labels; a prediction that gives the true class probability 0 must give a large but finite loss.
 
+
 # %% dlcourse={"points": 2, "task": "2.2"}
 def cross_entropy(y, t):
     """Mean cross-entropy. y: (N, K) probabilities; t: (N, K) one-hot or (N,) labels."""
@@ -99,6 +101,7 @@ assert abs(cross_entropy(np.array([[0.5, 0.5]]), np.array([0])) - np.log(2)) < 1
 #
 # *Checked:* against the formula on batches of shapes (4, 3), (7, 10) and (5, 4), the last with scores around ±1000; the check names a wrong sign or a missing $1/N$.
 
+
 # %% dlcourse={"points": 2, "task": "2.3"}
 def softmax_cross_entropy_gradient(a, t):
     """dL/da for the mean cross-entropy of softmax(a). a: (N, K); returns (N, K)."""
@@ -116,6 +119,7 @@ check("2.3", softmax_cross_entropy_gradient)
 
 # %% [markdown]
 # Your gradient against a numerical one (central differences in float64, each score perturbed in place and restored, as in lesson 01):
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -154,6 +158,7 @@ print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical
 # *Hint:* `params["W"] -= lr * grad_W` updates the array in place; `da.sum(axis=0)` sums over the batch.
 #
 # *Checked:* two problems with non-square shapes, one-hot targets and labels; `x` and `t` must be unchanged.
+
 
 # %% dlcourse={"points": 3, "task": "2.4"}
 def train_step(params, x, t, lr):

@@ -39,6 +39,7 @@ steps = sized(3000, 1500)  # training steps at the end of the assignment
 #
 # *Checked:* values on arrays of three shapes; no overflow warning for inputs of ±1000; the derivative against $\sigma(1 - \sigma)$ (it names the mix-up with $x(1 - x)$); arguments not changed.
 
+
 # %% dlcourse={"points": 2, "task": "3.1"}
 def sigmoid(x):
     """Logistic function, elementwise, without overflow. x: any shape; returns the same shape."""
@@ -77,6 +78,7 @@ assert abs(sigmoid_grad(np.array([0.0]))[0] - 0.25) < 1e-12
 #
 # *Checked:* three networks with different $N$, $D$, $H$, $K$ and random weights, and one with scores of about ±1000; the check recognises a missing sigmoid, a softmax over the wrong axis and unnormalised scores.
 
+
 # %% dlcourse={"points": 2, "task": "3.2"}
 def softmax(a):
     """Row-wise softmax. a: (N, K) scores; returns (N, K) probabilities."""
@@ -113,6 +115,7 @@ check("3.2", predict)
 # *Hint:* each gradient has the shape of its parameter; if a shape does not fit, a transpose is in the wrong place.
 #
 # *Checked:* against a numerical gradient (central differences in float64) on three networks whose sizes all differ, so a transposed matrix cannot pass; the check names a missing $1/N$, a wrong sign and a forgotten sigmoid derivative, and otherwise reports the worst element's relative error.
+
 
 # %% dlcourse={"points": 3, "task": "3.3"}
 def gradients(x, t, params):

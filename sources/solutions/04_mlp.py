@@ -35,6 +35,7 @@ epochs = sized(15, 6)  # training epochs at the end of the assignment
 #
 # *Checked:* four sizes (some not divisible by the batch size); each index exactly once; a shuffled order that comes from `rng` (same seed, same batches; next call, a new order). It names sampling with replacement, a dropped last batch and an unshuffled order.
 
+
 # %% dlcourse={"points": 2, "task": "4.1"}
 def minibatch_indices(n, batch_size, rng):
     """One epoch of shuffled batches: a list of 1-D index arrays covering 0..n-1 once."""
@@ -60,6 +61,7 @@ assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))
 # *Hint:* use the stable softmax (subtract each row's maximum) and guard the log, `np.log(np.maximum(y, 1e-7))`, so a confident wrong answer costs about 16, not infinity.
 #
 # *Checked:* three networks whose sizes all differ, and one with scores of several hundred (no nan or inf); it names a summed instead of a mean loss, a sigmoid instead of a ReLU, a missing ReLU and a per-sample array instead of one number.
+
 
 # %% dlcourse={"points": 2, "task": "4.2"}
 def mlp_loss(x, t, params):
@@ -87,6 +89,7 @@ check("4.2", mlp_loss)
 # *Hint:* the ReLU's derivative is the mask `a1 > 0` from the forward pass; multiply by it (a boolean array multiplies as 0 and 1).
 #
 # *Checked:* against a numerical gradient in float64 on three networks whose sizes all differ; it names a transposed $\partial J/\partial W$, a missing $1/N$, a wrong sign, a missing mask, a ReLU applied to the gradient and a sigmoid derivative, and otherwise reports the worst element's relative error.
+
 
 # %% dlcourse={"points": 3, "task": "4.3"}
 def mlp_gradients(x, t, params):
@@ -121,6 +124,7 @@ check("4.3", mlp_gradients)
 # *Hint:* how do the two gradients compare? (Lesson 04, section 7.)
 #
 # *Checked:* five pairs of learning rate and batch size; it names the conversion done the wrong way round.
+
 
 # %% dlcourse={"points": 1, "task": "4.4"}
 def lr_for_mean_loss(lr_sum, batch_size):

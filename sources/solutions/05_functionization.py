@@ -32,6 +32,7 @@ rng = seed_everything(0)
 #
 # *Checked:* three seeds with non-square shapes (a transposed `dW` cannot pass), and that neither `x` nor `dout` is changed.
 
+
 # %% dlcourse={"points": 3, "task": "5.1"}
 class Affine:
     """Fully connected layer. W: (D, M), b: (M,); x: (N, D) -> (N, M). Caches x."""
@@ -68,6 +69,7 @@ check("5.1", Affine)
 # *Hint:* do not write into `dout` (`dout[mask] = 0` changes the caller's array); `dout * self.mask` makes a new one.
 #
 # *Checked:* three seeds, the sign of the mask, that `dout` is untouched, and a sigmoid input of 800.
+
 
 # %% dlcourse={"points": 2, "task": "5.2"}
 class ReLU:
@@ -122,6 +124,7 @@ check("5.2", ReLU, Sigmoid)
 #
 # *Checked:* three seeds, a row of scores around 1000, the mean (not the sum) and the division by N.
 
+
 # %% dlcourse={"points": 2, "task": "5.3"}
 class SoftmaxWithLoss:
     """Softmax followed by the mean cross-entropy. Caches y and t."""
@@ -157,6 +160,7 @@ check("5.3", SoftmaxWithLoss)
 # *Hint:* `reversed(layers)` walks a list backwards.
 #
 # *Checked:* with recording layers, the order of the calls, the loss and every gradient, on three seeds.
+
 
 # %% dlcourse={"points": 2, "task": "5.4"}
 def backprop(layers, loss_layer, x, t):

@@ -37,6 +37,7 @@ sns.set_theme(style="white", palette="colorblind")
 #
 # *Checked:* six sizes (with and without padding and stride) and three that must raise.
 
+
 # %% dlcourse={"points": 1, "task": "6.1"}
 def conv_output_size(size, filter_size, stride=1, pad=0):
     """Number of positions of a filter along one axis; ValueError if it does not fit evenly."""
@@ -70,6 +71,7 @@ assert conv_output_size(28, 5, stride=1, pad=2) == 28
 # *Hint:* `np.pad(image, pad)` pads with zeros; a patch is `padded[i*stride : i*stride + FH, j*stride : j*stride + FW]`, and `np.sum(patch * filt)` is one output value.
 #
 # *Checked:* five image/filter pairs from different seeds, non-square, with strides and paddings; the check says so when the filter is flipped or transposed.
+
 
 # %% dlcourse={"points": 3, "task": "6.2"}
 def conv2d_naive(image, filt, stride=1, pad=0):
@@ -129,6 +131,7 @@ plt.show()
 #
 # *Checked:* three images with non-square filters, strides and padding; the check tells you when the matrix is transposed or its rows or columns are in another order.
 
+
 # %% dlcourse={"points": 2, "task": "6.3"}
 def im2col_single(image, fh, fw, stride=1, pad=0):
     """Patches of image as rows. image: (H, W); returns cols: (H_out * W_out, fh * fw)."""
@@ -168,6 +171,7 @@ print("im2col product equals the loop:", np.allclose(as_product, feature_map))
 # *Hint:* loop over the output positions only; `window = x[:, :, i*stride : i*stride + pool_h, j*stride : j*stride + pool_w]` holds that window for all samples and channels at once, and `window.max(axis=(2, 3))` is its maximum.
 #
 # *Checked:* three batches with non-square pools, overlapping windows (stride smaller than the pool), and all-negative values.
+
 
 # %% dlcourse={"points": 2, "task": "6.4"}
 def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):

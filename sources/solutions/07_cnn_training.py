@@ -36,6 +36,7 @@ rng = seed_everything(0)
 #
 # *Checked:* against a numerical gradient (central differences in float64) on three non-square cases; the check says so when your gradient is flipped, transposed, averaged or has its axes swapped.
 
+
 # %% dlcourse={"points": 3, "task": "7.1"}
 def filter_gradient(x, dout):
     """dL/dW. x: (N, C, H, W), dout: (N, F, H_out, W_out); returns dW: (F, C, FH, FW)."""
@@ -69,6 +70,7 @@ check("7.1", filter_gradient)
 # *Hint:* loop over the output positions `(a, b)`; for the window `x[:, :, a*stride : a*stride + pool_h, b*stride : b*stride + pool_w]`, `window.reshape(n, c, -1).argmax(axis=2)` gives the flat index of each maximum, `np.unravel_index(..., (pool_h, pool_w))` its row and column, and `n_idx, c_idx = np.indices((n, c))` lets you index all samples and channels at once.
 #
 # *Checked:* four cases, with ties, non-square pools and overlapping windows.
+
 
 # %% dlcourse={"points": 2, "task": "7.2"}
 def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
@@ -104,6 +106,7 @@ check("7.2", max_pool_backward)
 #
 # *Checked:* two shapes, with some `z` exactly 0.
 
+
 # %% dlcourse={"points": 2, "task": "7.3"}
 def bias_relu_backward(dout, z):
     """dout, z: (N, F, H_out, W_out); returns dz: (N, F, H_out, W_out) and db: (F,)."""
@@ -127,6 +130,7 @@ check("7.3", bias_relu_backward)
 # *Hint:* start from `padded = np.zeros((H + 2*pad, W + 2*pad))`, loop over the output positions, and `+=` each row, reshaped to `(fh, fw)`, onto its patch; return `padded[pad : pad + H, pad : pad + W]`.
 #
 # *Checked:* three cases with overlapping patches, strides, a non-square filter and padding.
+
 
 # %% dlcourse={"points": 2, "task": "7.4"}
 def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
@@ -153,6 +157,7 @@ check("7.4", col2im_single)
 # ## Putting your pieces together
 #
 # A tiny single-channel layer, the one the source built first: convolution with one filter, a bias, ReLU and 2×2 max pooling. The scalar $L = \sum \text{pool}(\text{ReLU}(\text{conv}(x, W) + b)) \cdot g$, with a fixed random $g$, stands in for a loss (its `dout` is $g$). Your four functions give $\partial L / \partial W$, $\partial L / \partial b$ and $\partial L / \partial x$; the numerical gradient, computed by nudging every number by $\pm h$, must agree. The forward pass is given.
+
 
 # %%
 def forward(x, W, b):
