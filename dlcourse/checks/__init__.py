@@ -89,6 +89,20 @@ def registry(task: str) -> Checker:
     return _registry[task]
 
 
+def _raised_message(err: Exception) -> str:
+    """'your code raised ValueError: … (line 3 of softmax)' for an exception from learner code.
+
+    In the judge the exception comes from the kernel (type name and the learner's line as
+    strings); in a self-check it is the real one, and the line is its innermost frame.
+    """
+    kind = getattr(err, "remote_type", type(err).__name__)
+    where = getattr(err, "remote_where", None)
+    if where is None:
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"line {frame.lineno} of {frame.name}"
+    return f"your code raised {kind}: {err}" + (f" ({where})" if where else "")
+
+
 def _run(entry: Checker, objects: tuple) -> CheckResult:
     try:
         entry.func(*objects)
@@ -97,12 +111,7 @@ def _run(entry: Checker, objects: tuple) -> CheckResult:
     except NotImplementedError as err:
         return CheckResult(entry.task, False, f"not implemented yet ({err})")
     except Exception as err:  # the learner's code raised: report it, kindly and briefly
-        where = traceback.extract_tb(err.__traceback__)[-1]
-        return CheckResult(
-            entry.task,
-            False,
-            f"your code raised {type(err).__name__}: {err} (line {where.lineno} of {where.name})",
-        )
+        return CheckResult(entry.task, False, _raised_message(err))
     return CheckResult(entry.task, True, "passed")
 
 

@@ -1,0 +1,264 @@
+"""The grader's code inside a submission's kernel: it performs calls and reports data.
+
+After the submission's cells have run, the grader runs one more line in the kernel::
+
+    import dlcourse.assign.kernelside as k; k.serve(host, port, token, globals())
+
+:func:`serve` connects to the judge (:mod:`dlcourse.assign.judge`) and waits. For each
+task the judge names, it forks a child process (Linux, macOS) that connects to the
+judge on its own and answers the task's requests — look up a name, call an object,
+read or set an attribute — with plain data only (:mod:`dlcourse.assign.wire`): the
+return value, the arguments after the call (to show changes made in place), the
+exception's type and message as strings, handles for objects that are not data. The
+parent kills the child when the task's time is up and tells the judge; a child that
+runs out of memory or crashes ends only that task. Where there is no ``fork``
+(Windows) the tasks are served in the kernel itself, one after the other.
+
+Nothing here decides anything: the checkers, the hidden tests and the scoring run in
+the judge, so replacing this module can only misreport the submission's own answers.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+import warnings
+from typing import Any
+
+from dlcourse.assign import wire
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.dirname(m.__file__))
+    for m in (os, wire)
+    if getattr(m, "__file__", None)
+)
+
+
+class CallbackRaised(Exception):
+    """A function the judge handed in (by handle) raised; the judge knows the original."""
+
+    def __init__(self, number: int, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}" if message else kind)
+        self.number = number
+
+
+class _Task:
+    """The objects of one task's session: handles both ways and the calls in progress."""
+
+    def __init__(self, sock: socket.socket, namespace: dict) -> None:
+        self.sock = sock
+        self.namespace = namespace
+        self.objects: dict[int, Any] = {}
+        self.numbers: dict[int, int] = {}
+        self.active: list[tuple[tuple, dict]] = []
+
+    # -- handles
+    def handle(self, value: Any) -> dict:
+        if isinstance(value, _Callback):
+            return {"$callback": value.number}
+        key = id(value)
+        if key not in self.numbers:
+            number = len(self.objects)
+            self.objects[number] = value
+            self.numbers[key] = number
+        number = self.numbers[key]
+        return {"$handle": number, "type": type(value).__name__, "callable": callable(value)}
+
+    def resolve(self, data: dict) -> Any:
+        if "$callback" in data:
+            return _Callback(self, int(data["$callback"]))
+        number = data.get("$handle")
+        if number not in self.objects:
+            raise wire.WireError(f"unknown handle {number!r}")
+        return self.objects[number]
+
+    def encode(self, value: Any) -> Any:
+        return wire.encode(value, self.handle)
+
+    def decode(self, data: Any) -> Any:
+        return wire.decode(data, self.resolve)
+
+    # -- requests
+    def serve(self) -> None:
+        """Answer requests until the judge says ``end`` (or the connection closes)."""
+        while True:
+            request = wire.receive(self.sock)
+            if request.get("op") == "end":
+                return
+            wire.send(self.sock, self.answer(request))
+
+    def wait_for_reply(self) -> dict:
+        """Answer the judge's requests until a reply (to our callback) arrives."""
+        while True:
+            message = wire.receive(self.sock)
+            if "op" not in message:
+                return message
+            if message["op"] == "end":
+                raise SystemExit(0)
+            wire.send(self.sock, self.answer(message))
+
+    def answer(self, request: dict) -> dict:
+        try:
+            return self._answer(request)
+        except wire.WireError as err:
+            return {"error": {"type": "GraderRefused", "message": str(err), "where": ""}}
+        except CallbackRaised as err:
+            return {"error": _error(err) | {"callback": err.number}}
+        except Exception as err:
+            return {"error": _error(err)}
+
+    def _answer(self, request: dict) -> dict:
+        op = request.get("op")
+        if op == "lookup":
+            name = str(request.get("name"))
+            if name not in self.namespace:
+                raise NameError(f"name {name!r} is not defined")
+            return {"value": self.encode(self.namespace[name])}
+        target = self.decode(request.get("target"))
+        if op == "getattr":
+            return {"value": self.encode(getattr(target, str(request.get("name"))))}
+        if op == "setattr":
+            setattr(target, str(request.get("name")), self.decode(request.get("value")))
+            return {"value": None}
+        if op == "signature":
+            return {"value": _signature(target)}
+        if op == "call":
+            args = self.decode(request.get("args", {"$tuple": []}))
+            kwargs = self.decode(request.get("kwargs", {"$dict": []}))
+            if type(args) is not tuple or type(kwargs) is not dict:
+                raise wire.WireError("malformed call")
+            self.active.append((args, kwargs))
+            try:
+                result = target(*args, **kwargs)
+            finally:
+                self.active.pop()
+            return {
+                "value": self.encode(result),
+                "args": self.encode(args),
+                "kwargs": self.encode(kwargs),
+            }
+        raise wire.WireError(f"unknown request {op!r}")
+
+
+class _Callback:
+    """A judge-side function (a checker's loss, a hidden test's lambda), called by request."""
+
+    def __init__(self, task: _Task, number: int) -> None:
+        self.task, self.number = task, number
+        self.__name__ = f"given_function_{number}"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        task = self.task
+        message = {
+            "callback": self.number,
+            "args": task.encode(args),
+            "kwargs": task.encode(kwargs),
+            # the arguments of the calls in progress, as they are now (in-place changes)
+            "sync": [task.encode(list(frame)) for frame in task.active],
+        }
+        wire.send(task.sock, message)
+        reply = task.wait_for_reply()
+        if "error" in reply:
+            error = reply["error"]
+            number = error.get("id") if type(error.get("id")) is int else 0
+            raise CallbackRaised(number, str(error.get("type")), str(error.get("message")))
+        return task.decode(reply.get("value"))
+
+
+def _signature(target: Any) -> list:
+    import inspect
+
+    parameters = inspect.signature(target).parameters.values()
+    return [[p.name, int(p.kind), p.default is not inspect.Parameter.empty] for p in parameters]
+
+
+def _is_learner_frame(filename: str) -> bool:
+    return not filename.startswith(_LIBRARY_DIRS) and "site-packages" not in filename
+
+
+def _error(err: BaseException) -> dict:
+    """Type, message and the learner's innermost line of ``err``, as strings."""
+    frames = traceback.extract_tb(err.__traceback__)[1:]  # the first is _answer's call
+    mine = [f for f in frames if _is_learner_frame(f.filename)]
+    frame = (mine or frames or [None])[-1]
+    where = f"line {frame.lineno} of {frame.name}" if frame else ""
+    message = str(err)
+    if len(message) > 2000:
+        message = message[:1997] + "..."
+    return {"type": type(err).__name__, "message": message, "where": where}
+
+
+def _connect(host: str, port: int, hello: dict) -> socket.socket:
+    sock = socket.create_connection((host, port), timeout=60)
+    sock.settimeout(None)
+    wire.send(sock, hello)
+    return sock
+
+
+def _serve_task(host: str, port: int, token: str, task: str, namespace: dict) -> None:
+    with contextlib.closing(_connect(host, port, {"token": token, "task": task})) as sock:
+        _Task(sock, namespace).serve()
+
+
+def _child(host: str, port: int, token: str, task: str, namespace: dict) -> None:
+    """The forked process of one task: quiet output, serve, and leave without cleanup."""
+    code = 0
+    try:
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
+        sys.stdout = sys.stderr = devnull  # the kernel's streams need threads we lack
+        builtins.input = lambda *a: ""
+        _serve_task(host, port, token, task, namespace)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _wait(pid: int, seconds: float) -> dict:
+    """Wait for the child ``pid`` at most ``seconds``; kill it then. What happened."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return {"status": "timeout", "detail": f"{seconds:g} s"}
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        return {"status": "died", "detail": f"killed by signal {os.WTERMSIG(status)}"}
+    code = os.WEXITSTATUS(status)
+    return {"status": "ok" if code == 0 else "died", "detail": f"exit code {code}"}
+
+
+def serve(host: str, port: int, token: str, namespace: dict) -> None:
+    """Serve the judge's tasks (see the module docstring); returns when the judge is done."""
+    can_fork = hasattr(os, "fork")
+    with contextlib.closing(_connect(host, port, {"token": token, "control": can_fork})) as ctrl:
+        while True:
+            try:
+                order = wire.receive(ctrl)
+            except (ConnectionError, OSError):
+                return
+            if order.get("op") != "task":
+                return
+            task, seconds = str(order["task"]), float(order["seconds"])
+            if not can_fork:  # Windows: in this process; the judge stops the kernel on timeout
+                _serve_task(host, port, token, task, namespace)
+                wire.send(ctrl, {"task": task, "status": "ok", "detail": ""})
+                continue
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "multi-threaded process ... fork()"
+                pid = os.fork()
+            if pid == 0:
+                _child(host, port, token, task, namespace)
+            wire.send(ctrl, {"task": task, **_wait(pid, seconds)})
