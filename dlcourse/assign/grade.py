@@ -50,7 +50,7 @@ from dlcourse.assign.notebooks import (
 )
 from dlcourse.assign.runner import Limits, Run, run_notebook
 from dlcourse.checks import registry
-from dlcourse.checks.origin import package_answers
+from dlcourse.checks.origin import package_answers, touches_grader
 
 MAX_NOTEBOOK_MB = 50  # a bigger submission file is not read
 
@@ -256,6 +256,9 @@ def grade_submission(
         return SubmissionGrade(name, "", [], f"not one of the assignments ({known})")
     load_checker_modules(support)
     notes = restore_given_cells(nb, given_cells(assignment))
+    touched = touches_grader(c.source for c in nb.cells if c.cell_type == "code")
+    if touched:
+        notes.append(f"the code reaches for the grader ({', '.join(touched)}): look at it")
     specs = task_specs(assignment, nb)
     with tempfile.TemporaryDirectory(prefix="dlcourse-grade-", ignore_cleanup_errors=True) as tmp:
         work, home = Path(tmp) / "work", Path(tmp) / "home"

@@ -34,7 +34,7 @@ import numpy as np
 from dlcourse.assign import wire
 
 
-class TaskAborted(BaseException):  # noqa: N818 - not an Exception: checkers must not catch it
+class TaskAborted(BaseException):
     """The task's kernel child stopped answering (time, memory, crash, refused data)."""
 
 
@@ -199,7 +199,9 @@ class Session:
             if type(number) is int and number in self.callback_errors:
                 raise self.callback_errors[number]  # a checker's function raised in learner code
             if error.get("type") == "GraderRefused":
-                raise TaskAborted(f"your code returned a value the grader refuses: {error['message']}")
+                raise TaskAborted(
+                    f"your code returned a value the grader refuses: {error['message']}"
+                )
             raise _remote_exception(error)
         return self.decode(reply.get("value"))
 
@@ -214,7 +216,7 @@ class Session:
 class Proxy:
     """A learner object that stays in the kernel; calls and attributes become requests."""
 
-    __slots__ = ("__weakref__", "_session", "_number", "_type")
+    __slots__ = ("__weakref__", "_number", "_session", "_type")
 
     def __init__(self, session: Session, number: int, kind: str) -> None:
         object.__setattr__(self, "_session", session)
@@ -396,8 +398,12 @@ class Judge:
         try:
             accepted = self._accept(None)
             if accepted is None:
+                self.problems.append(
+                    "the kernel never connected to the grader after the notebook ran "
+                    "(it died, ran out of time, or the code replaced exec or the grader's module)"
+                )
                 return
-            control, hello = accepted
+            control = accepted[0]
             with contextlib.closing(control):
                 for spec in self.tasks:
                     self.results[spec.task] = self._judge(control, spec)

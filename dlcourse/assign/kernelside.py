@@ -2,7 +2,9 @@
 
 After the submission's cells have run, the grader runs one more line in the kernel::
 
-    import dlcourse.assign.kernelside as k; k.serve(host, port, token, globals())
+    import dlcourse.assign.kernelside as k
+
+    k.serve(host, port, token, globals())
 
 :func:`serve` connects to the judge (:mod:`dlcourse.assign.judge`) and waits. For each
 task the judge names, it forks a child process (Linux, macOS) that connects to the
@@ -34,9 +36,7 @@ from typing import Any
 from dlcourse.assign import wire
 
 _LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.dirname(m.__file__))
-    for m in (os, wire)
-    if getattr(m, "__file__", None)
+    os.path.dirname(os.path.dirname(m.__file__)) for m in (os, wire) if getattr(m, "__file__", None)
 )
 
 
@@ -210,7 +210,7 @@ def _child(host: str, port: int, token: str, task: str, namespace: dict) -> None
     """The forked process of one task: quiet output, serve, and leave without cleanup."""
     code = 0
     try:
-        devnull = open(os.devnull, "w")  # noqa: SIM115 - lives until os._exit
+        devnull = open(os.devnull, "w")
         sys.stdout = sys.stderr = devnull  # the kernel's streams need threads we lack
         builtins.input = lambda *a: ""
         _serve_task(host, port, token, task, namespace)

@@ -242,7 +242,9 @@ def run_notebook(
             finally:
                 nb.cells.pop()
             if client.timed_out:
-                run.problems.append(f"the grader's session did not finish within {final_timeout:g} s")
+                run.problems.append(
+                    f"the grader's session did not finish within {final_timeout:g} s"
+                )
             elif problem:
                 run.problems.append(f"the grader's session: {problem}")
             else:

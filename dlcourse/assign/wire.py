@@ -108,7 +108,7 @@ def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
     """``value`` as JSON-ready data; objects that are not data become ``handle(value)``."""
     if depth > MAX_DEPTH:
         raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
-    if value is None or isinstance(value, (bool, int, float)) and type(value) in (bool, int, float):
+    if value is None or type(value) in (bool, int, float):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 256:
             raise WireError("an integer of more than 256 bits cannot be sent")
         return value
@@ -126,7 +126,9 @@ def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
     if type(value) is dict:
         if len(value) > MAX_ITEMS:
             raise WireError(f"a dict of {len(value)} entries is larger than {MAX_ITEMS}")
-        pairs = [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()]
+        pairs = [
+            [encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()
+        ]
         return {"$dict": pairs}
     if isinstance(value, np.ndarray) and value.dtype.kind in DTYPE_KINDS and not value.dtype.fields:
         array = np.asarray(value)  # an ndarray subclass crosses as a plain array
@@ -134,7 +136,7 @@ def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
         return {"$array": dump_npy(array)}
     if isinstance(value, np.generic) and value.dtype.kind in DTYPE_KINDS:
         return {"$scalar": dump_npy(np.asarray(value))}
-    if isinstance(value, np.dtype) or isinstance(value, type) and issubclass(value, np.generic):
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         dtype = np.dtype(value)
         if dtype.kind not in DTYPE_KINDS:
             raise WireError(f"dtype {dtype} cannot be sent")

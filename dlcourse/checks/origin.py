@@ -106,7 +106,8 @@ def _class_target(node: ast.ClassDef, resolve: Callable[[str], str | None]) -> s
     body = [
         s
         for s in node.body
-        if not (isinstance(s, ast.Pass) or isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        if not isinstance(s, ast.Pass)
+        and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
     ]
     return package if not body else None
 
@@ -238,8 +239,15 @@ def object_origin(obj: Any) -> str | None:
     if _is_package(module):
         return f"{module}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
     if inspect.isclass(obj):
-        own = set(vars(obj)) - {"__module__", "__doc__", "__qualname__", "__dict__",
-                                "__weakref__", "__firstlineno__", "__static_attributes__"}
+        own = set(vars(obj)) - {
+            "__module__",
+            "__doc__",
+            "__qualname__",
+            "__dict__",
+            "__weakref__",
+            "__firstlineno__",
+            "__static_attributes__",
+        }
         package = next((b for b in obj.__bases__ if _is_package(_module_of(b))), None)
         if package is not None and not own:
             return f"{_module_of(package)}.{package.__qualname__}"
@@ -268,3 +276,40 @@ def object_origin(obj: Any) -> str | None:
             lam = next((n for n in ast.walk(node) if isinstance(n, ast.Lambda)), None)
             return _lambda_target(lam, resolve) if lam else None
     return None
+
+
+# ----------------------------------------------------------------------------- the grader
+
+_GRADER_PARTS = ("dlcourse.assign", "dlcourse.checks.tools", "dlcourse.checks._")
+_SUSPECT_NAMES = {"sys.modules", "importlib", "builtins", "_case_seed", "__builtins__"}
+
+
+def touches_grader(cells: Iterable[str]) -> list[str]:
+    """What in the source reaches for the grading machinery (for the instructor to look at).
+
+    The judge does not depend on any of it; a submission that tries is flagged, not
+    scored down: ``importlib`` and ``sys.modules`` have honest uses too.
+    """
+    found: list[str] = []
+    for source in cells:
+        tree = parse_cell(source)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            text = ""
+            if isinstance(node, ast.ImportFrom) and node.module:
+                text = node.module
+                if text == "dlcourse.checks" and all(a.name == "check" for a in node.names):
+                    continue
+            elif isinstance(node, ast.Import):
+                text = " ".join(alias.name for alias in node.names)
+            elif isinstance(node, ast.Attribute):
+                text = ast.unparse(node)
+            elif isinstance(node, ast.Name) and node.id in _SUSPECT_NAMES:
+                text = node.id
+            hits = [p for p in (*_GRADER_PARTS, *_SUSPECT_NAMES) if p in text]
+            hits += ["dlcourse.checks"] if text.startswith("dlcourse.checks") else []
+            for hit in hits:
+                if hit not in found:
+                    found.append(hit)
+    return found
