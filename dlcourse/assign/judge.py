@@ -507,3 +507,48 @@ def run_judge(tasks: Iterable[TaskSpec], task_seconds: float, run: Callable[[Jud
     finally:
         results = judge.finish()
     return results, value, judge.problems
+
+
+@contextlib.contextmanager
+def local_session(namespace: dict, seconds: float = 600.0):
+    """A :class:`Session` whose "kernel" is a thread of this process serving ``namespace``.
+
+    The same requests and data as in grading cross a socket pair, without a notebook,
+    fork or limits: for tests that run a checker both ways (``check`` on the objects,
+    and the judge on proxies of them) and for instructors trying a checker.
+    """
+    from dlcourse.assign.kernelside import _Task
+
+    judge_end, kernel_end = socket.socketpair()
+    kernel = threading.Thread(
+        target=lambda: _serve_quietly(_Task(kernel_end, namespace)), daemon=True
+    )
+    kernel.start()
+    session = Session(judge_end, "local", seconds)
+    try:
+        yield session
+    finally:
+        session.end()
+        kernel.join(timeout=10)
+        judge_end.close()
+        kernel_end.close()
+
+
+def _serve_quietly(task: Any) -> None:
+    with contextlib.suppress(OSError, ConnectionError, wire.WireError, SystemExit):
+        task.serve()
+
+
+def judge_locally(task: str, *objects: Any):
+    """The :class:`~dlcourse.checks.CheckResult` of ``task``'s checker run on proxies of
+    ``objects`` (see :func:`local_session`), as the judge would decide it."""
+    from dlcourse import checks
+
+    entry = checks.registry(task)
+    namespace = {f"object_{i}": obj for i, obj in enumerate(objects)}
+    with local_session(namespace) as session:
+        proxies = tuple(session.lookup(name) for name in namespace)
+        try:
+            return checks._run(entry, proxies)
+        except TaskAborted as stop:
+            return checks.CheckResult(task, False, str(stop) or "the kernel stopped answering")

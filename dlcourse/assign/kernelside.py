@@ -104,16 +104,26 @@ class _Task:
             wire.send(self.sock, self.answer(message))
 
     def answer(self, request: dict) -> dict:
+        frame: dict = {}
         try:
-            return self._answer(request)
+            return self._answer(request, frame)
         except wire.WireError as err:
             return {"error": {"type": "GraderRefused", "message": str(err), "where": ""}}
         except CallbackRaised as err:
-            return {"error": _error(err) | {"callback": err.number}}
+            return {"error": _error(err) | {"callback": err.number}, **self._after(frame)}
         except Exception as err:
-            return {"error": _error(err)}
+            return {"error": _error(err), **self._after(frame)}
 
-    def _answer(self, request: dict) -> dict:
+    def _after(self, frame: dict) -> dict:
+        """The arguments of a failed call as they are now (changes made before raising)."""
+        if not frame:
+            return {}
+        try:
+            return {"args": self.encode(frame["args"]), "kwargs": self.encode(frame["kwargs"])}
+        except wire.WireError:
+            return {}
+
+    def _answer(self, request: dict, frame: dict) -> dict:
         op = request.get("op")
         if op == "lookup":
             name = str(request.get("name"))
@@ -133,6 +143,7 @@ class _Task:
             kwargs = self.decode(request.get("kwargs", {"$dict": []}))
             if type(args) is not tuple or type(kwargs) is not dict:
                 raise wire.WireError("malformed call")
+            frame.update(args=args, kwargs=kwargs)
             self.active.append((args, kwargs))
             try:
                 result = target(*args, **kwargs)

@@ -48,7 +48,7 @@ class WireError(ValueError):
 def dump_npy(array: np.ndarray) -> str:
     """``array`` (dtype kind in :data:`DTYPE_KINDS`) as base64 ``.npy`` bytes."""
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, np.asarray(array), allow_pickle=False)  # np.save copes with any layout
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
