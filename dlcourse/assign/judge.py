@@ -118,16 +118,15 @@ class Session:
     def handle(self, value: Any) -> dict:
         if isinstance(value, Proxy) and object.__getattribute__(value, "_session") is self:
             return {"$handle": object.__getattribute__(value, "_number")}
-        if callable(value) and not isinstance(value, type):
-            for number, known in enumerate(self.callbacks):
-                if known is value:
-                    return {"$callback": number}
-            self.callbacks.append(value)
-            return {"$callback": len(self.callbacks) - 1}
-        raise wire.WireError(
-            f"the checker tried to send a {type(value).__name__} to the kernel; only data, "
-            "functions (called back here) and the learner's own objects can cross"
-        )
+        if isinstance(value, Proxy):
+            raise wire.WireError("an object of another task's session cannot be sent")
+        # Anything else of the checker's (a function, a recording layer) stays here: the
+        # kernel gets a handle and asks for calls and attributes (see kernelside._Callback).
+        for number, known in enumerate(self.callbacks):
+            if known is value:
+                return {"$callback": number}
+        self.callbacks.append(value)
+        return {"$callback": len(self.callbacks) - 1}
 
     def resolve(self, data: dict) -> Any:
         if "$callback" in data:
@@ -177,9 +176,16 @@ class Session:
             _write_back(frame[0], now[0])
             _write_back(frame[1], now[1])
         try:
-            args = self.decode(message.get("args"))
-            kwargs = self.decode(message.get("kwargs"))
-            value = function(*args, **kwargs)
+            op = message.get("op", "call")
+            if op == "getattr":
+                value = getattr(function, str(message.get("name")))
+            elif op == "setattr":
+                setattr(function, str(message.get("name")), self.decode(message.get("value")))
+                value = None
+            else:
+                args = self.decode(message.get("args"))
+                kwargs = self.decode(message.get("kwargs"))
+                value = function(*args, **kwargs)
             reply = {"value": wire.encode(value, self.handle)}
         except TaskAborted:
             raise

@@ -48,6 +48,19 @@ class CallbackRaised(Exception):
         self.number = number
 
 
+def _callback_error(number: int, kind: str, message: str) -> CallbackRaised:
+    """A :class:`CallbackRaised` that is also the builtin exception type ``kind`` if there
+    is one, so that learner code catching ``ValueError`` catches a checker's ValueError."""
+    base = getattr(builtins, kind, None)
+    if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
+        try:
+            cls = type(kind, (CallbackRaised, base), {})
+            return cls(number, kind, message)
+        except TypeError:  # a builtin whose layout does not mix (OSError, ...)
+            pass
+    return CallbackRaised(number, kind, message)
+
+
 class _Task:
     """The objects of one task's session: handles both ways and the calls in progress."""
 
@@ -57,11 +70,12 @@ class _Task:
         self.objects: dict[int, Any] = {}
         self.numbers: dict[int, int] = {}
         self.active: list[tuple[tuple, dict]] = []
+        self.remotes: dict[int, _Callback] = {}
 
     # -- handles
     def handle(self, value: Any) -> dict:
         if isinstance(value, _Callback):
-            return {"$callback": value.number}
+            return {"$callback": object.__getattribute__(value, "_number")}
         key = id(value)
         if key not in self.numbers:
             number = len(self.objects)
@@ -72,7 +86,10 @@ class _Task:
 
     def resolve(self, data: dict) -> Any:
         if "$callback" in data:
-            return _Callback(self, int(data["$callback"]))
+            number = int(data["$callback"])
+            if number not in self.remotes:
+                self.remotes[number] = _Callback(self, number)
+            return self.remotes[number]
         number = data.get("$handle")
         if number not in self.objects:
             raise wire.WireError(f"unknown handle {number!r}")
@@ -158,18 +175,23 @@ class _Task:
 
 
 class _Callback:
-    """A judge-side function (a checker's loss, a hidden test's lambda), called by request."""
+    """A judge-side object (a checker's loss, a recording layer, a hidden test's lambda).
+
+    Calling it, reading or setting its attributes sends a request to the judge, which
+    performs it there and answers with data (or another such object).
+    """
 
     def __init__(self, task: _Task, number: int) -> None:
-        self.task, self.number = task, number
-        self.__name__ = f"given_function_{number}"
+        object.__setattr__(self, "_task", task)
+        object.__setattr__(self, "_number", number)
+        object.__setattr__(self, "__name__", f"given_function_{number}")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        task = self.task
+    def _ask(self, op: str, **fields: Any) -> Any:
+        task: _Task = object.__getattribute__(self, "_task")
         message = {
-            "callback": self.number,
-            "args": task.encode(args),
-            "kwargs": task.encode(kwargs),
+            "callback": object.__getattribute__(self, "_number"),
+            "op": op,
+            **fields,
             # the arguments of the calls in progress, as they are now (in-place changes)
             "sync": [task.encode(list(frame)) for frame in task.active],
         }
@@ -178,8 +200,24 @@ class _Callback:
         if "error" in reply:
             error = reply["error"]
             number = error.get("id") if type(error.get("id")) is int else 0
-            raise CallbackRaised(number, str(error.get("type")), str(error.get("message")))
+            kind, text = str(error.get("type")), str(error.get("message"))
+            if op == "getattr" and kind == "AttributeError":
+                raise AttributeError(text)
+            raise _callback_error(number, kind, text)
         return task.decode(reply.get("value"))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        task: _Task = object.__getattribute__(self, "_task")
+        return self._ask("call", args=task.encode(args), kwargs=task.encode(kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        task: _Task = object.__getattribute__(self, "_task")
+        self._ask("setattr", name=name, value=task.encode(value))
 
 
 def _signature(target: Any) -> list:
