@@ -201,7 +201,8 @@ def load_checker_modules(support: list[Path]) -> None:
 
 def task_specs(assignment: Assignment, nb: NotebookNode) -> list[TaskSpec]:
     """What the judge runs for each checked task, with any answer taken from the package."""
-    cells = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    # every cell, so that the messages count cells as JupyterLab does (markdown parses empty)
+    cells = [cell.source if cell.cell_type == "code" else "" for cell in nb.cells]
     specs = []
     for task in assignment.tasks:
         if task.manual:

@@ -232,6 +232,8 @@ def run_notebook(
                     error = None  # the author marked this cell as raising on purpose
                 if problem:
                     run.problems.append(problem)
+                    if client.timed_out and timeout == remaining:
+                        deadline = time.monotonic()  # the notebook's time is up (not rounding)
                 if error:
                     run.errors.append(error)
             current = 0
