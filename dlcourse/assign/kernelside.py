@@ -235,7 +235,7 @@ def _error(err: BaseException) -> dict:
     """Type, message and the learner's innermost line of ``err``, as strings."""
     frames = traceback.extract_tb(err.__traceback__)[1:]  # the first is _answer's call
     mine = [f for f in frames if _is_learner_frame(f.filename)]
-    frame = (mine or frames or [None])[-1]
+    frame = mine[-1] if mine else None  # none: the call itself failed (e.g. its arguments)
     where = f"line {frame.lineno} of {frame.name}" if frame else ""
     message = str(err)
     if len(message) > 2000:
