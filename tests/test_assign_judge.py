@@ -144,10 +144,11 @@ def _fixture_checkers(monkeypatch):
 
 
 def test_answer_table_passes_the_self_check_but_not_a_secret_seed(monkeypatch):
+    from pathlib import Path
+
     import nbformat
 
     from dlcourse.checks import check, tools
-    from pathlib import Path
 
     path = Path(__file__).parent / "fixtures/assignment/submissions/attack_answer_table.ipynb"
     nb = nbformat.read(path, as_version=4)

@@ -61,7 +61,7 @@ def test_object_arrays_and_pickles_are_refused():
     record = np.zeros(2, dtype=[("a", "f8"), ("b", "i4")])
     with pytest.raises(wire.WireError, match="not accepted"):
         wire.load_npy(_npy(record))
-    with pytest.raises(wire.WireError, match="not an .npy"):
+    with pytest.raises(wire.WireError, match=r"not an \.npy"):
         wire.load_npy(base64.b64encode(pickle.dumps(np.zeros(3))).decode())
 
 
