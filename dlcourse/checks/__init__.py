@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from dlcourse.checks.tools import CheckFailed
 
 DEFAULT_SECONDS = 20.0  # a self-check's time limit; model answers need well under 2 s
-_PACKAGE_DIR = __file__.rsplit("checks", 1)[0]  # .../dlcourse/
 _BINDING = re.compile(r"positional argument|keyword argument|takes \d+|missing \d+ required")
 
 __all__ = ["CheckFailed", "CheckResult", "Checker", "check", "checker", "registry", "run_task"]
@@ -116,7 +115,7 @@ def registry(task: str) -> Checker:
     return _registry[task]
 
 
-def _raised_message(err: Exception) -> str:
+def _raised_message(err: Exception, checker_module: str = "") -> str:
     """'your code raised ValueError: … (line 3 of softmax)' for an exception from learner code.
 
     In the judge the exception comes from the kernel (type name and the learner's line as
@@ -124,7 +123,11 @@ def _raised_message(err: Exception) -> str:
     """
     kind = getattr(err, "remote_type", type(err).__name__)
     where = getattr(err, "remote_where", None)
-    if isinstance(err, TypeError) and _BINDING.search(str(err)) and _at_the_call(err, where):
+    if (
+        isinstance(err, TypeError)
+        and _BINDING.search(str(err))
+        and _at_the_call(err, where, checker_module)
+    ):
         return (
             f"your function could not be called the way the task calls it ({err}); "
             "compare its parameters with the signature the task gives"
@@ -135,12 +138,16 @@ def _raised_message(err: Exception) -> str:
     return f"your code raised {kind}: {err}" + (f" ({where})" if where else "")
 
 
-def _at_the_call(err: Exception, where: str | None) -> bool:
-    """True when ``err`` arose calling the learner's object, not inside the learner's code."""
+def _at_the_call(err: Exception, where: str | None, checker_module: str) -> bool:
+    """True when ``err`` arose calling the learner's object, not inside the learner's code:
+    its innermost frame is the checker's (or a checker helper's), which made the call."""
     if where is not None:  # from the kernel: "" when no frame of the learner's code ran
         return where == ""
-    frames = traceback.extract_tb(err.__traceback__)
-    return bool(frames) and frames[-1].filename.startswith(_PACKAGE_DIR)
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return module == checker_module or module.startswith("dlcourse.checks")
 
 
 def _run(entry: Checker, objects: tuple) -> CheckResult:
@@ -151,7 +158,7 @@ def _run(entry: Checker, objects: tuple) -> CheckResult:
     except NotImplementedError as err:
         return CheckResult(entry.task, False, f"not implemented yet ({err})")
     except Exception as err:  # the learner's code raised: report it, kindly and briefly
-        return CheckResult(entry.task, False, _raised_message(err))
+        return CheckResult(entry.task, False, _raised_message(err, entry.func.__module__))
     return CheckResult(entry.task, True, "passed")
 
 

@@ -112,6 +112,18 @@ def _class_target(node: ast.ClassDef, resolve: Callable[[str], str | None]) -> s
     return package if not body else None
 
 
+def _exports(module: str, name: str) -> bool:
+    """Whether ``from module import *`` binds ``name`` (the package's own modules only)."""
+    import importlib
+
+    try:
+        imported = importlib.import_module(module)
+    except Exception:
+        return True  # cannot tell: assume it does
+    public = getattr(imported, "__all__", None)
+    return name in public if public is not None else hasattr(imported, name)
+
+
 class _Bindings:
     """Module-level names and the package object each is bound to (None: something else)."""
 
@@ -123,8 +135,9 @@ class _Bindings:
     def resolve(self, name: str) -> str | None:
         if name in self.names:
             return self.names[name]
-        if self.stars and not hasattr(builtins, name):
-            return f"{self.stars[-1]}.{name}"  # a star import may have brought it
+        for module in reversed(self.stars):  # a star import may have brought it
+            if not hasattr(builtins, name) and _exports(module, name):
+                return f"{module}.{name}"
         return None
 
     def bind(self, name: str, target: str | None, how: str) -> None:
@@ -307,6 +320,8 @@ def touches_grader(cells: Iterable[str]) -> list[str]:
                 text = ast.unparse(node)
             elif isinstance(node, ast.Name) and node.id in _SUSPECT_NAMES:
                 text = node.id
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value if node.value.startswith("dlcourse.") else ""
             hits = [p for p in (*_GRADER_PARTS, *_SUSPECT_NAMES) if p in text]
             hits += ["dlcourse.checks"] if text.startswith("dlcourse.checks") else []
             for hit in hits:
