@@ -464,27 +464,34 @@ class Judge:
         try:
             result = checks._run(entry, tuple(objects))
             if result.passed and spec.hidden:
-                failure = self._hidden(session, spec)
+                failure = run_hidden(session, spec)
                 if failure:
                     return TaskResult(spec.task, False, failure)
         finally:
             tools._case_seed = saved
         return TaskResult(spec.task, result.passed, result.message)
 
-    def _hidden(self, session: Session, spec: TaskSpec) -> str:
-        namespace: dict[str, Any] = {"np": np, "__name__": "__hidden__"}
-        for name in _free_names(spec.hidden):
-            if name in namespace:
-                continue
-            try:
-                namespace[name] = session.lookup(name)
-            except NameError:
-                pass
+
+def run_hidden(session: Session, spec: TaskSpec) -> str:
+    """Run ``spec``'s hidden tests here, the learner's names bound to proxies; "" or why not.
+
+    The hidden tests are the instructor's code from the solutions notebook. Every free
+    name they use that the kernel defines becomes a proxy; ``np`` is numpy. Functions
+    they pass (lambdas, ``np.sin``) stay here and are called back with data.
+    """
+    namespace: dict[str, Any] = {"np": np, "__name__": "__hidden__"}
+    for name in _free_names(spec.hidden):
+        if name in namespace:
+            continue
         try:
-            exec(compile(spec.hidden, f"<hidden tests {spec.task}>", "exec"), namespace)
-        except Exception as err:
-            return _hidden_failure(err, _hidden_line(err))
-        return ""
+            namespace[name] = session.lookup(name)
+        except NameError:
+            pass
+    try:
+        exec(compile(spec.hidden, f"<hidden tests {spec.task}>", "exec"), namespace)
+    except Exception as err:
+        return _hidden_failure(err, _hidden_line(err))
+    return ""
 
 
 def _aborted_message(task: str, aborted: str | None, status: dict) -> str:
