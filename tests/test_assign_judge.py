@@ -83,7 +83,10 @@ def test_learner_exceptions_keep_their_type_name_message_and_line():
         with pytest.raises(LearnerError, match=r"bad input of shape \(2,\)") as info:
             session.lookup("fails")(np.zeros(2))
         assert info.value.remote_type == "MyError"
-        assert info.value.remote_where == f"line {fails.__code__.co_firstlineno + 1} of fails"
+        line = fails.__code__.co_firstlineno + 1
+        assert info.value.remote_where == (
+            f'line {line} of fails: `raise MyError(f"bad input of shape {{x.shape}}")`'
+        )
         with pytest.raises(IndexError):
             session.lookup("wrong_type")(np.zeros(2))
         with pytest.raises(NameError):

@@ -35,9 +35,20 @@ from typing import Any
 
 from dlcourse.assign import wire
 
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.dirname(m.__file__)) for m in (os, wire) if getattr(m, "__file__", None)
-)
+
+def _library_roots() -> tuple[str, ...]:
+    """Folders whose code is not the learner's: the stdlib, installed packages, numpy, dlcourse."""
+    import sysconfig
+
+    import numpy
+
+    paths = sysconfig.get_paths()
+    roots = [paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    roots += [os.path.dirname(numpy.__file__), os.path.dirname(os.path.dirname(wire.__file__))]
+    return tuple(os.path.normcase(os.path.abspath(r)) + os.sep for r in roots if r)
+
+
+_LIBRARY_ROOTS = _library_roots()
 
 
 class CallbackRaised(Exception):
@@ -228,7 +239,10 @@ def _signature(target: Any) -> list:
 
 
 def _is_learner_frame(filename: str) -> bool:
-    return not filename.startswith(_LIBRARY_DIRS) and "site-packages" not in filename
+    """The rule of the self-checks' messages: a cell ("<...>" or a file outside the roots)."""
+    if filename.startswith("<"):
+        return True
+    return not os.path.normcase(os.path.abspath(filename)).startswith(_LIBRARY_ROOTS)
 
 
 def _error(err: BaseException) -> dict:
@@ -236,7 +250,10 @@ def _error(err: BaseException) -> dict:
     frames = traceback.extract_tb(err.__traceback__)[1:]  # the first is _answer's call
     mine = [f for f in frames if _is_learner_frame(f.filename)]
     frame = mine[-1] if mine else None  # none: the call itself failed (e.g. its arguments)
-    where = f"line {frame.lineno} of {frame.name}" if frame else ""
+    where = ""
+    if frame is not None:
+        code = f": `{frame.line.strip()}`" if frame.line else ""
+        where = f"line {frame.lineno} of {frame.name}{code}"
     message = str(err)
     if len(message) > 2000:
         message = message[:1997] + "..."
