@@ -7,8 +7,14 @@ implemented yet") and wrong answers (their messages must name the mistake).
 
 from __future__ import annotations
 
+import re
+
 from dlcourse.assign.judge import judge_locally
 from dlcourse.checks import CheckResult, check
+
+
+def _words(message: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", message)
 
 
 def _both_ways(task: str, *objects: object) -> CheckResult:
@@ -19,7 +25,9 @@ def _both_ways(task: str, *objects: object) -> CheckResult:
     """
     result = check(task, *objects, verbose=False)
     judged = judge_locally(task, *objects)
-    assert (judged.passed, judged.message) == (result.passed, result.message), (
+    # Same verdict, same words; measured numbers (seconds, an accuracy after a time
+    # budget) may differ between two runs.
+    assert (judged.passed, _words(judged.message)) == (result.passed, _words(result.message)), (
         f"the judge disagrees with the self-check on task {task}:\n"
         f"  self-check: {result}\n  judge:      {judged}"
     )

@@ -111,6 +111,19 @@ def test_checker_functions_are_called_back_and_their_errors_come_back_unchanged(
         assert remote_apply(refuse, np.ones(3)) == "caught"  # learner code caught it
 
 
+def test_the_checkers_errstate_applies_to_the_call():
+    def naive_sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    with local_session({"sigmoid": naive_sigmoid}) as session:
+        sigmoid = session.lookup("sigmoid")
+        with pytest.raises(FloatingPointError, match="overflow encountered in exp"):
+            with np.errstate(over="raise"):
+                sigmoid(np.array([-800.0]))
+        with np.errstate(over="ignore"):
+            assert sigmoid(np.array([-800.0]))[0] == 0.0
+
+
 def test_generators_cross_with_their_state():
     rng = np.random.default_rng(0)
     expected = np.random.default_rng(0).normal(size=3)

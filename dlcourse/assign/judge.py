@@ -33,6 +33,8 @@ import numpy as np
 
 from dlcourse.assign import wire
 
+_ERRSTATE = ("ignore", "warn", "raise", "print")
+
 
 class TaskAborted(BaseException):
     """The task's kernel child stopped answering (time, memory, crash, refused data)."""
@@ -239,6 +241,8 @@ class Proxy:
             "target": self._target(),
             "args": wire.encode(args, session.handle),
             "kwargs": wire.encode(kwargs, session.handle),
+            # the checker's np.errstate (e.g. over="raise" to catch an overflow) applies there
+            "errstate": {k: v for k, v in np.geterr().items() if v in _ERRSTATE},
         }
         session.active.append((args, kwargs))
         try:

@@ -33,6 +33,8 @@ import traceback
 import warnings
 from typing import Any
 
+import numpy as np
+
 from dlcourse.assign import wire
 
 
@@ -174,7 +176,8 @@ class _Task:
             frame.update(args=args, kwargs=kwargs)
             self.active.append((args, kwargs))
             try:
-                result = target(*args, **kwargs)
+                with np.errstate(**_errstate(request.get("errstate"))):
+                    result = target(*args, **kwargs)
             finally:
                 self.active.pop()
             return {
@@ -229,6 +232,14 @@ class _Callback:
     def __setattr__(self, name: str, value: Any) -> None:
         task: _Task = object.__getattribute__(self, "_task")
         self._ask("setattr", name=name, value=task.encode(value))
+
+
+def _errstate(data: Any) -> dict[str, str]:
+    """The judge's ``np.errstate`` settings, only the known keys and values."""
+    if not isinstance(data, dict):
+        return {}
+    keys, values = ("divide", "over", "under", "invalid"), ("ignore", "warn", "raise", "print")
+    return {k: v for k, v in data.items() if k in keys and v in values}
 
 
 def _signature(target: Any) -> list:

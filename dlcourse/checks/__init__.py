@@ -119,7 +119,8 @@ def _raised_message(err: Exception, checker_module: str = "") -> str:
     """'your code raised ValueError: … (line 3 of softmax)' for an exception from learner code.
 
     In the judge the exception comes from the kernel (type name and the learner's line as
-    strings); in a self-check it is the real one, and the line is its innermost frame.
+    strings); in a self-check it is the real one. Either way the line named is the innermost
+    one of the learner's code (not numpy's, not the checker's), with its code.
     """
     kind = getattr(err, "remote_type", type(err).__name__)
     where = getattr(err, "remote_where", None)
@@ -132,9 +133,14 @@ def _raised_message(err: Exception, checker_module: str = "") -> str:
             f"your function could not be called the way the task calls it ({err}); "
             "compare its parameters with the signature the task gives"
         )
-    if where is None:
-        frame = traceback.extract_tb(err.__traceback__)[-1]
-        where = f"line {frame.lineno} of {frame.name}"
+    if where is None:  # the innermost frame of the learner's code, as the kernel side does
+        from dlcourse.assign.kernelside import _is_learner_frame
+
+        frames = traceback.extract_tb(err.__traceback__)
+        mine = [f for f in frames if _is_learner_frame(f.filename)]
+        frame = mine[-1] if mine else None
+        code = f": `{frame.line.strip()}`" if frame is not None and frame.line else ""
+        where = f"line {frame.lineno} of {frame.name}{code}" if frame is not None else ""
     return f"your code raised {kind}: {err}" + (f" ({where})" if where else "")
 
 
