@@ -79,7 +79,11 @@ def test_changes_in_place_come_back_and_call_reports_them():
 
 
 def test_learner_exceptions_keep_their_type_name_message_and_line():
-    with local_session({"fails": fails, "wrong_type": wrong_type}) as session:
+    def bad_axis(x):
+        return x.sum(axis=3)
+
+    names = {"fails": fails, "wrong_type": wrong_type, "bad_axis": bad_axis}
+    with local_session(names) as session:
         with pytest.raises(LearnerError, match=r"bad input of shape \(2,\)") as info:
             session.lookup("fails")(np.zeros(2))
         assert info.value.remote_type == "MyError"
@@ -89,6 +93,9 @@ def test_learner_exceptions_keep_their_type_name_message_and_line():
         )
         with pytest.raises(IndexError):
             session.lookup("wrong_type")(np.zeros(2))
+        with pytest.raises(ValueError, match="axis 3 is out of bounds") as info:
+            session.lookup("bad_axis")(np.zeros(2))  # numpy's AxisError is a ValueError
+        assert isinstance(info.value, LearnerError) and info.value.remote_type == "AxisError"
         with pytest.raises(NameError):
             session.lookup("not_defined")
 

@@ -57,6 +57,29 @@ class TaskResult:
     message: str
 
 
+def _learner_error(kind: str, message: str, bases: Any) -> LearnerError:
+    """A :class:`LearnerError` that is also the builtin classes ``kind`` derives from, so a
+    checker's ``except ValueError`` catches numpy's AxisError as it would in the kernel."""
+    builtin = [
+        cls
+        for name in (bases if isinstance(bases, list) else [])[:4]
+        if isinstance(cls := getattr(builtins, str(name), None), type)
+        and issubclass(cls, Exception)
+        and cls is not AssertionError
+    ]
+    for count in range(len(builtin), 0, -1):
+        try:
+            mixed = type(
+                kind if kind.isidentifier() else "LearnerError",
+                (LearnerError, *builtin[:count]),
+                {},
+            )
+            return mixed(kind, message)
+        except TypeError:  # builtin layouts that do not mix
+            continue
+    return LearnerError(kind, message)
+
+
 def _remote_exception(error: dict) -> BaseException:
     kind, message = str(error.get("type", "Exception")), str(error.get("message", ""))
     cls = getattr(builtins, kind, None)
@@ -66,7 +89,7 @@ def _remote_exception(error: dict) -> BaseException:
         except Exception:
             err = LearnerError(kind, message)
     else:
-        err = LearnerError(kind, message)
+        err = _learner_error(kind, message, error.get("bases"))
     err.remote_where = str(error.get("where", ""))  # type: ignore[attr-defined]
     err.remote_type = kind  # type: ignore[attr-defined]
     return err

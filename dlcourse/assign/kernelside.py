@@ -268,7 +268,12 @@ def _error(err: BaseException) -> dict:
     message = str(err)
     if len(message) > 2000:
         message = message[:1997] + "..."
-    return {"type": type(err).__name__, "message": message, "where": where}
+    bases = [
+        c.__name__
+        for c in type(err).__mro__[1:]
+        if c.__module__ == "builtins" and issubclass(c, Exception) and c is not Exception
+    ]
+    return {"type": type(err).__name__, "message": message, "where": where, "bases": bases[:4]}
 
 
 def _connect(host: str, port: int, hello: dict) -> socket.socket:
