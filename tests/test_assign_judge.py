@@ -118,7 +118,33 @@ def test_checker_functions_are_called_back_and_their_errors_come_back_unchanged(
         assert remote_apply(refuse, np.ones(3)) == "caught"  # learner code caught it
 
 
-def test_the_checkers_errstate_applies_to_the_call():
+def test_learner_code_cannot_walk_from_a_checker_function_into_the_grader():
+    def escape(f):
+        found = []
+        for name in ("__globals__", "_hidden", "np", "open"):
+            try:
+                found.append(getattr(f, name))
+            except AttributeError:
+                pass
+        try:
+            f.sneaky = 1
+        except AttributeError:
+            pass
+        return len(found)
+
+    class Holder:
+        np = np  # a module on a public attribute
+        open = open  # and a builtin
+
+        def __call__(self, v):
+            return v
+
+    holder = Holder()
+    with local_session({"escape": escape}) as session:
+        assert session.lookup("escape")(lambda v: v) == 0
+        assert session.lookup("escape")(holder) == 0
+    assert not hasattr(holder, "sneaky")
+
     def naive_sigmoid(x):
         return 1 / (1 + np.exp(-x))
 

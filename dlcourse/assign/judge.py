@@ -25,6 +25,7 @@ import secrets
 import socket
 import threading
 import time
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,30 @@ def _write_back(original: Any, new: Any) -> None:
         original.bit_generator.state = new.bit_generator.state
 
 
+def _public_attribute(obj: Any, name: str) -> Any:
+    """``obj.name`` for the kernel, if it is public and not a way out of the checker's objects.
+
+    The kernel may read the public attributes of objects the checker handed it (a
+    recording layer's ``forward``, its data), never ``_private`` or dunder ones
+    (``__globals__`` leads to modules), and never a module, a class, a plain function or
+    a module's builtin such as ``open`` (bound methods of the checker's objects are fine).
+    """
+    if name.startswith("_"):
+        raise AttributeError(f"{name!r} is not available to your code")
+    value = getattr(obj, name)
+    owner = getattr(value, "__self__", None)
+    module_builtin = isinstance(value, types.BuiltinFunctionType) and (
+        owner is None or isinstance(owner, types.ModuleType)
+    )
+    if (
+        isinstance(value, (types.ModuleType, type, types.FunctionType))
+        or module_builtin
+        or isinstance(owner, (types.ModuleType, type))
+    ):
+        raise AttributeError(f"{name!r} is not available to your code")
+    return value
+
+
 class Session:
     """One task's connection to its kernel child: requests, replies, handles, callbacks."""
 
@@ -203,10 +228,9 @@ class Session:
         try:
             op = message.get("op", "call")
             if op == "getattr":
-                value = getattr(function, str(message.get("name")))
+                value = _public_attribute(function, str(message.get("name")))
             elif op == "setattr":
-                setattr(function, str(message.get("name")), self.decode(message.get("value")))
-                value = None
+                raise AttributeError("the objects a checker passes to your code are read-only")
             else:
                 args = self.decode(message.get("args"))
                 kwargs = self.decode(message.get("kwargs"))
