@@ -18,6 +18,7 @@ import pytest
 from dlcourse import checks
 from dlcourse.assign.judge import TaskSpec, local_session, run_hidden
 from dlcourse.assign.notebooks import dlcourse_meta, read_assignment
+from dlcourse.checks.origin import object_origin, package_answers
 
 SOLUTIONS = sorted((Path(__file__).parent.parent / "solutions").glob("*.ipynb"))
 
@@ -38,8 +39,14 @@ def _model_answers(path: Path) -> tuple[list, dict]:
 def test_model_answers_pass_checkers_and_hidden_tests_in_the_judge(path):
     tasks, namespace = _model_answers(path)
     assert tasks
+    source = [
+        c.source if c.cell_type == "code" else "" for c in read_assignment(path).notebook.cells
+    ]
     for task in tasks:
         entry = checks.registry(task.task)
+        # the model answers are the learner's own code, by the source and by the object
+        assert package_answers(source, entry.uses) == {}, task.task
+        assert all(object_origin(namespace[name]) is None for name in entry.uses), task.task
         with local_session(namespace) as session:
             objects = tuple(session.lookup(name) for name in entry.uses)
             result = checks._run(entry, objects)
