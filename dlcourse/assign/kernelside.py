@@ -103,10 +103,10 @@ class _Task:
             if number not in self.remotes:
                 self.remotes[number] = _Callback(self, number)
             return self.remotes[number]
-        number = data.get("$handle")
-        if number not in self.objects:
-            raise wire.WireError(f"unknown handle {number!r}")
-        return self.objects[number]
+        handle = data.get("$handle")
+        if type(handle) is not int or handle not in self.objects:
+            raise wire.WireError(f"unknown handle {handle!r}")
+        return self.objects[handle]
 
     def encode(self, value: Any) -> Any:
         return wire.encode(value, self.handle)
@@ -176,7 +176,7 @@ class _Task:
             frame.update(args=args, kwargs=kwargs)
             self.active.append((args, kwargs))
             try:
-                with np.errstate(**_errstate(request.get("errstate"))):
+                with np.errstate(**_errstate(request.get("errstate"))):  # type: ignore[arg-type]
                     result = target(*args, **kwargs)
             finally:
                 self.active.pop()

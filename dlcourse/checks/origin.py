@@ -177,9 +177,8 @@ class _Bindings:
             self.bind(node.name, target, f"class {node.name}({target}) adds nothing ({where})")
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            value = node.value
-            for target in targets:
-                self._assign(target, value, where)
+            for assigned in targets:
+                self._assign(assigned, node.value, where)
         elif isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
             for block in ("body", "orelse", "finalbody"):
                 for inner in getattr(node, block, []):
@@ -228,7 +227,7 @@ def package_answers(cells: Iterable[str], names: Iterable[str]) -> dict[str, str
     found = {}
     for name in names:
         target = bindings.resolve(name)
-        if _is_package(target):
+        if target is not None and _is_package(target):
             how = bindings.how.get(name, f"from {target.rsplit('.', 1)[0]} import *")
             found[name] = f"{name} is {target} from the dlcourse package ({how})"
     return found
