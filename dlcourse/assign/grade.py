@@ -152,8 +152,8 @@ def restore_given_cells(nb: NotebookNode, given: dict[str, NotebookNode]) -> lis
     """Put the original source back into every given cell ``nb`` edited; say what was done.
 
     Cells are matched by id (which JupyterLab keeps). The learner's own cells, added
-    anywhere, stay as they are. Self-check cells are emptied: the judge runs the
-    checks, so running them in the kernel would only cost time. Deleted given cells
+    anywhere, stay as they are. Self-check cells are emptied and not compared: the judge
+    runs the checks, so running them in the kernel would only cost time. Deleted given cells
     are reported, not put back (where would they go?).
     """
     edited, seen = [], set()
@@ -162,7 +162,10 @@ def restore_given_cells(nb: NotebookNode, given: dict[str, NotebookNode]) -> lis
         if original is None:
             continue
         seen.add(original.id)
-        if cell.cell_type != "code" or cell.source.strip() != original.source.strip():
+        is_check = "check" in dlcourse_meta(original)  # not run: its text does not matter
+        if not is_check and (
+            cell.cell_type != "code" or cell.source.strip() != original.source.strip()
+        ):
             edited.append(str(index + 1))
         cell.cell_type, cell.metadata = "code", original.metadata
         cell.source = "" if "check" in dlcourse_meta(original) else original.source
