@@ -277,7 +277,7 @@ def grade_submission(
                 nb, work, home, limits, judge.kernel_code(), final_timeout=judge.time_needed()
             )
 
-        results, run, problems = run_judge(specs, limits.task_timeout, execute)
+        results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
     run.problems[:0] = notes
     run.problems += problems
     grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run), run)

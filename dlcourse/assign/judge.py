@@ -21,6 +21,7 @@ import ast
 import builtins
 import contextlib
 import inspect
+import os
 import secrets
 import socket
 import threading
@@ -392,14 +393,24 @@ def _hidden_line(err: BaseException) -> int | None:
 class Judge:
     """Listens for one submission's kernel and judges its tasks (run it in a thread)."""
 
-    def __init__(self, tasks: Iterable[TaskSpec], task_seconds: float) -> None:
+    def __init__(
+        self, tasks: Iterable[TaskSpec], task_seconds: float, folder: str | None = None
+    ) -> None:
         self.tasks = list(tasks)
         self.task_seconds = task_seconds
         self.token = secrets.token_hex(16)
         self.seed = secrets.randbits(63)
-        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address: str | tuple[str, int]
+        if folder is not None and hasattr(socket, "AF_UNIX") and os.name == "posix":
+            # A file in the submission's folder: a sandbox (issue 16) can bind it in.
+            self.address = os.path.join(folder, "judge.sock")
+            self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.server.bind(self.address)
+            self.server.listen()
+        else:
+            self.server = socket.create_server(("127.0.0.1", 0))
+            self.address = tuple(self.server.getsockname()[:2])  # type: ignore[assignment]
         self.server.settimeout(0.2)
-        self.host, self.port = self.server.getsockname()[:2]
         self.results: dict[str, TaskResult] = {}
         self.problems: list[str] = []
         self.stop = threading.Event()
@@ -409,7 +420,7 @@ class Judge:
         """The one line the grader runs in the kernel after the submission's cells."""
         return (
             "import dlcourse.assign.kernelside as _dlcourse_kernelside\n"
-            f"_dlcourse_kernelside.serve({self.host!r}, {self.port}, {self.token!r}, globals())"
+            f"_dlcourse_kernelside.serve({self.address!r}, {self.token!r}, globals())"
         )
 
     def time_needed(self) -> float:
@@ -562,9 +573,15 @@ def _aborted_message(task: str, aborted: str | None, status: dict) -> str:
     return f"not graded: the kernel stopped answering during task {task}"
 
 
-def run_judge(tasks: Iterable[TaskSpec], task_seconds: float, run: Callable[[Judge], Any]):
-    """Start a judge, call ``run(judge)`` (which runs the kernel), return (results, run's value)."""
-    judge = Judge(tasks, task_seconds)
+def run_judge(
+    tasks: Iterable[TaskSpec],
+    task_seconds: float,
+    run: Callable[[Judge], Any],
+    folder: str | None = None,
+):
+    """Start a judge (its socket in ``folder``), call ``run(judge)`` (which runs the kernel);
+    return (results, run's value, the judge's problems)."""
+    judge = Judge(tasks, task_seconds, folder)
     judge.start()
     try:
         value = run(judge)

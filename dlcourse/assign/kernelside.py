@@ -4,10 +4,11 @@ After the submission's cells have run, the grader runs one more line in the kern
 
     import dlcourse.assign.kernelside as k
 
-    k.serve(host, port, token, globals())
+    k.serve(address, token, globals())
 
-:func:`serve` connects to the judge (:mod:`dlcourse.assign.judge`) and waits. For each
-task the judge names, it forks a child process (Linux, macOS) that connects to the
+:func:`serve` connects to the judge (:mod:`dlcourse.assign.judge`) — a Unix socket
+in the submission's temporary folder (Linux, macOS), else a local TCP port — and
+waits. For each task the judge names, it forks a child process (Linux, macOS) that connects to the
 judge on its own and answers the task's requests — look up a name, call an object,
 read or set an attribute — with plain data only (:mod:`dlcourse.assign.wire`): the
 return value, the arguments after the call (to show changes made in place), the
@@ -276,26 +277,33 @@ def _error(err: BaseException) -> dict:
     return {"type": type(err).__name__, "message": message, "where": where, "bases": bases[:4]}
 
 
-def _connect(host: str, port: int, hello: dict) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=60)
+def _connect(address: str | tuple[str, int], hello: dict) -> socket.socket:
+    """Connect to the judge: a Unix socket path, or (host, port) where there is none."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(60)
+        sock.connect(address)
+    else:
+        host, port = address
+        sock = socket.create_connection((str(host), int(port)), timeout=60)
     sock.settimeout(None)
     wire.send(sock, hello)
     return sock
 
 
-def _serve_task(host: str, port: int, token: str, task: str, namespace: dict) -> None:
-    with contextlib.closing(_connect(host, port, {"token": token, "task": task})) as sock:
+def _serve_task(address: Any, token: str, task: str, namespace: dict) -> None:
+    with contextlib.closing(_connect(address, {"token": token, "task": task})) as sock:
         _Task(sock, namespace).serve()
 
 
-def _child(host: str, port: int, token: str, task: str, namespace: dict) -> None:
+def _child(address: Any, token: str, task: str, namespace: dict) -> None:
     """The forked process of one task: quiet output, serve, and leave without cleanup."""
     code = 0
     try:
         devnull = open(os.devnull, "w")
         sys.stdout = sys.stderr = devnull  # the kernel's streams need threads we lack
         builtins.input = lambda *a: ""
-        _serve_task(host, port, token, task, namespace)
+        _serve_task(address, token, task, namespace)
     except BaseException:
         code = 1
     finally:
@@ -320,10 +328,10 @@ def _wait(pid: int, seconds: float) -> dict:
     return {"status": "ok" if code == 0 else "died", "detail": f"exit code {code}"}
 
 
-def serve(host: str, port: int, token: str, namespace: dict) -> None:
+def serve(address: str | tuple[str, int], token: str, namespace: dict) -> None:
     """Serve the judge's tasks (see the module docstring); returns when the judge is done."""
     can_fork = hasattr(os, "fork")
-    with contextlib.closing(_connect(host, port, {"token": token, "control": can_fork})) as ctrl:
+    with contextlib.closing(_connect(address, {"token": token, "control": can_fork})) as ctrl:
         while True:
             try:
                 order = wire.receive(ctrl)
@@ -333,7 +341,7 @@ def serve(host: str, port: int, token: str, namespace: dict) -> None:
                 return
             task, seconds = str(order["task"]), float(order["seconds"])
             if not can_fork:  # Windows: in this process; the judge stops the kernel on timeout
-                _serve_task(host, port, token, task, namespace)
+                _serve_task(address, token, task, namespace)
                 wire.send(ctrl, {"task": task, "status": "ok", "detail": ""})
                 continue
             sys.stdout.flush()
@@ -342,5 +350,5 @@ def serve(host: str, port: int, token: str, namespace: dict) -> None:
                 warnings.simplefilter("ignore")  # "multi-threaded process ... fork()"
                 pid = os.fork()
             if pid == 0:
-                _child(host, port, token, task, namespace)
+                _child(address, token, task, namespace)
             wire.send(ctrl, {"task": task, **_wait(pid, seconds)})
