@@ -207,3 +207,17 @@ def test_answer_table_passes_the_self_check_but_not_a_secret_seed(monkeypatch):
     assert check("99.1", namespace["square"], verbose=False).passed
     monkeypatch.setattr(tools, "_case_seed", 12345)
     assert not judge_locally("99.1", namespace["square"]).passed
+
+
+def test_a_slow_by_design_task_gets_its_checkers_own_limit_in_grading():
+    from dlcourse.assign.judge import Judge, TaskSpec
+    from dlcourse.checks import _registry, checker
+
+    checker("99.8", uses=("f",), seconds=600)(lambda f: None)
+    try:
+        judge = Judge([TaskSpec("99.8"), TaskSpec("99.1")], task_seconds=60)
+        assert judge.seconds_for("99.8") == 600  # e.g. training within a time budget
+        assert judge.seconds_for("99.1") == 60  # the default self-check limit is shorter
+        judge.server.close()
+    finally:
+        _registry.pop("99.8")

@@ -425,7 +425,17 @@ class Judge:
 
     def time_needed(self) -> float:
         """Seconds the kernel's serving may take at most."""
-        return len(self.tasks) * (self.task_seconds + 10) + 30
+        return sum(self.seconds_for(spec.task) + 10 for spec in self.tasks) + 30
+
+    def seconds_for(self, task: str) -> float:
+        """The task's time limit: ``--task-timeout``, or its checker's own if that is longer
+        (a slow-by-design task, e.g. training within a budget, sets ``seconds=``)."""
+        from dlcourse import checks
+
+        try:
+            return max(self.task_seconds, checks.registry(task).seconds)
+        except KeyError:
+            return self.task_seconds
 
     def start(self) -> None:
         self.thread.start()
@@ -484,7 +494,8 @@ class Judge:
         if spec.package_answer:
             return TaskResult(spec.task, False, spec.package_answer)
         try:
-            wire.send(control, {"op": "task", "task": spec.task, "seconds": self.task_seconds})
+            seconds = self.seconds_for(spec.task)
+            wire.send(control, {"op": "task", "task": spec.task, "seconds": seconds})
         except OSError:
             return TaskResult(spec.task, False, "not graded: the kernel stopped answering")
         accepted = self._accept(30)
@@ -492,14 +503,14 @@ class Judge:
             return TaskResult(spec.task, False, "not graded: the kernel did not answer the grader")
         sock, _ = accepted
         with contextlib.closing(sock):
-            session = Session(sock, spec.task, self.task_seconds)
+            session = Session(sock, spec.task, seconds)
             aborted = None
             try:
                 result = self._check(session, spec)
             except TaskAborted as stop:
                 aborted, result = str(stop), None
             session.end()
-        control.settimeout(self.task_seconds + 15)
+        control.settimeout(seconds + 15)
         try:
             status = wire.receive(control, max_bytes=4096)
         except (OSError, ConnectionError, wire.WireError):
