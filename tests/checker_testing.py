@@ -7,7 +7,31 @@ implemented yet") and wrong answers (their messages must name the mistake).
 
 from __future__ import annotations
 
-from dlcourse.checks import check
+import re
+
+from dlcourse.assign.judge import judge_locally
+from dlcourse.checks import CheckResult, check
+
+
+def _words(message: str) -> str:
+    return re.sub(r"\d+(\.\d+)?", "#", message)
+
+
+def _both_ways(task: str, *objects: object) -> CheckResult:
+    """The self-check's result, after asserting that the grader's judge decides the same.
+
+    The judge runs the same checker on proxies of ``objects`` served over a socket, as in
+    grading (dlcourse.assign.judge.local_session): one definition of each check.
+    """
+    result = check(task, *objects, verbose=False)
+    judged = judge_locally(task, *objects)
+    # Same verdict, same words; measured numbers (seconds, an accuracy after a time
+    # budget) may differ between two runs.
+    assert (judged.passed, _words(judged.message)) == (result.passed, _words(result.message)), (
+        f"the judge disagrees with the self-check on task {task}:\n"
+        f"  self-check: {result}\n  judge:      {judged}"
+    )
+    return result
 
 
 def stub(*args, **kwargs):
@@ -30,14 +54,14 @@ class Stub:
 
 def failed(task: str, *objects: object) -> str:
     """The message of ``task``'s checker on ``objects``, asserting that the check failed."""
-    result = check(task, *objects, verbose=False)
+    result = _both_ways(task, *objects)
     assert not result.passed
     return result.message
 
 
 def assert_passes(task: str, *objects: object) -> None:
     """Assert that ``task``'s checker accepts ``objects`` and says so in the usual words."""
-    result = check(task, *objects, verbose=False)
+    result = _both_ways(task, *objects)
     assert result.passed, result.message
     assert str(result) == f"✓ Task {task} passed"
 

@@ -1,7 +1,9 @@
 """The grader on the fixture submissions: each outcome lands in the expected CSV rows.
 
-One grading run (module fixture) executes seven submissions of assignment 99 in
-fresh kernels with a 10 s notebook limit and a 1 GB memory limit.
+One grading run (module fixture) executes the sixteen submissions of assignment 99
+(today's outcomes and every attack of issue 12) in fresh kernels, from a throwaway
+copy of the fixture folder, two at a time, with a 10 s notebook limit, a 3 s limit per task and a
+1 GB memory limit; the whole grade table is asserted.
 """
 
 from __future__ import annotations
@@ -22,7 +24,58 @@ from dlcourse.assign.runner import Limits, run_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "assignment"
 SOLUTIONS = FIXTURES / "solutions"
-LIMITS = Limits(timeout=10, cell_timeout=10, memory_mb=1024, max_output_mb=1)
+LIMITS = Limits(timeout=10, cell_timeout=10, memory_mb=1024, max_output_mb=1, task_timeout=3)
+
+# submission: (points of 99.1, points of 99.2, the start of each message)
+GRADE_TABLE = {
+    "correct": ("2", "1", "passed", "passed"),
+    "partial": ("2", "0", "passed", "row_sums(x) should have shape (2,) but has shape (3,)"),
+    "crash": ("0", "0", "not graded: the kernel died", "not graded: the kernel died"),
+    "loop": ("2", "0", "passed", "row_sums is not defined"),
+    "syntax": ("0", "1", "square is not defined", "passed"),
+    "fake_pass": (
+        "0",
+        "0",
+        "not implemented yet",
+        "row_sums(x) should be a numpy array but is int",
+    ),
+    "hidden": (
+        "0",
+        "1",
+        "a hidden test failed (line 1 of the hidden tests): AssertionError",
+        "passed",
+    ),
+    "attack_forged_server": (
+        "0",
+        "0",
+        "your code raised TypeError: 'bool' object is not callable",
+        "your code raised TypeError: 'bool' object is not callable",
+    ),
+    "attack_fake_runner": ("0", "0", "not graded: ", "not graded: "),
+    "attack_package": (
+        "0",
+        "0",
+        "square is dlcourse.functions.relu from the dlcourse package "
+        "(from dlcourse.functions import relu as square (cell 4, line 1))",
+        "row_sums is dlcourse.functions.softmax from the dlcourse package "
+        "(def row_sums(...) only calls dlcourse.functions.softmax",
+    ),
+    "attack_given_cell": ("2", "0", "passed", "not implemented yet"),
+    "task_loop": (
+        "0",
+        "1",
+        "your code for task 99.1 did not finish within 3 s (the limit per task)",
+        "passed",
+    ),
+    "task_memory": ("0", "1", "your code raised MemoryError", "passed"),
+    "attack_answer_table": ("0", "1", "square(x) is off", "passed"),
+    "attack_huge_return": (
+        "0",
+        "1",
+        "your code returned a value the grader refuses: an array of shape (1000000000,)",
+        "passed",
+    ),
+}
 
 
 def _syntax_error_submission(folder: Path) -> None:
@@ -40,7 +93,9 @@ def scores(tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
         shutil.copy(path, folder / path.name)
     _syntax_error_submission(folder)
     (folder / "not_a_notebook.ipynb").write_text("{ this is not JSON", encoding="utf-8")
-    grades = grade_folder(folder, SOLUTIONS, LIMITS)
+    start = time.monotonic()
+    grades = grade_folder(folder, SOLUTIONS, LIMITS, jobs=2)
+    print(f"graded {len(grades)} fixture submissions in {time.monotonic() - start:.1f} s")
     out = tmp_path_factory.mktemp("scores") / "scores.csv"
     write_csv(grades, out)
     with out.open(encoding="utf-8", newline="") as f:
@@ -55,6 +110,45 @@ def scores(tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
 def _row(scores, submission: str, task: str) -> tuple[str, str, str]:
     row = scores[f"{submission}.ipynb", task]
     return row["points"], row["max_points"], row["passed"]
+
+
+def test_grade_table_of_the_whole_fixture_folder(scores):
+    got = {
+        name: (
+            scores[f"{name}.ipynb", "99.1"]["points"],
+            scores[f"{name}.ipynb", "99.2"]["points"],
+            scores[f"{name}.ipynb", "99.1"]["message"][: len(want[2])],
+            scores[f"{name}.ipynb", "99.2"]["message"][: len(want[3])],
+        )
+        for name, want in GRADE_TABLE.items()
+    }
+    assert got == GRADE_TABLE
+    graded = {submission for submission, task in scores if task == "99.1"}
+    assert graded == {f"{name}.ipynb" for name in GRADE_TABLE}
+
+
+def test_attacks_on_the_grader_are_flagged_for_the_instructor(scores):
+    assert (
+        "the code reaches for the grader (dlcourse.assign"
+        in (scores["attack_forged_server.ipynb", "99.1"]["notebook"])
+    )
+    status = scores["attack_fake_runner.ipynb", "99.1"]["notebook"]
+    assert "the kernel never connected to the grader after the notebook ran" in status
+    assert "importlib" in status and "builtins" in status
+
+
+def test_edited_given_cell_is_graded_with_the_original_and_flagged(scores):
+    status = scores["attack_given_cell.ipynb", "99.2"]["notebook"]
+    assert status.startswith("given cell(s) 9 edited; graded with the original code instead")
+    assert scores["correct.ipynb", "99.2"]["notebook"] == "ok"
+
+
+def test_loop_in_one_task_costs_that_task_only(scores):
+    assert scores["task_loop.ipynb", "99.1"]["message"] == (
+        "your code for task 99.1 did not finish within 3 s (the limit per task); "
+        "does it loop forever?"
+    )
+    assert scores["task_loop.ipynb", "99.2"]["passed"] == "true"
 
 
 def test_correct_submission_earns_every_point_and_lists_the_prose_answer(scores):
@@ -85,7 +179,7 @@ def test_crashing_kernel_is_reported_and_earns_nothing(scores):
 def test_infinite_loop_is_stopped_at_the_time_limit_and_earlier_tasks_count(scores):
     status = scores["loop.ipynb", "99.1"]["notebook"]
     assert "cell 5 did not finish within the notebook's 10 s; interrupted" in status
-    assert "cells from 6 on were not run" in status
+    assert "cells from 8 on were not run" in status
     assert _row(scores, "loop", "99.1") == ("2", "2", "true")  # defined before the loop
     assert _row(scores, "loop", "99.2") == ("0", "1", "false")  # defined after it
     assert "row_sums is not defined" in scores["loop.ipynb", "99.2"]["message"]
@@ -127,7 +221,7 @@ def test_unreadable_notebook_gets_one_row_saying_so(scores):
 def test_summary_table_has_a_line_per_submission(scores):
     text = scores["summary", ""]["text"]
     assert "correct.ipynb" in text and "3/3" in text
-    assert len(text.splitlines()) == 2 + 8
+    assert len(text.splitlines()) == 2 + len(GRADE_TABLE) + 1  # and the unreadable one
 
 
 def test_submission_is_matched_by_file_name_or_task_ids():
@@ -162,7 +256,7 @@ def test_loop_that_swallows_interrupts_is_killed_and_grading_ends(tmp_path):
         "cell 2 did not finish within 3 s (the limit per cell); interrupted",
         "the notebook used its 4 s; cells from 3 on were not run",
     ]
-    assert not run.final_ran and "the checkers did not finish" in run.problems[2]
+    assert not run.final_ran and "the grader's session did not finish" in run.problems[2]
 
 
 def test_grade_command_writes_the_csv_and_prints_the_summary(tmp_path, capsys):
@@ -177,10 +271,10 @@ def test_grade_command_writes_the_csv_and_prints_the_summary(tmp_path, capsys):
     ]
 
 
-def test_parallel_grading_gives_the_same_rows_in_the_same_order(scores, tmp_path):
+def test_grading_one_at_a_time_gives_the_rows_of_the_parallel_run(scores, tmp_path):
     for name in ("correct.ipynb", "partial.ipynb"):
         shutil.copy(FIXTURES / "submissions" / name, tmp_path / name)
-    grades = grade_folder(tmp_path, SOLUTIONS, LIMITS, jobs=2)
+    grades = grade_folder(tmp_path, SOLUTIONS, LIMITS, jobs=1)  # the module fixture: jobs=2
     assert [g.submission for g in grades] == ["correct.ipynb", "partial.ipynb"]
     for grade in grades:
         for row in grade.rows:

@@ -57,6 +57,7 @@ def _grade(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout or args.timeout,
         memory_mb=args.memory_mb,
         max_output_mb=args.max_output_mb,
+        task_timeout=args.task_timeout,
     )
     grades = grade_folder(args.submissions, args.solutions, limits, print, jobs=args.jobs)
     write_csv(grades, args.out)
@@ -99,6 +100,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, default=Path("scores.csv"), help="the CSV to write")
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+    g.add_argument(
+        "--task-timeout", type=float, default=60, help="seconds to judge one task (own process)"
+    )
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     g.add_argument("--max-output-mb", type=float, default=5.0, help="output kept per cell")

@@ -5,13 +5,19 @@ For each ``*.ipynb`` under the submissions folder, :func:`grade_submission`
 1. tells which assignment it is: the notebook metadata the generator writes
    (``dlcourse.assignment``), else the assignment name in the file name, else the
    task ids of its cells;
-2. copies it alone into a fresh temporary folder (with the support files that sit
-   next to the solutions, if any) and executes it there with
-   :func:`dlcourse.assign.runner.run_notebook`;
-3. then, in that same kernel, calls every task's checker itself and runs the hidden
-   tests taken from the *solutions* notebook (:mod:`dlcourse.assign.inkernel`);
-   what the notebook printed earns nothing;
-4. lists prose tasks as ``manual``, with the learner's answer for the instructor.
+2. puts back the given (read-only) cells of the generated exercise where the
+   submission edited them, and flags that (:func:`restore_given_cells`); self-check
+   cells are not run (the judge runs the checks);
+3. reads the submitted source for answers taken from the ``dlcourse`` package
+   (:func:`dlcourse.checks.origin.package_answers`): such a task scores 0;
+4. executes the notebook alone in a fresh temporary folder (with the support files
+   that sit next to the solutions) with :func:`dlcourse.assign.runner.run_notebook`;
+5. then judges every task in *this* process (:mod:`dlcourse.assign.judge`): the
+   checkers and the hidden tests taken from the *solutions* notebook call the learner's
+   objects through the kernel, one task at a time, each in its own process with its
+   own time limit, on inputs drawn from a secret seed; what the notebook printed or
+   patched earns nothing;
+6. lists prose tasks as ``manual``, with the learner's answer for the instructor.
 
 A submission that cannot be read, crashes, loops or floods its output is reported
 as such in its rows, and grading goes on with the next one.
@@ -20,10 +26,10 @@ as such in its rows, and grading goes on with the next one.
 from __future__ import annotations
 
 import csv
-import json
+import importlib.util
 import multiprocessing
-import secrets
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -33,8 +39,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from dlcourse.assign.build import ANSWER_PLACEHOLDER
-from dlcourse.assign.inkernel import MIME
+from dlcourse.assign.build import ANSWER_PLACEHOLDER, make_exercise
+from dlcourse.assign.judge import TaskResult, TaskSpec, run_judge
 from dlcourse.assign.notebooks import (
     BEGIN_SOLUTION,
     Assignment,
@@ -43,6 +49,10 @@ from dlcourse.assign.notebooks import (
     find_assignments,
 )
 from dlcourse.assign.runner import Limits, Run, run_notebook
+from dlcourse.checks import registry
+from dlcourse.checks.origin import package_answers, touches_grader
+
+MAX_NOTEBOOK_MB = 50  # a bigger submission file is not read
 
 CSV_COLUMNS = ("submission", "task", "points", "max_points", "passed", "message", "notebook")
 
@@ -128,20 +138,92 @@ def manual_answer(nb: NotebookNode, assignment: Assignment, task: Task) -> str:
 # ------------------------------------------------------------------ grading
 
 
-def _grader_code(assignment: Assignment, token: str) -> str:
-    tasks = [{"task": t.task, "hidden": t.hidden} for t in assignment.tasks if not t.manual]
-    return (
-        "import dlcourse.assign.inkernel as _dlcourse_grader\n"
-        f"_dlcourse_grader.report({token!r}, {json.dumps(tasks)!r}, globals())"
-    )
+def given_cells(assignment: Assignment) -> dict[str, NotebookNode]:
+    """The exercise's code cells that are not task cells, by cell id: the given code."""
+    exercise = make_exercise(assignment)
+    return {
+        cell.id: cell
+        for cell in exercise.cells
+        if cell.cell_type == "code" and "task" not in dlcourse_meta(cell)
+    }
 
 
-def _results(run: Run, token: str) -> dict[str, dict]:
-    for output in run.final_outputs:
-        payload = output.get("data", {}).get(MIME)
-        if isinstance(payload, dict) and payload.get("token") == token:
-            return {r["task"]: r for r in payload["results"]}
-    return {}
+def restore_given_cells(nb: NotebookNode, given: dict[str, NotebookNode]) -> list[str]:
+    """Put the original source back into every given cell ``nb`` edited; say what was done.
+
+    Cells are matched by id (which JupyterLab keeps). The learner's own cells, added
+    anywhere, stay as they are. Self-check cells are emptied and not compared: the judge
+    runs the checks, so running them in the kernel would only cost time. Deleted given cells
+    are reported, not put back (where would they go?).
+    """
+    edited, seen = [], set()
+    for index, cell in enumerate(nb.cells):
+        original = given.get(cell.get("id", ""))
+        if original is None:
+            continue
+        seen.add(original.id)
+        is_check = "check" in dlcourse_meta(original)  # not run: its text does not matter
+        if not is_check and (
+            cell.cell_type != "code" or cell.source.strip() != original.source.strip()
+        ):
+            edited.append(str(index + 1))
+        cell.cell_type, cell.metadata = "code", original.metadata
+        cell.source = "" if "check" in dlcourse_meta(original) else original.source
+        cell.setdefault("outputs", [])
+        cell.setdefault("execution_count", None)
+    notes = []
+    if edited:
+        notes.append(
+            f"given cell(s) {', '.join(edited)} edited; graded with the original code instead"
+        )
+    missing = [
+        cell_id
+        for cell_id, cell in given.items()
+        if cell_id not in seen and cell.source.strip() and "check" not in dlcourse_meta(cell)
+    ]
+    if missing:
+        notes.append(f"{len(missing)} given cell(s) deleted: {', '.join(missing[:5])}")
+    return notes
+
+
+def load_checker_modules(support: list[Path]) -> None:
+    """Import the ``*.py`` support files (an assignment's own checkers) into the judge."""
+    for path in support:
+        if path.suffix != ".py" or not path.stem.isidentifier():
+            continue
+        known = sys.modules.get(path.stem)
+        if known is not None and getattr(known, "__file__", None) == str(path):
+            continue
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+
+
+def task_specs(assignment: Assignment, nb: NotebookNode) -> list[TaskSpec]:
+    """What the judge runs for each checked task, with any answer taken from the package."""
+    # every cell, so that the messages count cells as JupyterLab does (markdown parses empty)
+    cells = [cell.source if cell.cell_type == "code" else "" for cell in nb.cells]
+    specs = []
+    for task in assignment.tasks:
+        if task.manual:
+            continue
+        try:
+            uses = registry(task.task).uses
+        except KeyError:
+            uses = ()
+        found = package_answers(cells, uses)
+        message = ""
+        if found:
+            message = (
+                "; ".join(found.values())
+                + ". The task asks you to write it yourself, so it earns no points here"
+                " (you may use the package where a task says so)"
+            )
+        specs.append(TaskSpec(task.task, task.hidden, message))
+    return specs
 
 
 def _notebook_status(run: Run) -> str:
@@ -166,6 +248,9 @@ def grade_submission(
 ) -> SubmissionGrade:
     """Grade one submitted notebook (see the module docstring)."""
     try:
+        if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
+            size = path.stat().st_size / 2**20
+            return SubmissionGrade(name, "", [], f"not read: {size:.0f} MB (> {MAX_NOTEBOOK_MB})")
         nb = nbformat.read(path, as_version=4)
     except Exception as err:
         return SubmissionGrade(name, "", [], f"not a readable notebook: {type(err).__name__}")
@@ -173,16 +258,28 @@ def grade_submission(
     if assignment is None:
         known = ", ".join(a.name for a in assignments)
         return SubmissionGrade(name, "", [], f"not one of the assignments ({known})")
-    token = secrets.token_hex(16)
+    load_checker_modules(support)
+    notes = restore_given_cells(nb, given_cells(assignment))
+    touched = touches_grader(c.source for c in nb.cells if c.cell_type == "code")
+    if touched:
+        notes.append(f"the code reaches for the grader ({', '.join(touched)}): look at it")
+    specs = task_specs(assignment, nb)
     with tempfile.TemporaryDirectory(prefix="dlcourse-grade-", ignore_cleanup_errors=True) as tmp:
         work, home = Path(tmp) / "work", Path(tmp) / "home"
         work.mkdir()
         home.mkdir()
         for file in support:
             shutil.copy2(file, work / file.name)
-        shutil.copy2(path, work / f"{assignment.name}.ipynb")
-        run = run_notebook(nb, work, home, limits, _grader_code(assignment, token))
-    results = _results(run, token)
+        nbformat.write(nb, work / f"{assignment.name}.ipynb")
+
+        def execute(judge) -> Run:
+            return run_notebook(
+                nb, work, home, limits, judge.kernel_code(), final_timeout=judge.time_needed()
+            )
+
+        results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
+    run.problems[:0] = notes
+    run.problems += problems
     grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run), run)
     for task in assignment.tasks:
         if task.manual:
@@ -191,11 +288,12 @@ def grade_submission(
             continue
         result = results.get(task.task)
         if result is None:
-            reason = "; ".join(run.problems) or "the checkers did not report"
-            result = {"passed": False, "message": f"not graded: {reason}"}
-        passed = bool(result["passed"])
-        points = task.points if passed else 0
-        grade.rows.append(Row(name, task.task, points, task.points, passed, result["message"]))
+            reason = "; ".join(p for p in run.problems if p not in notes) or (
+                "the kernel did not answer the grader"
+            )
+            result = TaskResult(task.task, False, f"not graded: {reason}")
+        points = task.points if result.passed else 0
+        grade.rows.append(Row(name, task.task, points, task.points, result.passed, result.message))
     return grade
 
 

@@ -46,6 +46,7 @@ class Limits:
     cell_timeout: float = 600.0
     memory_mb: int = 4096  # 0: no limit
     max_output_mb: float = 5.0
+    task_timeout: float = 60.0  # seconds for one task's checks and hidden tests
 
 
 @dataclass
@@ -176,8 +177,19 @@ def _error_of(cell: NotebookNode, index: int) -> CellError | None:
     return None
 
 
-def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, final: str) -> Run:
-    """Execute ``nb``'s code cells in ``workdir``, then ``final``; ``nb`` gets the outputs."""
+def run_notebook(
+    nb: NotebookNode,
+    workdir: Path,
+    home: Path,
+    limits: Limits,
+    final: str,
+    final_timeout: float | None = None,
+) -> Run:
+    """Execute ``nb``'s code cells in ``workdir``, then ``final``; ``nb`` gets the outputs.
+
+    ``final`` may run ``final_timeout`` seconds (default: the limit per cell).
+    """
+    final_timeout = final_timeout or limits.cell_timeout
     run = Run()
     client = _GradingClient(
         nb,
@@ -220,26 +232,30 @@ def run_notebook(nb: NotebookNode, workdir: Path, home: Path, limits: Limits, fi
                     error = None  # the author marked this cell as raising on purpose
                 if problem:
                     run.problems.append(problem)
+                    if client.timed_out and timeout == remaining:
+                        deadline = time.monotonic()  # the notebook's time is up (not rounding)
                 if error:
                     run.errors.append(error)
             current = 0
             grader = v4.new_code_cell(final)
             nb.cells.append(grader)  # nbclient stores each executed cell back into nb
             try:
-                problem = _execute(client, grader, len(nb.cells) - 1, limits.cell_timeout, "")
+                problem = _execute(client, grader, len(nb.cells) - 1, final_timeout, "")
             finally:
                 nb.cells.pop()
             if client.timed_out:
-                run.problems.append(f"the checkers did not finish within {limits.cell_timeout:g} s")
+                run.problems.append(
+                    f"the grader's session did not finish within {final_timeout:g} s"
+                )
             elif problem:
-                run.problems.append(f"the checkers' {problem}")
+                run.problems.append(f"the grader's session: {problem}")
             else:
                 run.final_ran = True
                 run.final_outputs = list(grader.outputs)
     except DeadKernelError:
         run.problems.append(
             "the kernel died (out of memory, or the code ended the Python process)"
-            + (f" in cell {current}" if current else " while the checkers ran")
+            + (f" in cell {current}" if current else " while the grader's session ran")
         )
     except Exception as err:  # a kernel that would not start, a broken client...
         run.problems.append(f"the notebook could not be run: {type(err).__name__}: {err}")
