@@ -67,7 +67,9 @@ assert penalty_and_gradient({"W": np.array([[1.0, -2.0]]), "b": np.ones(2)}, l1=
 # NBVAL_CHECK_OUTPUT
 net = mlp((784, 30, 10), weight_decay=0.01, rng=0, dtype=np.float64)
 value, _ = penalty_and_gradient(net.params, l2=0.01)
-print("same penalty as Sequential(weight_decay=0.01):", bool(np.isclose(value, net.penalty_value())))
+print(
+    "same penalty as Sequential(weight_decay=0.01):", bool(np.isclose(value, net.penalty_value()))
+)
 
 
 # %% [markdown]
@@ -142,7 +144,8 @@ print("mean output ≈ 1 (within 0.02):", bool(abs(mean_out - 1) < 0.02))
 
 # %% dlcourse={"points": 3, "task": "8.3"}
 def batchnorm_backward(dout, x, gamma, eps=1e-5):
-    """Training-mode batch norm, backward. dout, x: (N, D); gamma: (D,); returns dx, dgamma, dbeta."""
+    """Training-mode batch norm, backward. dout, x: (N, D); gamma: (D,); returns dx, dgamma, "
+    "dbeta."""
     # Hint: dx_hat = dout * gamma.
     ### BEGIN SOLUTION
     mu = x.mean(axis=0)
@@ -235,25 +238,31 @@ x_val, t_val = data.x_train[val_idx], data.t_train[val_idx]
 
 model = mlp((784, 200, 10), rng=0)
 optimizer, stopper = SGD(lr=0.1), EarlyStopper(patience=5)
+last_epoch = epochs
 for epoch in range(1, epochs + 1):
     for xb, tb in minibatches(x_tr, t_tr, 50, rng):
         _, grads = model.loss_and_gradient(xb, tb)
         _, extra = penalty_and_gradient(model.params, l2=1e-3)
         optimizer.update(model.params, {k: grads[k] + extra[k] for k in grads})
     if stopper.update(model.accuracy(x_val, t_val), model.params):
+        last_epoch = epoch
         break
 for name, value in stopper.best_params.items():
     model.params[name][...] = value
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(f"stopped after epoch {epoch}; restored epoch {stopper.best_epoch}, "
-      f"validation accuracy {model.accuracy(x_val, t_val):.3f}")  # fmt: skip
+print(
+    f"stopped after epoch {last_epoch}; restored epoch {stopper.best_epoch}, "
+    f"validation accuracy {model.accuracy(x_val, t_val):.3f}"
+)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("restored weights give the best validation accuracy seen:",
-      bool(np.isclose(model.accuracy(x_val, t_val), stopper.best_acc)))  # fmt: skip
+print(
+    "restored weights give the best validation accuracy seen:",
+    bool(np.isclose(model.accuracy(x_val, t_val), stopper.best_acc)),
+)
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "8.5"}
 # ### Task 8.5 — why the test set is evaluated once (1 point)
