@@ -74,7 +74,7 @@ print("training and validation share no digit:", len(np.intersect1d(train_idx, v
 # A network with far more weights than it has training digits can simply memorise them. Ours has two hidden layers of 400 ReLU units, about 478,000 weights for 1,000 digits, and we train it for many epochs with plain SGD (learning rate 0.1, batches of 50). `run` trains one such network with a given remedy and seed; every experiment of the lesson calls it, so you can re-run any of them with other values.
 
 # %%
-SIZES = (784, 400, 400, 10)
+SIZES = sized((784, 400, 400, 10), (784, 100, 10))  # a smaller network for the quick tests
 LR, BATCH = 0.1, 50
 
 
@@ -199,7 +199,7 @@ sum_of_squares = sum(
     float(np.sum(W.astype(np.float64) ** 2)) for k, W in plain.params.items() if k.endswith(".W")
 )
 print(
-    "penalty added to the loss == λ/2 · ΣW² over the three W:",
+    "penalty added to the loss == λ/2 · ΣW² over every W:",
     np.isclose(with_penalty.penalty_value(), lam / 2 * sum_of_squares, rtol=1e-5),
 )
 SGD(lr=LR).update(
