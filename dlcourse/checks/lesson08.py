@@ -110,7 +110,8 @@ def check_penalty_and_gradient(penalty_and_gradient) -> None:
                 continue
             p = params[name]
             if not _penalised(name):
-                hint = f"{name} is a bias (not penalised): its penalty gradient is 0"
+                kind = "a bias" if name.rsplit(".", 1)[-1].startswith("b") else "not a weight W"
+                hint = f"{name} is {kind}, so it is not penalised: its penalty gradient is 0"
             elif l2 and np.allclose(got, l1 * np.sign(p) + 2 * l2 * p):
                 hint = "the gradient of λ2/2 · ΣW² is λ2·W, not 2·λ2·W (the ½ cancels the 2)"
             elif l1 and np.allclose(got, l1 * np.abs(p) + l2 * p):
@@ -369,9 +370,11 @@ def check_early_stopper(EarlyStopper) -> None:
             ties = any(b == a for a, b in pairwise(accuracies))
             hint = f"stop once {patience} epoch(s) in a row brought no improvement"
             if stopped_at is None or stopped_at > want_stop:
-                hint += "; did you reset the count when the accuracy did not improve?" + (
-                    " An equal accuracy is not an improvement (use >, not >=)" if ties else ""
+                hint += ": stop as soon as the count of such epochs reaches patience" + (
+                    "; and an equal accuracy is not an improvement (use >, not >=)" if ties else ""
                 )
+            else:
+                hint += ": reset that count to 0 whenever the accuracy improves"
             raise CheckFailed(f"{text}: {after}, expected epoch {want_stop}; {hint}")
         stopper = got["stopper"]
         best_epoch = getattr(stopper, "best_epoch", None)
