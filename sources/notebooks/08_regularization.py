@@ -302,8 +302,9 @@ for name, W in first_layer.items():
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
 bins = np.linspace(-0.25, 0.25, 101)
-for (name, W), color in zip(first_layer.items(), colors, strict=False):
-    ax.hist(W.ravel(), bins=bins, histtype="step", lw=1.6, color=color, label=name)
+styles = [(colors[0], "-"), (colors[1], "-"), (colors[2], "--"), (colors[4], "-")]
+for (name, W), (color, line) in zip(first_layer.items(), styles, strict=False):
+    ax.hist(W.ravel(), bins=bins, histtype="step", lw=1.6, color=color, ls=line, label=name)
 ax.set_yscale("log")
 ax.set(
     xlabel="weight value (first layer)",
@@ -696,7 +697,8 @@ for name in ranked:
         f"{name:<36} {row['val']:>12.2%} ± {row['std']:.2%} {row['train']:>9.1%} "
         f"{100 * row['gap']:>6.1f} {row['seconds']:>8.1f}"
     )
-print(f"(mean ± standard deviation over seeds {seeds}; gap in points; validation: 1,000 digits)")
+print(f"(mean ± standard deviation over seeds {seeds}; gap in points; validation: 1,000 digits;")
+print(" s / run: wall-clock seconds of one training run, which depend on the machine and its load)")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
