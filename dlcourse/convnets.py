@@ -16,7 +16,7 @@ from math import prod
 
 import numpy as np
 
-from dlcourse.conv import Conv2D, MaxPool2D
+from dlcourse.fastconv import FastConv2D, FastMaxPool2D
 from dlcourse.initializers import as_rng, he, xavier
 from dlcourse.layers import Affine, Flatten, Layer, ReLU
 from dlcourse.models import Sequential
@@ -26,12 +26,12 @@ __all__ = ["deep_convnet", "simple_convnet", "single_filter_convnet"]
 
 def _conv(
     channels: int, filters: int, size: int, rng: np.random.Generator, dtype, pad: int = 0
-) -> Conv2D:
-    """Conv2D with He-initialised W (filters, channels, size, size) and zero biases."""
+) -> FastConv2D:
+    """FastConv2D with He-initialised W (filters, channels, size, size) and zero biases."""
     W = he(
         channels * size * size, filters, rng=rng, dtype=dtype, shape=(filters, channels, size, size)
     )
-    return Conv2D(W, np.zeros(filters, dtype=dtype), pad=pad)
+    return FastConv2D(W, np.zeros(filters, dtype=dtype), pad=pad)
 
 
 def _affine(inputs: int, outputs: int, rng: np.random.Generator, dtype, init=he) -> Affine:
@@ -70,7 +70,7 @@ def simple_convnet(
     """
     rng, (c, h, w) = as_rng(rng), _check_input_shape(input_shape)
     conv = _conv(c, filters, filter_size, rng, dtype)
-    pool = MaxPool2D(2)
+    pool = FastMaxPool2D(2)
     flat = prod(pool.output_shape(conv.output_shape((c, h, w))))
     layers = [
         conv,
@@ -125,7 +125,7 @@ def deep_convnet(
             conv = _conv(channels, n_filters, 3, rng, dtype, pad=1)
             layers += [conv, ReLU()]
             channels = n_filters
-        layers.append(MaxPool2D(2))
+        layers.append(FastMaxPool2D(2))
         for layer in layers[-5:]:
             current = layer.output_shape(current)
     layers += [
