@@ -166,9 +166,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if (args.test_images is None) != (args.test_labels is None):
         parser.error("--test-images and --test-labels go together")
     if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+        parser.error(f"expected --epochs to be at least 1 but got {args.epochs}")
     if args.train_size is not None and args.train_size < 1:
-        parser.error(f"--train-size must be at least 1, got {args.train_size}")
+        parser.error(f"expected --train-size to be at least 1 but got {args.train_size}")
     return args
 
 

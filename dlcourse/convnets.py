@@ -16,8 +16,9 @@ from math import prod
 
 import numpy as np
 
+from dlcourse.config import as_rng
 from dlcourse.fastconv import FastConv2D, FastMaxPool2D
-from dlcourse.initializers import as_rng, he, xavier
+from dlcourse.initializers import he, xavier
 from dlcourse.layers import Affine, Flatten, Layer, ReLU
 from dlcourse.models import Sequential
 

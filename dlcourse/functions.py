@@ -73,10 +73,10 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ targets
 
 
-def one_hot(labels: np.ndarray, num_classes: int = 10, dtype: np.dtype = np.float32) -> np.ndarray:
+def one_hot(labels: np.ndarray, classes: int = 10, dtype: np.dtype = np.float32) -> np.ndarray:
     """Integer class labels to one-hot rows.
 
-    labels: (N,) integers in ``[0, num_classes)``; returns: (N, num_classes).
+    labels: (N,) integers in ``[0, classes)``; returns: (N, classes).
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -84,12 +84,12 @@ def one_hot(labels: np.ndarray, num_classes: int = 10, dtype: np.dtype = np.floa
             f"one_hot expected a 1-D array of integer labels but got shape {labels.shape} "
             f"and dtype {labels.dtype}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(
-            f"one_hot expected labels in [0, {num_classes}) but got values from "
+            f"one_hot expected labels in [0, {classes}) but got values from "
             f"{labels.min()} to {labels.max()}"
         )
-    t = np.zeros((labels.shape[0], num_classes), dtype=dtype)
+    t = np.zeros((labels.shape[0], classes), dtype=dtype)
     t[np.arange(labels.shape[0]), labels] = 1
     return t
 

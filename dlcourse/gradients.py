@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcourse.initializers import as_rng
+from dlcourse.config import as_rng
 from dlcourse.layers import Layer, cast_layer
 
 __all__ = ["GradientCheck", "gradient_check", "numerical_gradient", "relative_error"]
@@ -168,9 +168,11 @@ def gradient_check(
     ``gradient`` and ``params`` such as :class:`~dlcourse.models.Sequential` (checks
     every param of ``model.loss(x, t)``). Works on float64 copies: ``target`` and x
     are left untouched. Keep x away from kinks (ReLU at 0, max-pool ties).
+    rng: draws the layer check's random dout (a Generator, a seed, or None: see
+    :func:`dlcourse.config.as_rng`).
     """
     if isinstance(target, Layer) or not hasattr(target, "gradient"):
-        return _check_layer(target, x, h, as_rng(0 if rng is None else rng))
+        return _check_layer(target, x, h, as_rng(rng))
     if t is None:
         raise ValueError("gradient_check of a model needs targets t for model.loss(x, t)")
     return _check_model(target, x, t, h)

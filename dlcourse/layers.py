@@ -15,8 +15,8 @@ from math import prod
 
 import numpy as np
 
+from dlcourse.config import as_rng
 from dlcourse.functions import cross_entropy, mean_squared_error, one_hot, sigmoid, softmax
-from dlcourse.initializers import as_rng
 
 __all__ = [
     "ACTIVATIONS",

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from dlcourse.config import as_rng
 from dlcourse.functions import accuracy as _accuracy
-from dlcourse.initializers import as_rng, get_initializer
+from dlcourse.initializers import get_initializer
 from dlcourse.layers import (
     Affine,
     BatchNorm,

@@ -31,10 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from dlcourse.config import quick_mode
-from dlcourse.data import minibatches
+from dlcourse.config import as_rng, quick_mode
 from dlcourse.functions import as_labels
-from dlcourse.initializers import as_rng
 
 __all__ = [
     "Callback",
@@ -43,6 +41,7 @@ __all__ = [
     "History",
     "LRScheduler",
     "evaluate",
+    "minibatches",
     "restore",
     "snapshot",
     "train",
@@ -229,7 +228,7 @@ class EarlyStopping(Callback, _Monitor):
     ) -> None:
         _Monitor.__init__(self, monitor, min_delta)
         if patience < 1:
-            raise ValueError(f"patience must be at least 1 epoch, got {patience}")
+            raise ValueError(f"expected patience to be at least 1 epoch but got {patience}")
         self.patience = int(patience)
         self.restore_best = restore_best
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -311,6 +310,33 @@ class LRScheduler(Callback):
         return False
 
 
+# ------------------------------------------------------------------ batches
+
+
+def minibatches(
+    x: np.ndarray,
+    t: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator | int | None = None,
+    shuffle: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of mini-batches: every sample exactly once, in a fresh random order.
+
+    x: (N, ...), t: (N, ...). Yields (x_batch, t_batch) of ``batch_size`` samples
+    (the last batch may be smaller). Pass the same ``rng`` every epoch for a
+    different, reproducible order each time (a seed or None: see
+    :func:`dlcourse.config.as_rng`).
+    """
+    if len(x) != len(t):
+        raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
+    if batch_size < 1:
+        raise ValueError(f"expected batch_size to be at least 1 but got {batch_size}")
+    order = as_rng(rng).permutation(len(x)) if shuffle else np.arange(len(x))
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        yield x[idx], t[idx]
+
+
 # ------------------------------------------------------------------ evaluation
 
 
@@ -387,9 +413,9 @@ def train(
             raise ValueError("pass both x_val and t_val (or neither)")
         _check_data(x_val, t_val, "validation")
     if epochs < 0:
-        raise ValueError(f"epochs must be non-negative, got {epochs}")
+        raise ValueError(f"expected epochs to be non-negative but got {epochs}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ValueError(f"expected batch_size to be at least 1 but got {batch_size}")
     for callback in callbacks:
         if isinstance(callback, _Monitor):
             callback.check_available(has_val)

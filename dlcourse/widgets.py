@@ -325,7 +325,7 @@ class FeatureMapExplorer(widgets.VBox):
         outputs = self.activations(digit)
         maps = outputs[index][0]  # (C, H, W)
         if not 0 <= channel < maps.shape[0]:
-            raise ValueError(f"channel must be in [0, {maps.shape[0]}) but got {channel}")
+            raise ValueError(f"expected channel in [0, {maps.shape[0]}) but got {channel}")
         lo, hi = float(maps.min()), float(maps.max())
         hi = hi if hi > lo else lo + 1e-6
 

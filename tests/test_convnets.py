@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcourse.conv import Conv2D
 from dlcourse.convnets import deep_convnet, simple_convnet, single_filter_convnet
 from dlcourse.data import load_mnist
+from dlcourse.fastconv import FastConv2D
 from dlcourse.gradients import gradient_check
 from dlcourse.optimizers import Adam
 
@@ -125,17 +125,17 @@ def test_convnet_gradients_match_numerical_gradients(build):
 @pytest.mark.parametrize("factory", [simple_convnet, deep_convnet])
 def test_a_training_step_never_computes_the_gradient_of_the_data(monkeypatch, factory):
     computed_dx = []
-    original = Conv2D.backward
+    original = FastConv2D.backward
 
     def recording(layer, dout):
         computed_dx.append(layer)
         return original(layer, dout)
 
-    monkeypatch.setattr(Conv2D, "backward", recording)
+    monkeypatch.setattr(FastConv2D, "backward", recording)
     model = factory(rng=0)
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
     model.loss_and_gradient(x, np.arange(4))
-    convs = [layer for layer in model.layers.values() if isinstance(layer, Conv2D)]
+    convs = [layer for layer in model.layers.values() if isinstance(layer, FastConv2D)]
     assert computed_dx == convs[:0:-1]  # every conv but the first, last to second
     assert all(set(conv.grads) == {"W", "b"} for conv in convs)
 

@@ -235,7 +235,7 @@ def test_a_model_without_image_layers_is_refused(digits):
 
 def test_render_refuses_a_channel_out_of_range(digits):
     explorer = FeatureMapExplorer(TinyCNN(), *digits)
-    with pytest.raises(ValueError, match=r"channel must be in \[0, 4\) but got 4"):
+    with pytest.raises(ValueError, match=r"expected channel in \[0, 4\) but got 4"):
         explorer.render(0, 0, 4)
 
 
