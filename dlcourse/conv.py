@@ -21,11 +21,21 @@ one load into the other.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dlcourse.layers import Layer
 
-__all__ = ["Conv2D", "MaxPool2D", "col2im", "conv_output_size", "im2col"]
+__all__ = [
+    "Conv2D",
+    "MaxPool2D",
+    "as_image_batch",
+    "col2im",
+    "conv_output_size",
+    "im2col",
+    "square_side",
+]
 
 
 def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -55,13 +65,41 @@ def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0)
     return span // stride + 1
 
 
+def square_side(size: int) -> int | None:
+    """The side of a square image of ``size`` pixels (28 for 784), or None if not square."""
+    side = math.isqrt(size)
+    return side if side * side == size else None
+
+
+def as_image_batch(x: np.ndarray) -> np.ndarray:
+    """Images as a (N, C, H, W) batch from flat square (N, H·W), (N, H, W) or (N, C, H, W).
+
+    e.g. (N, 784) -> (N, 1, 28, 28) (a view, no copy). Raises ValueError for other shapes.
+    """
+    x = np.asarray(x)
+    if x.ndim == 2:
+        side = square_side(x.shape[1])
+        if side is None:
+            raise ValueError(
+                f"expected flat square images (N, H·W) such as (N, 784) but got shape {x.shape}"
+            )
+        return x.reshape(len(x), 1, side, side)
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4:
+        return x
+    raise ValueError(
+        f"expected images of shape (N, C, H, W), (N, H, W) or (N, H·W) but got shape {x.shape}"
+    )
+
+
 def check_images(x: np.ndarray, who: str, channels: int | None = None) -> None:
     """Raise ValueError unless x is a (N, C, H, W) batch (with ``channels`` channels)."""
     want = "(N, C, H, W)" if channels is None else f"(N, {channels}, H, W)"
     if x.ndim != 4:
         hint = ""
-        if x.ndim == 2 and int(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:
-            side = int(np.sqrt(x.shape[1]))
+        side = square_side(x.shape[1]) if x.ndim == 2 else None
+        if side is not None:
             hint = f"; for flat images use x.reshape(-1, 1, {side}, {side})"
         elif x.ndim == 3:
             hint = "; for a batch of one-channel images use x[:, None]"

@@ -7,12 +7,27 @@ gradients only (``param_backward``), so the first Conv2D skips the gradient of t
 data, the most expensive col2im of the network.
 
 ``rng`` accepts a generator, an int seed or None (``simple_convnet(rng=0)``).
+
+:func:`load_pretrained_convnet` returns the trained SimpleConvNet shipped with the
+package (``dlcourse/_data/simple_convnet_mnist.npz``), so lesson 06 can show trained
+filters before lesson 07 trains its own. The file is in the one model format of
+:meth:`Sequential.save` (int8-quantised, with a SHA-256 check) and was written by::
+
+    python benchmarks/accuracy.py --model cnn --save dlcourse/_data/simple_convnet_mnist.npz
+
+with ``DLCOURSE_OFFLINE=1`` (the 4,000 offline training digits). The command, the data,
+the accuracy and the seed of the initial weights (``initial_seed``: the untrained
+network is ``simple_convnet(rng=initial_seed)``) are stored in the file; see
+:func:`pretrained_metadata`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from importlib import resources
 from math import prod
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +35,20 @@ from dlcourse.config import as_rng
 from dlcourse.fastconv import FastConv2D, FastMaxPool2D
 from dlcourse.initializers import he, xavier
 from dlcourse.layers import Affine, Flatten, Layer, ReLU
-from dlcourse.models import Sequential
+from dlcourse.models import Sequential, read_model_file
 
-__all__ = ["deep_convnet", "simple_convnet", "single_filter_convnet"]
+__all__ = [
+    "FACTORIES",
+    "PRETRAINED_FILE",
+    "deep_convnet",
+    "load_pretrained_convnet",
+    "pretrained_metadata",
+    "simple_convnet",
+    "single_filter_convnet",
+]
+
+#: The shipped trained network, in ``dlcourse/_data``.
+PRETRAINED_FILE = "simple_convnet_mnist.npz"
 
 
 def _conv(
@@ -136,3 +162,48 @@ def deep_convnet(
         _affine(hidden, classes, rng, dtype, init=xavier),
     ]
     return _sequential(layers, shape)
+
+
+#: The factories a model file may name in its metadata (``"factory"``), by name.
+FACTORIES: dict[str, Callable[..., Sequential]] = {
+    "simple_convnet": simple_convnet,
+    "single_filter_convnet": single_filter_convnet,
+    "deep_convnet": deep_convnet,
+}
+
+
+def _read_pretrained(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], Sequential]:
+    """(meta, the model the file's factory builds, untrained) for a file or the shipped one."""
+    if path is None:
+        with resources.files("dlcourse").joinpath("_data", PRETRAINED_FILE).open("rb") as f:
+            meta = read_model_file(f)[0]
+    else:
+        meta = read_model_file(path)[0]
+    factory = FACTORIES.get(meta.get("factory", ""))
+    if factory is None:
+        raise ValueError(
+            f"expected the file's factory to be one of {', '.join(FACTORIES)} but got "
+            f"{meta.get('factory')!r}"
+        )
+    return meta, factory(**meta.get("factory_kwargs", {}))
+
+
+def pretrained_metadata(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The metadata of the shipped network (or of ``path``): command, data, accuracy, seed."""
+    return _read_pretrained(path)[0]
+
+
+def load_pretrained_convnet(path: str | os.PathLike[str] | None = None) -> Sequential:
+    """The trained SimpleConvNet shipped with dlcourse, or the network saved at ``path``.
+
+    Builds the architecture with the factory the file names (one of :data:`FACTORIES`,
+    never an import), then :meth:`Sequential.load` checks the SHA-256 and the
+    architecture and copies the weights in. x: (N, 1, 28, 28) -> scores (N, 10).
+    """
+    _, model = _read_pretrained(path)
+    if path is None:
+        with resources.files("dlcourse").joinpath("_data", PRETRAINED_FILE).open("rb") as f:
+            model.load(f)
+    else:
+        model.load(path)
+    return model

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from dlcourse.conv import as_image_batch
 from dlcourse.functions import as_labels
 
 __all__ = [
@@ -122,21 +123,12 @@ def _axes_for(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, fl
 
 def _as_images(x: np.ndarray) -> np.ndarray:
     """(N, 784), (N, 28, 28) or (N, 1, 28, 28) → (N, H, W) for imshow."""
-    x = np.asarray(x)
-    if x.ndim == 2:
-        side = math.isqrt(x.shape[1])
-        if side * side != x.shape[1]:
-            raise ValueError(
-                f"expected flat square images (N, H·W) such as (N, 784) but got {x.shape}"
-            )
-        return x.reshape(len(x), side, side)
-    if x.ndim == 4 and x.shape[1] == 1:
-        return x[:, 0]
-    if x.ndim == 3:
-        return x
-    raise ValueError(
-        f"expected digits of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28) but got {x.shape}"
-    )
+    images = as_image_batch(x)
+    if images.shape[1] != 1:
+        raise ValueError(
+            f"expected one-channel digits such as (N, 1, 28, 28) but got shape {images.shape}"
+        )
+    return images[:, 0]
 
 
 def show_digits(

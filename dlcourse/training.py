@@ -26,13 +26,13 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dlcourse.config import as_rng, quick_mode
 from dlcourse.functions import as_labels
+from dlcourse.models import Model, evaluation, npz_path
 
 __all__ = [
     "Callback",
@@ -143,17 +143,17 @@ class Callback:
     Epochs are counted from 0 in the hooks; ``history.epoch`` holds epoch + 1.
     """
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Any, optimizer: Any) -> None:
+    def on_epoch_begin(self, epoch: int, history: History, model: Model, optimizer: Any) -> None:
         """Called before each epoch's first step."""
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
         """Called after each epoch's evaluation; return True to stop training."""
         return False
 
-    def on_train_end(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Any) -> None:
         """Called once when training ends (also after a stop, not after NaN)."""
 
 
@@ -185,24 +185,19 @@ class _Monitor:
         return better
 
 
-def _layers(model: Any) -> list[Any]:
-    layers = getattr(model, "layers", {})
-    return list(layers.values()) if isinstance(layers, dict) else list(layers)
-
-
-def snapshot(model: Any) -> dict[str, np.ndarray]:
+def snapshot(model: Model) -> dict[str, np.ndarray]:
     """Copies of the model's parameters and layer state (e.g. BatchNorm running stats)."""
     copies = {f"param:{name}": value.copy() for name, value in model.params.items()}
-    for i, layer in enumerate(_layers(model)):
+    for i, layer in enumerate(model.layers.values()):
         for name, value in getattr(layer, "state", {}).items():
             copies[f"state:{i}:{name}"] = np.array(value, copy=True)
     return copies
 
 
-def restore(model: Any, copies: dict[str, np.ndarray]) -> None:
+def restore(model: Model, copies: dict[str, np.ndarray]) -> None:
     """Write a :func:`snapshot` back into the model's own arrays, in place."""
     params = model.params
-    layers = _layers(model)
+    layers = list(model.layers.values())
     for key, value in copies.items():
         kind, _, rest = key.partition(":")
         if kind == "param":
@@ -235,11 +230,11 @@ class EarlyStopping(Callback, _Monitor):
         self.bad_epochs = 0
         self.restored_epoch: int | None = None  # the epoch whose weights the model ended with
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights, self.bad_epochs, self.restored_epoch = None, 0, None
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
         if self.improved(history):
             self.bad_epochs = 0
             if self.restore_best:
@@ -254,7 +249,7 @@ class EarlyStopping(Callback, _Monitor):
         )
         return True
 
-    def on_train_end(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Any) -> None:
         if not self.restore_best or self.best_weights is None:
             return
         restore(model, self.best_weights)
@@ -273,15 +268,14 @@ class Checkpoint(Callback, _Monitor):
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_acc") -> None:
         _Monitor.__init__(self, monitor)
-        path = Path(path)
-        self.path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        self.path = npz_path(path)
         self.saved_epochs: list[int] = []
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
         if self.improved(history):
             model.save(self.path, epoch=history.epoch[-1], monitor=self.monitor, value=self.best)
             self.saved_epochs.append(history.epoch[-1])
@@ -300,10 +294,10 @@ class LRScheduler(Callback):
         self.monitor = monitor
         _mode(monitor)
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Any, optimizer: Any) -> None:
+    def on_epoch_begin(self, epoch: int, history: History, model: Model, optimizer: Any) -> None:
         optimizer.lr = float(self.schedule(epoch))
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
         step = getattr(self.schedule, "step", None)
         if step is not None:
             step(history[self.monitor][-1])
@@ -341,7 +335,7 @@ def minibatches(
 
 
 def evaluate(
-    model: Any, x: np.ndarray, t: np.ndarray, batch_size: int = 1000
+    model: Model, x: np.ndarray, t: np.ndarray, batch_size: int = 1000
 ) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on x (N, ...), t (N,) or (N, K), in eval mode.
 
@@ -353,19 +347,14 @@ def evaluate(
         raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
     if len(x) == 0:
         raise ValueError("cannot evaluate on 0 samples")
-    was_training = getattr(model, "training", True)
-    model.eval()
-    try:
+    with evaluation(model):
         loss_sum, correct = 0.0, 0
         for start in range(0, len(x), batch_size):
             xb, tb = x[start : start + batch_size], t[start : start + batch_size]
             scores = model.forward(xb)
             loss_sum += float(model.loss_layer.forward(scores, tb)) * len(xb)
             correct += int(np.count_nonzero(scores.argmax(axis=1) == as_labels(tb)))
-        penalty = float(model.penalty_value()) if hasattr(model, "penalty_value") else 0.0
-    finally:
-        if was_training:
-            model.train()
+        penalty = float(model.penalty_value())
     return loss_sum / len(x) + penalty, correct / len(x)
 
 
@@ -373,7 +362,7 @@ def evaluate(
 
 
 def train(
-    model: Any,
+    model: Model,
     optimizer: Any,
     x_train: np.ndarray,
     t_train: np.ndarray,
@@ -467,7 +456,7 @@ def train(
 
 
 def _measure(
-    model: Any,
+    model: Model,
     x_train: np.ndarray,
     t_train: np.ndarray,
     x_val: np.ndarray | None,
@@ -489,7 +478,7 @@ def _check_data(x: np.ndarray, t: np.ndarray, what: str) -> None:
 
 
 def _run_epoch(
-    model: Any,
+    model: Model,
     optimizer: Any,
     batches: Iterator[tuple[np.ndarray, np.ndarray]],
     epoch: int,
