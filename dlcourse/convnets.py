@@ -41,6 +41,7 @@ __all__ = [
     "FACTORIES",
     "PRETRAINED_FILE",
     "deep_convnet",
+    "filter_cosines",
     "load_pretrained_convnet",
     "pretrained_metadata",
     "simple_convnet",
@@ -170,6 +171,17 @@ FACTORIES: dict[str, Callable[..., Sequential]] = {
     "single_filter_convnet": single_filter_convnet,
     "deep_convnet": deep_convnet,
 }
+
+
+def filter_cosines(W: np.ndarray, W0: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each filter with its own initial one. W, W0: (F, C, FH, FW) -> (F,).
+
+    1 means the filter kept its initial direction (it did not learn a new pattern, only
+    perhaps its length); values well below 1 mean training reshaped it.
+    """
+    a = W.reshape(len(W), -1).astype(np.float64)
+    b = W0.reshape(len(W0), -1).astype(np.float64)
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def _read_pretrained(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], Sequential]:
