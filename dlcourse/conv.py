@@ -315,7 +315,8 @@ class Conv2D(ConvBase):
         W_col = self.W.reshape(f, -1)  # (F, C·FH·FW)
         out = cols @ W_col.T + self.b  # (N·H_out·W_out, F)
         self.x, self.cols = x, cols
-        return out.reshape(len(x), h_out, w_out, f).transpose(0, 3, 1, 2)
+        result: np.ndarray = out.reshape(len(x), h_out, w_out, f).transpose(0, 3, 1, 2)
+        return result
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads "W" and "b"."""
@@ -387,7 +388,8 @@ class MaxPool2D(PoolBase):
         windows = cols.reshape(-1, c, self.pool_h * self.pool_w)  # one window per (row, c)
         self.x, self.argmax = x, windows.argmax(axis=2)
         out = windows.max(axis=2)  # (N·H_out·W_out, C)
-        return out.reshape(n, h_out, w_out, c).transpose(0, 3, 1, 2)
+        result: np.ndarray = out.reshape(n, h_out, w_out, c).transpose(0, 3, 1, 2)
+        return result
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W), nonzero at each window's max."""

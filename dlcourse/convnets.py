@@ -53,7 +53,12 @@ PRETRAINED_FILE = "simple_convnet_mnist.npz"
 
 
 def _conv(
-    channels: int, filters: int, size: int, rng: np.random.Generator, dtype, pad: int = 0
+    channels: int,
+    filters: int,
+    size: int,
+    rng: np.random.Generator,
+    dtype: np.dtype | type,
+    pad: int = 0,
 ) -> FastConv2D:
     """FastConv2D with He-initialised W (filters, channels, size, size) and zero biases."""
     W = he(
@@ -62,7 +67,13 @@ def _conv(
     return FastConv2D(W, np.zeros(filters, dtype=dtype), pad=pad)
 
 
-def _affine(inputs: int, outputs: int, rng: np.random.Generator, dtype, init=he) -> Affine:
+def _affine(
+    inputs: int,
+    outputs: int,
+    rng: np.random.Generator,
+    dtype: np.dtype | type,
+    init: Callable[..., np.ndarray] = he,
+) -> Affine:
     return Affine(init(inputs, outputs, rng=rng, dtype=dtype), np.zeros(outputs, dtype=dtype))
 
 
@@ -147,7 +158,7 @@ def deep_convnet(
     """
     rng, shape = as_rng(rng), _check_input_shape(input_shape)
     layers: list[Layer] = []
-    channels, current = shape[0], shape
+    channels, current = shape[0], tuple[int, ...](shape)
     for n_filters in filters:
         for _ in range(2):
             conv = _conv(channels, n_filters, 3, rng, dtype, pad=1)
@@ -181,7 +192,10 @@ def filter_cosines(W: np.ndarray, W0: np.ndarray) -> np.ndarray:
     """
     a = W.reshape(len(W), -1).astype(np.float64)
     b = W0.reshape(len(W0), -1).astype(np.float64)
-    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    cosines: np.ndarray = np.sum(a * b, axis=1) / (
+        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    )
+    return cosines
 
 
 def _read_pretrained(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any], Sequential]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ OFFLINE_SPLIT_SEED = 0
 _failed_mirrors: set[str] = set()
 
 # IDX type codes (third byte of the magic number) to numpy dtypes, big-endian on disk.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -110,7 +111,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"({expected} bytes in all) but the file has {len(content)} bytes"
         )
     values = np.frombuffer(content, dtype, count=int(np.prod(shape)), offset=header_size)
-    return values.astype(dtype.newbyteorder("=")).reshape(shape)
+    array: np.ndarray = values.astype(dtype.newbyteorder("=")).reshape(shape)
+    return array
 
 
 # ---------------------------------------------------------------------- download
@@ -137,7 +139,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress(total: int | None, desc: str):
+def _progress(total: int | None, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False)

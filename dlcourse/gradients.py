@@ -51,7 +51,8 @@ def numerical_gradient(
 def relative_error(a: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Elementwise |a − n| / max(|a|, |n|, 1e-8): analytic ``a`` against numerical ``n``."""
     a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)
+    error: np.ndarray = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)
+    return error
 
 
 @dataclass

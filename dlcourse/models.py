@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -73,9 +73,13 @@ class Model(Protocol):
     the loss; ``training`` is True in training mode (see :func:`evaluation`).
     """
 
-    layers: Mapping[str, Layer]
-    loss_layer: Loss
     training: bool
+
+    @property
+    def layers(self) -> Mapping[str, Layer]: ...
+
+    @property
+    def loss_layer(self) -> Loss: ...
 
     @property
     def params(self) -> dict[str, np.ndarray]: ...
@@ -95,9 +99,9 @@ class Model(Protocol):
 
     def penalty_value(self) -> float: ...
 
-    def train(self) -> Model: ...
+    def train(self) -> object: ...
 
-    def eval(self) -> Model: ...
+    def eval(self) -> object: ...
 
 
 @contextmanager
@@ -328,7 +332,7 @@ class Sequential:
         architecture = np.array([json.dumps(entry) for entry in self.architecture()])
         return write_model_file(path, self._arrays(), architecture, meta, quantize)
 
-    def load(self, path: str | os.PathLike[str] | BinaryIO) -> dict[str, Any]:
+    def load(self, path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
         """Read parameters saved by :meth:`save` into this model (in place); returns meta.
 
         Raises ValueError when the file is not a model file, was modified after saving
@@ -354,7 +358,7 @@ def npz_path(path: str | os.PathLike[str]) -> Path:
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def _name(path: str | os.PathLike[str] | BinaryIO) -> str:
+def _name(path: str | os.PathLike[str] | IO[bytes]) -> str:
     return Path(path).name if isinstance(path, str | os.PathLike) else "the model file"
 
 
@@ -405,12 +409,12 @@ def write_model_file(
     full_meta = {**dict(meta), "sha256": _digest(stored)}
     stored[META_KEY] = np.array(json.dumps(full_meta, sort_keys=True))
     path = npz_path(path)
-    np.savez_compressed(path, **stored)
+    np.savez_compressed(path, **stored)  # type: ignore[arg-type]  # numpy's stub reads **kwds as allow_pickle
     return path
 
 
 def read_model_file(
-    path: str | os.PathLike[str] | BinaryIO,
+    path: str | os.PathLike[str] | IO[bytes],
 ) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
     """(meta, architecture, arrays) of a file written by :func:`write_model_file`.
 
@@ -446,7 +450,7 @@ def read_model_file(
     return meta, architecture, arrays
 
 
-def model_metadata(path: str | os.PathLike[str] | BinaryIO) -> dict[str, Any]:
+def model_metadata(path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
     """The JSON metadata of a model file (after checking its SHA-256)."""
     return read_model_file(path)[0]
 

@@ -30,8 +30,8 @@ __all__ = [
     "show_misclassified",
 ]
 
-TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 3}
-VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 3}
+TRAIN_STYLE: dict[str, Any] = {"linestyle": "-", "marker": "o", "markersize": 3}
+VAL_STYLE: dict[str, Any] = {"linestyle": "--", "marker": "s", "markersize": 3}
 
 
 def palette(n: int = 10) -> list[tuple[float, float, float]]:
@@ -77,7 +77,7 @@ def plot_history(
         axis.set_xlabel("epoch")
         axis.legend()
         axis.grid(alpha=0.3)
-    figure = axes[0].figure
+    figure: Figure = axes[0].figure
     if title is not None:
         figure.suptitle(title)
     return figure
@@ -110,9 +110,9 @@ def _plot_lr(axis: Axes, epochs: np.ndarray, lr: np.ndarray) -> None:
 
 def _axes_for(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, float]) -> list:
     if ax is None:
-        _, axes = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False)
-        return list(axes[0])
-    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(ax))
+        _, grid = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False)
+        return list(grid[0])
+    axes = [ax] if isinstance(ax, Axes) else list(ax)
     if len(axes) != n:
         raise ValueError(f"expected {n} Axes (one per metric) but got {len(axes)}")
     return axes
@@ -220,7 +220,8 @@ def _as_class_labels(output: np.ndarray) -> np.ndarray:
     """Class labels from a predict function's output: scores, one probability, or labels."""
     output = np.asarray(output)
     if output.ndim == 2 and output.shape[1] > 1:
-        return output.argmax(axis=1)
+        labels: np.ndarray = output.argmax(axis=1)
+        return labels
     output = output.reshape(len(output))
     if np.issubdtype(output.dtype, np.integer) or np.issubdtype(output.dtype, np.bool_):
         return output.astype(np.int64)
@@ -285,4 +286,6 @@ def plot_decision_boundary(
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
     ax.legend(loc="best")
-    return ax.figure
+    figure = ax.get_figure(root=True)
+    assert isinstance(figure, Figure)  # an Axes drawn on always belongs to a Figure
+    return figure

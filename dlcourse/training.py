@@ -32,7 +32,7 @@ import numpy as np
 
 from dlcourse.config import as_rng, quick_mode
 from dlcourse.functions import as_labels
-from dlcourse.models import Model, evaluation, npz_path
+from dlcourse.models import Model, Sequential, evaluation, npz_path
 
 __all__ = [
     "Callback",
@@ -51,7 +51,8 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 # Overflow and invalid values are expected while a run diverges; train() detects the
 # resulting NaN/inf loss itself and explains it, so numpy's warnings are silenced.
-_DIVERGENCE_OK = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+def _divergence_ok() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 @dataclass
@@ -81,7 +82,8 @@ class History:
             raise KeyError(
                 f"History has no {key!r}; choose one of: epoch, {', '.join(METRICS)}, seconds"
             )
-        return getattr(self, key)
+        values: list[Any] = getattr(self, key)
+        return values
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -177,9 +179,9 @@ class _Monitor:
     def improved(self, history: History) -> bool:
         value = history[self.monitor][-1]
         if self.mode == "min":
-            better = value < self.best - self.min_delta
+            better = bool(value < self.best - self.min_delta)
         else:
-            better = value > self.best + self.min_delta
+            better = bool(value > self.best + self.min_delta)
         if better:
             self.best, self.best_epoch = value, history.epoch[-1]
         return better
@@ -276,6 +278,11 @@ class Checkpoint(Callback, _Monitor):
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
+        if not isinstance(model, Sequential):
+            raise TypeError(
+                f"Checkpoint writes files with Sequential.save: expected a Sequential model "
+                f"but got {type(model).__name__}"
+            )
         if self.improved(history):
             model.save(self.path, epoch=history.epoch[-1], monitor=self.monitor, value=self.best)
             self.saved_epochs.append(history.epoch[-1])
@@ -463,7 +470,7 @@ def _measure(
     t_val: np.ndarray | None,
 ) -> tuple[float, float, float]:
     """(train accuracy, val loss, val accuracy) in evaluation mode; NaN without val data."""
-    with np.errstate(**_DIVERGENCE_OK):
+    with _divergence_ok():
         _, train_acc = evaluate(model, x_train, t_train)
         if x_val is None or t_val is None:
             return train_acc, math.nan, math.nan
@@ -488,7 +495,7 @@ def _run_epoch(
     """Step through one epoch; returns (mean batch loss weighted by batch size, first loss)."""
     loss_sum, seen, first_loss = 0.0, 0, math.nan
     for step, (xb, tb) in enumerate(batches, start=1):
-        with np.errstate(**_DIVERGENCE_OK):
+        with _divergence_ok():
             loss, grads = model.loss_and_gradient(xb, tb)
             if not math.isfinite(loss):
                 _diverged(history, epoch, step, loss, optimizer.lr)

@@ -190,13 +190,13 @@ class FeatureMapExplorer(widgets.VBox):
         self.channel.observe(self._on_change, names="value")
         self.redraw()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The live widget, plus the current picture as a PNG and its description as text.
 
         JupyterLab shows the widget; a saved notebook opened where widgets cannot run
         (GitHub, nbviewer, a notebook read before running it) shows the picture.
         """
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         bundle["text/plain"] = self.describe(self.digit.value, self.layer.value, self.channel.value)
         return bundle
