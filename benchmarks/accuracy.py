@@ -37,7 +37,7 @@ excluded). ``--save PATH`` writes the trained weights int8-quantised with
 :mod:`dlcourse.models`), recording this command, the data and the seed of the initial
 weights in the file; lesson 06's shipped network was made on the offline digits with::
 
-    DLCOURSE_OFFLINE=1 python benchmarks/accuracy.py --model cnn \
+    DLCOURSE_OFFLINE=1 python benchmarks/accuracy.py --model cnn-pretrained \
         --save dlcourse/_data/simple_convnet_mnist.npz
 
 """
@@ -114,6 +114,26 @@ RECIPES: dict[str, Recipe] = {
         cosine=True,
         shift_pixels=1,
         notes="SimpleConvNet: conv 30×5×5, ReLU, max pool 2×2, affine 100, ReLU, affine 10",
+    ),
+    # The shipped network of lesson 06: the cnn recipe with the filters starting small
+    # (N(0, 0.01²), the source's init), so that the trained filters are what was learned.
+    "cnn-pretrained": Recipe(
+        factory="dlcourse.convnets:simple_convnet",
+        factory_kwargs={
+            "input_shape": [1, 28, 28],
+            "filters": 30,
+            "filter_size": 5,
+            "hidden": 100,
+            "classes": 10,
+            "filter_std": 0.01,
+        },
+        optimizer="adam",
+        optimizer_kwargs={"lr": 0.001},
+        epochs={"offline": 20, "full": 20},
+        images=True,
+        cosine=True,
+        shift_pixels=1,
+        notes="SimpleConvNet as cnn, first-layer filters initialised N(0, 0.01²)",
     ),
 }
 

@@ -13,11 +13,13 @@ package (``dlcourse/_data/simple_convnet_mnist.npz``), so lesson 06 can show tra
 filters before lesson 07 trains its own. The file is in the one model format of
 :meth:`Sequential.save` (int8-quantised, with a SHA-256 check) and was written by::
 
-    python benchmarks/accuracy.py --model cnn --save dlcourse/_data/simple_convnet_mnist.npz
+    DLCOURSE_OFFLINE=1 python benchmarks/accuracy.py --model cnn-pretrained \
+        --save dlcourse/_data/simple_convnet_mnist.npz
 
 with ``DLCOURSE_OFFLINE=1`` (the 4,000 offline training digits). The command, the data,
 the accuracy and the seed of the initial weights (``initial_seed``: the untrained
-network is ``simple_convnet(rng=initial_seed)``) are stored in the file; see
+network is ``simple_convnet(**factory_kwargs)`` with ``rng=initial_seed``) are stored in
+the file; see
 :func:`pretrained_metadata`.
 """
 
@@ -101,14 +103,20 @@ def simple_convnet(
     classes: int = 10,
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
+    filter_std: float | None = None,
 ) -> Sequential:
     """SimpleConvNet: conv → ReLU → 2×2 max pool → Flatten → affine → ReLU → affine.
 
     With the defaults: conv 30×5×5 on (1, 28, 28) gives (30, 24, 24), pooling
     (30, 12, 12), flattened 4,320 → 100 → 10 scores. x: (N, 1, 28, 28) -> (N, 10).
+    filter_std: standard deviation of the conv filters' initial N(0, std²) values
+    (None: He, √(2 / (C·FH·FW)); the source used 0.01 for every layer). Small initial
+    filters make what training adds dominate them: the shipped network uses 0.01.
     """
     rng, (c, h, w) = as_rng(rng), _check_input_shape(input_shape)
     conv = _conv(c, filters, filter_size, rng, dtype)
+    if filter_std is not None:  # same draws as He, rescaled: the rng stream is unchanged
+        conv.W = (conv.W * (filter_std / np.sqrt(2 / (c * filter_size**2)))).astype(dtype)
     pool = FastMaxPool2D(2)
     flat = prod(pool.output_shape(conv.output_shape((c, h, w))))
     layers = [

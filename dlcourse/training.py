@@ -49,6 +49,7 @@ __all__ = [
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
+
 # Overflow and invalid values are expected while a run diverges; train() detects the
 # resulting NaN/inf loss itself and explains it, so numpy's warnings are silenced.
 def _divergence_ok() -> np.errstate:
