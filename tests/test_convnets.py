@@ -212,7 +212,7 @@ def test_a_file_naming_another_factory_is_refused(tmp_path):
 
 def test_shipped_network_loads_and_records_how_it_was_made():
     meta = pretrained_metadata()
-    assert meta["command"].startswith("python benchmarks/accuracy.py --model cnn --save")
+    assert meta["command"].startswith("python benchmarks/accuracy.py --model cnn-pretrained --save")
     assert meta["data_source"] == "offline" and meta["stored_test_accuracy"] >= 0.975
     model = load_pretrained_convnet()
     assert model.params["conv1.W"].shape == (30, 1, 5, 5)
