@@ -156,7 +156,10 @@ def mirrors(monkeypatch) -> Iterator[Mirrors]:
     local = Mirrors(files, server.server_address[1], _free_port())
     server.RequestHandlerClass = _handler(local, release)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the next poll (0.5 s by default).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     monkeypatch.setattr(data, "MNIST_SHA256", local.sha256)
     monkeypatch.setattr(data, "_failed_mirrors", set())
