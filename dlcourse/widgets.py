@@ -179,9 +179,20 @@ class FeatureMapExplorer(widgets.VBox):
         self.channel.add_class("dlcourse-filter")
         self.image.add_class("dlcourse-feature-maps")
         self.caption.add_class("dlcourse-caption")
-        super().__init__(
-            [widgets.HBox([self.digit, self.layer, self.channel]), self.image, self.caption]
+        # Controls wrap onto a new line in a narrow notebook (1024 px with the file browser
+        # open) and the dropdowns are as wide as their longest option, so no text is cut.
+        for dropdown in (self.digit, self.layer):
+            dropdown.layout = widgets.Layout(
+                width="max-content", max_width="100%", margin="2px 16px 2px 0"
+            )
+            dropdown.style.description_width = "initial"
+        self.channel.layout = widgets.Layout(width="320px", max_width="100%", margin="2px 0")
+        self.channel.style.description_width = "initial"
+        controls = widgets.HBox(
+            [self.digit, self.layer, self.channel],
+            layout=widgets.Layout(flex_flow="row wrap"),
         )
+        super().__init__([controls, self.image, self.caption])
         self.add_class("dlcourse-feature-map-explorer")
 
         self._quiet = False
