@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dlcourse.fastconv
 from dlcourse.conv import Conv2D, MaxPool2D, col2im, conv_output_size, im2col
@@ -366,3 +368,36 @@ def test_conv_weights_are_settable_like_affine_weights(conv_cls):
     np.testing.assert_allclose(layer.forward(np.ones((1, 1, 3, 3))).ravel(), [9.5, 9.5])
     with pytest.raises(ValueError, match=r"expected W of shape \(F, C, FH, FW\) but got"):
         layer.W = np.ones((2, 9))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    f=st.integers(1, 4),
+    fh=st.integers(1, 4),
+    fw=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    pad=st.integers(0, 2),
+    extra_h=st.integers(0, 4),
+    extra_w=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_fast_conv_equals_the_reference_on_any_shape_that_fits(
+    n, c, f, fh, fw, stride, pad, extra_h, extra_w, seed
+):
+    # input sizes the window tiles exactly: (size + 2·pad − filter) divisible by stride
+    height = max(fh - 2 * pad, 1) + extra_h * stride
+    width = max(fw - 2 * pad, 1) + extra_w * stride
+    height += (-(height + 2 * pad - fh)) % stride
+    width += (-(width + 2 * pad - fw)) % stride
+    rng = np.random.default_rng(seed)
+    reference = make_conv(rng, (f, c, fh, fw), stride, pad)
+    fast = FastConv2D(reference.W, reference.b, stride=stride, pad=pad)
+    x = rng.standard_normal((n, c, height, width))
+    out = reference.forward(x)
+    np.testing.assert_allclose(fast.forward(x), out, rtol=1e-10, atol=1e-10)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(fast.backward(dout), reference.backward(dout), atol=1e-10)
+    for name in ("W", "b"):
+        np.testing.assert_allclose(fast.grads[name], reference.grads[name], atol=1e-10)
