@@ -33,6 +33,7 @@ import numpy as np
 from dlcourse.config import as_rng, quick_mode
 from dlcourse.functions import as_labels
 from dlcourse.models import Model, Sequential, evaluation, npz_path
+from dlcourse.optimizers import Optimizer
 
 __all__ = [
     "Callback",
@@ -146,17 +147,21 @@ class Callback:
     Epochs are counted from 0 in the hooks; ``history.epoch`` holds epoch + 1.
     """
 
-    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Model, optimizer: Any) -> None:
+    def on_epoch_begin(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> None:
         """Called before each epoch's first step."""
 
-    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         """Called after each epoch's evaluation; return True to stop training."""
         return False
 
-    def on_train_end(self, history: History, model: Model, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Optimizer) -> None:
         """Called once when training ends (also after a stop, not after NaN)."""
 
 
@@ -233,11 +238,13 @@ class EarlyStopping(Callback, _Monitor):
         self.bad_epochs = 0
         self.restored_epoch: int | None = None  # the epoch whose weights the model ended with
 
-    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights, self.bad_epochs, self.restored_epoch = None, 0, None
 
-    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         if self.improved(history):
             self.bad_epochs = 0
             if self.restore_best:
@@ -252,7 +259,7 @@ class EarlyStopping(Callback, _Monitor):
         )
         return True
 
-    def on_train_end(self, history: History, model: Model, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Optimizer) -> None:
         if not self.restore_best or self.best_weights is None:
             return
         restore(model, self.best_weights)
@@ -274,11 +281,13 @@ class Checkpoint(Callback, _Monitor):
         self.path = npz_path(path)
         self.saved_epochs: list[int] = []
 
-    def on_train_begin(self, history: History, model: Model, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         if not isinstance(model, Sequential):
             raise TypeError(
                 f"Checkpoint writes files with Sequential.save: expected a Sequential model "
@@ -302,10 +311,14 @@ class LRScheduler(Callback):
         self.monitor = monitor
         _mode(monitor)
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Model, optimizer: Any) -> None:
+    def on_epoch_begin(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> None:
         optimizer.lr = float(self.schedule(epoch))
 
-    def on_epoch_end(self, epoch: int, history: History, model: Model, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         step = getattr(self.schedule, "step", None)
         if step is not None:
             step(history[self.monitor][-1])
@@ -371,7 +384,7 @@ def evaluate(
 
 def train(
     model: Model,
-    optimizer: Any,
+    optimizer: Optimizer,
     x_train: np.ndarray,
     t_train: np.ndarray,
     *,
@@ -487,7 +500,7 @@ def _check_data(x: np.ndarray, t: np.ndarray, what: str) -> None:
 
 def _run_epoch(
     model: Model,
-    optimizer: Any,
+    optimizer: Optimizer,
     batches: Iterator[tuple[np.ndarray, np.ndarray]],
     epoch: int,
     history: History,
