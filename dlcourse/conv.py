@@ -311,10 +311,11 @@ class Conv2D(ConvBase):
         self.check_input(x)
         f, _, fh, fw = self.W.shape
         _, h_out, w_out = self.output_shape(x.shape[1:])
-        cols = im2col(x, fh, fw, self.stride, self.pad)  # (N·H_out·W_out, C·FH·FW)
-        W_col = self.W.reshape(f, -1)  # (F, C·FH·FW)
-        out = cols @ W_col.T + self.b  # (N·H_out·W_out, F)
+        cols = im2col(x, fh, fw, self.stride, self.pad)  # step 1: (N·H_out·W_out, C·FH·FW)
+        W_col = self.W.reshape(f, -1)  # step 2: (F, C·FH·FW)
+        out = cols @ W_col.T + self.b  # step 3: (N·H_out·W_out, F)
         self.x, self.cols = x, cols
+        # step 4: (N, H_out, W_out, F) -> (N, F, H_out, W_out)
         result: np.ndarray = out.reshape(len(x), h_out, w_out, f).transpose(0, 3, 1, 2)
         return result
 
