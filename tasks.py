@@ -113,6 +113,11 @@ def open_course(lab_args: list[str]) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
         command.append("--allow-root")  # containers often run as root
     print("Starting JupyterLab; stop it with Ctrl+C.", flush=True)
+    if os.name == "posix":
+        # Become JupyterLab: a SIGTERM (a process manager, a closed terminal) then stops
+        # the server itself instead of leaving it running as an orphan on the port.
+        os.chdir(ROOT)
+        os.execv(command[0], command)
     try:
         return subprocess.run(command, cwd=ROOT).returncode
     except KeyboardInterrupt:

@@ -399,9 +399,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("choose a benchmark: " + ", ".join([*BENCHMARKS, "memory"]))
     for name in ("rounds", "repeats", "batch"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+            parser.error(f"expected --{name} to be at least 1 but got {getattr(args, name)}")
     if args.warmup < 0:
-        parser.error(f"--warmup must be at least 0, got {args.warmup}")
+        parser.error(f"expected --warmup to be at least 0 but got {args.warmup}")
     return args
 
 

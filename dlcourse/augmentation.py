@@ -50,7 +50,7 @@ def random_shifts(max_pixels: int = 1) -> Callable[[np.ndarray, np.random.Genera
     shift is applied to all the images that drew it at once.
     """
     if max_pixels < 1:
-        raise ValueError(f"max_pixels must be at least 1, got {max_pixels}")
+        raise ValueError(f"expected max_pixels to be at least 1 but got {max_pixels}")
     offsets = np.arange(-max_pixels, max_pixels + 1)
 
     def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

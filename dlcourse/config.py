@@ -47,6 +47,28 @@ def sized(full: T, quick: T) -> T:
     return quick if quick_mode() else full
 
 
+def as_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from a generator (returned as is), a seed, or None.
+
+    ``rng=None`` means the same everywhere in dlcourse: draw a seed from numpy's global
+    generator, so ``seed_everything(0)`` at the top of a notebook makes everything that
+    was given no ``rng`` reproducible too.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        rng = int(np.random.randint(2**31 - 1))  # noqa: NPY002 - global state, seeded by seed_everything
+    return np.random.default_rng(rng)
+
+
+def positive(name: str, value: float) -> float:
+    """``value`` as a float, after checking it is > 0 (ValueError naming ``name`` if not)."""
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"expected {name} to be positive but got {value}")
+    return value
+
+
 def seed_everything(seed: int = 0) -> np.random.Generator:
     """Seed Python's and numpy's global generators and return a fresh ``Generator``.
 

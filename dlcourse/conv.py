@@ -1,65 +1,41 @@
-"""Convolution and max pooling as layers (lessons 06 and 07).
+"""Convolution and max pooling as layers: the readable reference (lessons 06 and 07).
 
 A convolution slides each filter W[f] (C, FH, FW) over the input x (N, C, H, W) and
 takes, at every position, the sum of the elementwise product with the patch under it.
-Written with loops that is N·F·H_out·W_out small products; here it is one matrix
-product per sample, thanks to **im2col**: copy every patch into a column first.
+This module writes it exactly as lesson 06 teaches, with **im2col**:
 
-Five tricks keep the layers fast without hiding the arithmetic:
+1. ``cols = im2col(x, FH, FW, stride, pad)``: one patch per row, (N·H_out·W_out, C·FH·FW);
+2. ``W_col = W.reshape(F, -1)``: one filter per row, (F, C·FH·FW);
+3. ``out = cols @ W_col.T + b``: every output value at once, (N·H_out·W_out, F);
+4. reshape to (N, H_out, W_out, F) and move the filter axis forward: (N, F, H_out, W_out).
 
-1. Patches are gathered with a loop over the FH·FW *offsets inside the filter*, not over
-   pixels: offset (a, b) of every patch of every sample is one strided slice of the
-   input, copied at once (:func:`im2col`). :func:`col2im`, its adjoint, adds the slices
-   back the same way (``np.add.at`` would be far slower).
-2. :class:`Conv2D` builds the columns per sample, ``cols: (n, C·FH·FW, H_out·W_out)``, so
-   ``W (F, C·FH·FW) @ cols`` comes out directly as (n, F, H_out·W_out), i.e. the
-   contiguous (N, F, H_out, W_out) layout every layer uses, with no transpose.
-3. **Chunks that fit in the cache.** The columns repeat every pixel FH·FW times: for a
-   3×3 convolution of 100 images with 16 channels of 28×28 they take 45 MB, and
-   writing then rereading that much memory costs more than the arithmetic. Conv2D
-   therefore works through the batch a few samples at a time (:data:`CHUNK_BYTES` of
-   columns, which stay in the CPU cache) and keeps only x for the backward pass, where
-   it rebuilds each chunk's columns (cheap: they are in the cache again). Small
-   columns (a first layer with one channel) are built in one go and kept.
-4. **The input gradient is a convolution too.** For stride 1, ``dx`` is dout
-   convolved with the filters turned by 180° and with their two channel axes swapped
-   (``W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``), padded by FH − 1 − pad: each input
-   pixel collects ``dout · W`` from every output that saw it. So backward reuses the
-   forward code instead of a col2im that scatters FH·FW slices.
-5. **Shift the rows once, slide down for free.** For stride 1 and several channels,
-   Conv2D copies each (padded) channel only FW times, shifted left by 0..FW−1 pixels
-   (:func:`_shifted_rows`), instead of FH·FW times. Moving a patch down by a pixels is
-   then just starting a·W_out values later in the same memory, so the FH vertical
-   offsets are views and the product becomes FH smaller ones:
-   ``out = Σ_a W[:, :, a, :] @ rows[..., a·W_out : a·W_out + H_out·W_out]``.
+The backward pass is lesson 07's: ``dW = cols.T @ dout_col``, ``db = Σ dout_col`` and
+``dx = col2im(dout_col @ W_col)``, where col2im adds every row of gradients back onto the
+pixels its patch came from. :class:`MaxPool2D` pools with im2col too, one window per row.
 
-:class:`MaxPool2D` takes the maximum of the PH·PW strided slices with ``np.maximum``
-(one per offset in the window) instead of building windows and reducing them;
-backward sends each gradient to the first maximum of its window.
-
-A Conv2D that is the network's first layer does not need the gradient of its input:
-:meth:`Conv2D.param_backward` (what ``Sequential`` calls on its first layer when
-training) fills ``grads`` and skips ``dx``.
+The model factories (:mod:`dlcourse.convnets`) and the benchmarks use the fast layers of
+:mod:`dlcourse.fastconv` instead; they compute the same numbers (the tests check it on
+every shape they cover) and store parameters under the same names, so weights saved from
+one load into the other.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import math
 
 import numpy as np
 
 from dlcourse.layers import Layer
 
-__all__ = ["CHUNK_BYTES", "Conv2D", "MaxPool2D", "col2im", "conv_output_size", "im2col"]
-
-#: Size of the columns Conv2D builds at a time (trick 3): small enough for the CPU cache.
-CHUNK_BYTES = int(os.environ.get("DLCOURSE_CHUNK_BYTES", 2 << 20))
-#: Columns up to this size are built in one go: with few channels (a first layer),
-#: many small chunks would cost more in per-slice overhead than the cache saves.
-SINGLE_CHUNK_BYTES = 8 << 20
-#: Size of the shifted rows (trick 5) built at a time.
-ROW_CHUNK_BYTES = 1 << 20
+__all__ = [
+    "Conv2D",
+    "MaxPool2D",
+    "as_image_batch",
+    "col2im",
+    "conv_output_size",
+    "im2col",
+    "square_side",
+]
 
 
 def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -89,13 +65,41 @@ def conv_output_size(size: int, filter_size: int, stride: int = 1, pad: int = 0)
     return span // stride + 1
 
 
-def _check_images(x: np.ndarray, who: str, channels: int | None = None) -> None:
+def square_side(size: int) -> int | None:
+    """The side of a square image of ``size`` pixels (28 for 784), or None if not square."""
+    side = math.isqrt(size)
+    return side if side * side == size else None
+
+
+def as_image_batch(x: np.ndarray) -> np.ndarray:
+    """Images as a (N, C, H, W) batch from flat square (N, H·W), (N, H, W) or (N, C, H, W).
+
+    e.g. (N, 784) -> (N, 1, 28, 28) (a view, no copy). Raises ValueError for other shapes.
+    """
+    x = np.asarray(x)
+    if x.ndim == 2:
+        side = square_side(x.shape[1])
+        if side is None:
+            raise ValueError(
+                f"expected flat square images (N, H·W) such as (N, 784) but got shape {x.shape}"
+            )
+        return x.reshape(len(x), 1, side, side)
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4:
+        return x
+    raise ValueError(
+        f"expected images of shape (N, C, H, W), (N, H, W) or (N, H·W) but got shape {x.shape}"
+    )
+
+
+def check_images(x: np.ndarray, who: str, channels: int | None = None) -> None:
     """Raise ValueError unless x is a (N, C, H, W) batch (with ``channels`` channels)."""
     want = "(N, C, H, W)" if channels is None else f"(N, {channels}, H, W)"
     if x.ndim != 4:
         hint = ""
-        if x.ndim == 2 and int(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:
-            side = int(np.sqrt(x.shape[1]))
+        side = square_side(x.shape[1]) if x.ndim == 2 else None
+        if side is not None:
             hint = f"; for flat images use x.reshape(-1, 1, {side}, {side})"
         elif x.ndim == 3:
             hint = "; for a batch of one-channel images use x[:, None]"
@@ -107,10 +111,10 @@ def _check_images(x: np.ndarray, who: str, channels: int | None = None) -> None:
         )
 
 
-def _output_hw(
+def output_hw(
     height: int, width: int, fh: int, fw: int, stride: int, pad: int, who: str
 ) -> tuple[int, int]:
-    """(H_out, W_out) of an fh×fw window on height×width; errors name the layer."""
+    """(H_out, W_out) of an fh×fw window on height×width; errors name the layer ``who``."""
     try:
         return (
             conv_output_size(height, fh, stride, pad),
@@ -123,45 +127,42 @@ def _output_hw(
         ) from None
 
 
-def _patches(x: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
+def patches(x: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
     """Every fh×fw patch of x, by offset. x: (N, C, H, W) -> (N, C, fh, fw, H_out, W_out).
 
-    ``patches[n, c, a, b, i, j] = x_padded[n, c, i·stride + a, j·stride + b]``: one
-    strided slice per offset (a, b) copies that offset of all patches at once.
+    ``patches[n, c, a, b, i, j] = x_padded[n, c, i·stride + a, j·stride + b]``: the loop
+    runs over the fh·fw offsets (a, b) inside the filter, and each offset of all patches
+    is one strided slice of the input, copied at once.
     """
     n, c, height, width = x.shape
-    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "im2col")
+    h_out, w_out = output_hw(height, width, fh, fw, stride, pad, "im2col")
     if pad:
         x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    patches = np.empty((n, c, fh, fw, h_out, w_out), dtype=x.dtype)
+    out = np.empty((n, c, fh, fw, h_out, w_out), dtype=x.dtype)
     for a in range(fh):
         for b in range(fw):
-            patches[:, :, a, b] = x[
+            out[:, :, a, b] = x[
                 :, :, a : a + stride * h_out : stride, b : b + stride * w_out : stride
             ]
-    return patches
+    return out
 
 
-def _add_patches(
-    patches: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int
+def add_patches(
+    patch_grads: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int
 ) -> np.ndarray:
-    """Adjoint of :func:`_patches`: add each patch back where it came from.
+    """Adjoint of :func:`patches`: add each patch back where it came from.
 
-    patches: (N, C, fh, fw, H_out, W_out); returns (N, C, H, W), padding dropped.
-    Overlapping patches add up, so pixels covered by several patches collect the
-    gradient of each.
+    patch_grads: (N, C, fh, fw, H_out, W_out); returns (N, C, H, W), padding dropped.
+    Overlapping patches add up, so a pixel covered by several patches collects each one.
     """
     n, c, height, width = x_shape
-    _, _, fh, fw, h_out, w_out = patches.shape
-    out = np.zeros((n, c, height + 2 * pad, width + 2 * pad), dtype=patches.dtype)
+    _, _, fh, fw, h_out, w_out = patch_grads.shape
+    out = np.zeros((n, c, height + 2 * pad, width + 2 * pad), dtype=patch_grads.dtype)
     for a in range(fh):
         for b in range(fw):
-            out[:, :, a : a + stride * h_out : stride, b : b + stride * w_out : stride] += patches[
-                :, :, a, b
-            ]
-    if pad:
-        out = np.ascontiguousarray(out[:, :, pad:-pad, pad:-pad])
-    return out
+            window = (slice(a, a + stride * h_out, stride), slice(b, b + stride * w_out, stride))
+            out[(..., *window)] += patch_grads[:, :, a, b]
+    return np.ascontiguousarray(out[:, :, pad : pad + height, pad : pad + width])
 
 
 def im2col(x: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -171,10 +172,10 @@ def im2col(x: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) -> np
     flattened in (C, fh, fw) order, so ``cols @ W.reshape(F, -1).T`` is the convolution.
     """
     x = np.asarray(x)
-    _check_images(x, "im2col")
-    patches = _patches(x, fh, fw, stride, pad)
-    n, c, _, _, h_out, w_out = patches.shape
-    return patches.transpose(0, 4, 5, 1, 2, 3).reshape(n * h_out * w_out, c * fh * fw)
+    check_images(x, "im2col")
+    p = patches(x, fh, fw, stride, pad)
+    n, c, _, _, h_out, w_out = p.shape
+    return p.transpose(0, 4, 5, 1, 2, 3).reshape(n * h_out * w_out, c * fh * fw)
 
 
 def col2im(
@@ -194,248 +195,147 @@ def col2im(
     if len(x_shape) != 4:
         raise ValueError(f"col2im expected x_shape (N, C, H, W) but got {tuple(x_shape)}")
     n, c, height, width = x_shape
-    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "col2im")
+    h_out, w_out = output_hw(height, width, fh, fw, stride, pad, "col2im")
     want = (n * h_out * w_out, c * fh * fw)
     if col.shape != want:
         raise ValueError(
             f"col2im expected col of shape {want} (N·H_out·W_out, C·fh·fw) for x_shape "
-            f"{tuple(x_shape)} and a {fh}×{fw} window, but got {col.shape}"
+            f"{tuple(x_shape)} and a {fh}×{fw} window but got {col.shape}"
         )
-    patches = col.reshape(n, h_out, w_out, c, fh, fw).transpose(0, 3, 4, 5, 1, 2)
-    return _add_patches(patches, tuple(x_shape), stride, pad)
+    patch_grads = col.reshape(n, h_out, w_out, c, fh, fw).transpose(0, 3, 4, 5, 1, 2)
+    return add_patches(patch_grads, tuple(x_shape), stride, pad)
 
 
-def _chunks(n: int, bytes_per_sample: int, rows: bool = False) -> Iterator[slice]:
-    """Slices of the batch 0..n holding about :data:`CHUNK_BYTES` of columns each.
-
-    ``rows=True``: about :data:`ROW_CHUNK_BYTES` of shifted rows (trick 5) each.
-    """
-    if not rows and n * bytes_per_sample <= SINGLE_CHUNK_BYTES:
-        yield slice(0, n)
-        return
-    size = max(1, (ROW_CHUNK_BYTES if rows else CHUNK_BYTES) // max(1, bytes_per_sample))
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
-def _uses_rows(stride: int, channels: int) -> bool:
-    """Whether Conv2D uses shifted rows (trick 5): stride 1 and more than one channel.
-
-    With one channel the FH products would each be tiny, so im2col does better there.
-    """
-    return stride == 1 and channels > 1
+def check_conv_params(W: np.ndarray, b: np.ndarray, stride: int, pad: int, who: str) -> None:
+    """Raise ValueError unless W is (F, C, FH, FW), b is (F,) and stride/pad are valid."""
+    if W.ndim != 4:
+        raise ValueError(f"{who} expected W of shape (F, C, FH, FW) but got shape {W.shape}")
+    if b.shape != (W.shape[0],):
+        raise ValueError(
+            f"{who} expected b of shape ({W.shape[0]},), one bias per filter of W "
+            f"{W.shape}, but got b of shape {b.shape}"
+        )
+    if int(stride) != stride or stride < 1 or int(pad) != pad or pad < 0:
+        raise ValueError(
+            f"{who} expected an integer stride >= 1 and pad >= 0 but got "
+            f"stride={stride!r}, pad={pad!r}"
+        )
 
 
-def _shifted_rows(x_pad: np.ndarray, fw: int, w_out: int) -> np.ndarray:
-    """Each channel FW times, shifted left by 0..FW−1 pixels (trick 5).
-
-    x_pad: (n, C, H_pad, W_pad) -> rows: (n, C·FW, H_pad·W_out) with
-    ``rows[n, c·FW + b, r·W_out + j] = x_pad[n, c, r, j + b]``. Offset (a, b) of the
-    patch at output (i, j) is ``rows[n, c·FW + b, (i + a)·W_out + j]``: for a fixed a
-    and all (i, j), one contiguous stretch of H_out·W_out values starting at a·W_out.
-    """
-    n, c, h_pad, _ = x_pad.shape
-    rows = np.empty((n, c, fw, h_pad, w_out), dtype=x_pad.dtype)
-    for b in range(fw):
-        rows[:, :, b] = x_pad[:, :, :, b : b + w_out]
-    return rows.reshape(n, c * fw, h_pad * w_out)
-
-
-def _pad(x: np.ndarray, pad: int) -> np.ndarray:
-    """x: (N, C, H, W) with ``pad`` zeros around each image: (N, C, H + 2·pad, W + 2·pad)."""
-    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
-
-
-def _convolve_rows(x: np.ndarray, W: np.ndarray, pad: int) -> np.ndarray:
-    """Stride-1 convolution without bias from shifted rows (trick 5), chunk by chunk.
-
-    x: (N, C, H, W), W: (F, C, FH, FW) -> (N, F, H_out, W_out) as
-    ``Σ_a W[:, :, a, :] (F, C·FW) @ rows[:, :, a·W_out : a·W_out + H_out·W_out]``.
-    """
-    n, c, height, width = x.shape
-    f, _, fh, fw = W.shape
-    h_out, w_out = _output_hw(height, width, fh, fw, 1, pad, "Conv2D")
-    p = h_out * w_out
-    x_pad = _pad(x, pad)
-    out = np.empty((n, f, p), dtype=np.result_type(x, W))
-    kernels = [W[:, :, a, :].reshape(f, c * fw) for a in range(fh)]
-    for chunk in _chunks(n, c * fw * x_pad.shape[2] * w_out * x.itemsize, rows=True):
-        rows = _shifted_rows(x_pad[chunk], fw, w_out)
-        np.matmul(kernels[0], rows[:, :, :p], out=out[chunk])
-        for a in range(1, fh):
-            out[chunk] += kernels[a] @ rows[:, :, a * w_out : a * w_out + p]
-    return out.reshape(n, f, h_out, w_out)
-
-
-def _convolve(
-    x: np.ndarray, W: np.ndarray, stride: int, pad: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The convolution without bias, chunk by chunk (trick 3), and the columns if small.
-
-    x: (N, C, H, W), W: (F, C, FH, FW) -> out (N, F, H_out, W_out), computed as
-    ``W (F, C·FH·FW) @ cols (n, C·FH·FW, H_out·W_out)`` for a few samples at a time.
-    When the whole batch made a single chunk, its cols (N, C·FH·FW, H_out·W_out) come
-    back too (keeping them costs little and spares backward rebuilding them); else None.
-    """
-    n, c, height, width = x.shape
-    if _uses_rows(stride, c):
-        return _convolve_rows(x, W, pad), None
-    f, _, fh, fw = W.shape
-    h_out, w_out = _output_hw(height, width, fh, fw, stride, pad, "Conv2D")
-    out = np.empty((n, f, h_out * w_out), dtype=np.result_type(x, W))
-    kernel = W.reshape(f, c * fh * fw)
-    for rows in _chunks(n, kernel.shape[1] * h_out * w_out * x.itemsize):
-        cols = _patches(x[rows], fh, fw, stride, pad).reshape(-1, c * fh * fw, h_out * w_out)
-        np.matmul(kernel, cols, out=out[rows])
-    single = cols.shape[0] == n
-    return out.reshape(n, f, h_out, w_out), cols if single else None
-
-
-class Conv2D(Layer):
-    """Convolution layer: F filters of shape (C, FH, FW) plus one bias per filter.
-
-    W: (F, C, FH, FW), b: (F,); x: (N, C, H, W) -> (N, F, H_out, W_out) with
-    ``out[n, f, i, j] = Σ_{c,a,b} x_pad[n, c, i·s + a, j·s + b] · W[f, c, a, b] + b[f]``.
-
-    Forward caches x (not its columns: see trick 3 in the module docstring). Backward:
-    ``db = Σ dout``, ``dW = Σ_n dout_n @ cols_nᵀ`` with the columns rebuilt chunk by
-    chunk, and dx as a convolution of dout with the turned filters (trick 4; col2im
-    when the stride is not 1). :meth:`param_backward` (for a first layer, whose input
-    is the data) stops before dx.
-    """
+class ConvBase(Layer):
+    """What both convolution layers share: W, b, stride, pad, shapes and checks."""
 
     kind = "conv"
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
         W, b = np.asarray(W), np.asarray(b)
-        if W.ndim != 4:
-            raise ValueError(f"Conv2D expected W of shape (F, C, FH, FW) but got shape {W.shape}")
-        if b.shape != (W.shape[0],):
-            raise ValueError(
-                f"Conv2D expected b of shape ({W.shape[0]},), one bias per filter of W "
-                f"{W.shape}, but got b of shape {b.shape}"
-            )
-        if int(stride) != stride or stride < 1 or int(pad) != pad or pad < 0:
-            raise ValueError(
-                f"Conv2D expected an integer stride >= 1 and pad >= 0 but got "
-                f"stride={stride!r}, pad={pad!r}"
-            )
+        check_conv_params(W, b, stride, pad, type(self).__name__)
         self.params = {"W": W, "b": b}
         self.stride, self.pad = int(stride), int(pad)
         self.x: np.ndarray | None = None
-        self.cols: np.ndarray | None = None  # kept by forward only for small batches
 
     @property
     def W(self) -> np.ndarray:
+        """Filters (F, C, FH, FW)."""
         return self.params["W"]
+
+    @W.setter
+    def W(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        check_conv_params(value, self.b, self.stride, self.pad, type(self).__name__)
+        self.params["W"] = value
 
     @property
     def b(self) -> np.ndarray:
+        """One bias per filter (F,)."""
         return self.params["b"]
+
+    @b.setter
+    def b(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        check_conv_params(self.W, value, self.stride, self.pad, type(self).__name__)
+        self.params["b"] = value
 
     def __repr__(self) -> str:
         f, c, fh, fw = self.W.shape
-        return f"Conv2D({f} filters {c}×{fh}×{fw}, stride={self.stride}, pad={self.pad})"
+        return (
+            f"{type(self).__name__}({f} filters {c}×{fh}×{fw}, "
+            f"stride={self.stride}, pad={self.pad})"
+        )
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(C, H, W) -> (F, H_out, W_out)."""
         f, c, fh, fw = self.W.shape
         if len(input_shape) != 3 or input_shape[0] != c:
             raise ValueError(
-                f"Conv2D expected a per-sample input shape ({c}, H, W) but got {tuple(input_shape)}"
+                f"{type(self).__name__} expected a per-sample input shape ({c}, H, W) but got "
+                f"{tuple(input_shape)}"
             )
-        h_out, w_out = _output_hw(*input_shape[1:], fh, fw, self.stride, self.pad, "Conv2D")
-        return (f, h_out, w_out)
+        height, width = input_shape[1:]
+        return (f, *output_hw(height, width, fh, fw, self.stride, self.pad, type(self).__name__))
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, C, H, W) -> (N, F, H_out, W_out); caches x (and cols if small)."""
-        x = np.asarray(x)
+    def check_input(self, x: np.ndarray) -> None:
+        """Raise ValueError unless x is (N, C, H, W) with the filters' C channels."""
         f, c, fh, fw = self.W.shape
-        _check_images(x, f"Conv2D (W is {f}×{c}×{fh}×{fw})", channels=c)
-        out, self.cols = _convolve(x, self.W, self.stride, self.pad)
-        out += self.b[:, None, None]
-        self.x = x
-        return out
+        check_images(x, f"{type(self).__name__} (W is {f}×{c}×{fh}×{fw})", channels=c)
 
-    def _check_dout(self, dout: np.ndarray) -> np.ndarray:
-        """dout as (N, F, H_out·W_out), after checking it matches the forward output."""
+    def check_dout(self, dout: np.ndarray) -> np.ndarray:
+        """The cached x, after checking dout has the forward output's shape."""
         x = self._cached("x")
-        f, _, fh, fw = self.W.shape
-        h_out, w_out = _output_hw(*x.shape[2:], fh, fw, self.stride, self.pad, "Conv2D")
-        want = (x.shape[0], f, h_out, w_out)
+        want = (x.shape[0], *self.output_shape(x.shape[1:]))
         if dout.shape != want:
             raise ValueError(
-                f"Conv2D.backward expected dout of shape {want} (the forward output) "
-                f"but got {dout.shape}"
+                f"{type(self).__name__}.backward expected dout of shape {want} (the forward "
+                f"output) but got {dout.shape}"
             )
-        return dout.reshape(x.shape[0], f, h_out * w_out)
+        return x
 
-    def param_backward(self, dout: np.ndarray) -> None:
-        """dout: (N, F, H_out, W_out); fills grads "W" (F, C, FH, FW) and "b" (F,) only."""
-        dout = self._check_dout(np.asarray(dout))
-        x, (f, c, fh, fw) = self.x, self.W.shape
-        b = dout.sum(axis=(0, 2))
-        if _uses_rows(self.stride, c):
-            self.grads = {"W": self._rows_weight_gradient(dout), "b": b}
-            return
-        n, _, p = dout.shape
-        dW = np.zeros((f, c * fh * fw), dtype=np.result_type(x, dout))
-        for rows in _chunks(n, c * fh * fw * p * x.itemsize):
-            cols = self.cols
-            if cols is None:  # rebuild this chunk's columns (trick 3)
-                cols = _patches(x[rows], fh, fw, self.stride, self.pad)
-                cols = cols.reshape(-1, c * fh * fw, p)
-            # cols @ doutᵀ (K×F per sample) runs faster than dout @ colsᵀ (F×K).
-            dW += (cols @ dout[rows].transpose(0, 2, 1)).sum(axis=0).T
-        self.grads = {"W": dW.reshape(self.W.shape), "b": b}
 
-    def _rows_weight_gradient(self, dout: np.ndarray) -> np.ndarray:
-        """dW from shifted rows (trick 5). dout: (N, F, P) -> dW: (F, C, FH, FW).
+class Conv2D(ConvBase):
+    """Convolution layer, the reference: F filters of shape (C, FH, FW), one bias each.
 
-        ``dW[:, :, a, :] = Σ_n dout_n (F, P) @ rows_n[:, a·W_out : a·W_out + P]ᵀ``.
-        """
-        x, (f, c, fh, fw) = self.x, self.W.shape
-        n, _, p = dout.shape
-        w_out = x.shape[3] + 2 * self.pad - fw + 1
-        x_pad = _pad(x, self.pad)
-        dW = np.zeros((fh, c * fw, f), dtype=np.result_type(x, dout))
-        for chunk in _chunks(n, c * fw * x_pad.shape[2] * w_out * x.itemsize, rows=True):
-            rows = _shifted_rows(x_pad[chunk], fw, w_out)
-            dout_t = dout[chunk].transpose(0, 2, 1)  # (n, P, F)
-            for a in range(fh):
-                dW[a] += (rows[:, :, a * w_out : a * w_out + p] @ dout_t).sum(axis=0)
-        # dW[a, c·FW + b, f] -> (F, C, FH, FW)
-        return np.ascontiguousarray(dW.reshape(fh, c, fw, f).transpose(3, 1, 0, 2))
+    W: (F, C, FH, FW), b: (F,); x: (N, C, H, W) -> (N, F, H_out, W_out) with
+    ``out[n, f, i, j] = Σ_{c,a,b} x_pad[n, c, i·s + a, j·s + b] · W[f, c, a, b] + b[f]``.
+    Forward is lesson 06's four steps and caches x and its columns; backward is
+    lesson 07's: dW from the columns, dx through col2im.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
+        super().__init__(W, b, stride, pad)
+        self.cols: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, C, H, W) -> (N, F, H_out, W_out); caches x and cols."""
+        x = np.asarray(x)
+        self.check_input(x)
+        f, _, fh, fw = self.W.shape
+        _, h_out, w_out = self.output_shape(x.shape[1:])
+        cols = im2col(x, fh, fw, self.stride, self.pad)  # step 1: (N·H_out·W_out, C·FH·FW)
+        W_col = self.W.reshape(f, -1)  # step 2: (F, C·FH·FW)
+        out = cols @ W_col.T + self.b  # step 3: (N·H_out·W_out, F)
+        self.x, self.cols = x, cols
+        # step 4: (N, H_out, W_out, F) -> (N, F, H_out, W_out)
+        result: np.ndarray = out.reshape(len(x), h_out, w_out, f).transpose(0, 3, 1, 2)
+        return result
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); also fills grads."""
+        """dout: (N, F, H_out, W_out) -> dx: (N, C, H, W); fills grads "W" and "b"."""
         dout = np.asarray(dout)
-        self.param_backward(dout)
-        _, _, fh, fw = self.W.shape
-        if self.stride == 1 and fh == fw and self.pad < fh:
-            # Trick 4: dx is dout convolved with the turned filters (C, F, FH, FW).
-            turned = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-            return _convolve(dout, np.ascontiguousarray(turned), 1, fh - 1 - self.pad)[0]
-        return self._col2im_backward(dout)
-
-    def _col2im_backward(self, dout: np.ndarray) -> np.ndarray:
-        """dx the general way: dcols = Wᵀ @ dout, added back onto the patches (col2im)."""
-        x, (f, c, fh, fw) = self.x, self.W.shape
-        n, h_out, w_out = x.shape[0], dout.shape[2], dout.shape[3]
-        dcols = self.W.reshape(f, -1).T @ dout.reshape(n, f, h_out * w_out)
-        patches = dcols.reshape(n, c, fh, fw, h_out, w_out)
-        return _add_patches(patches, x.shape, self.stride, self.pad)
+        x = self.check_dout(dout)
+        f, _, fh, fw = self.W.shape
+        dout_col = dout.transpose(0, 2, 3, 1).reshape(-1, f)  # (N·H_out·W_out, F)
+        cols = self._cached("cols")
+        self.grads = {
+            "W": (dout_col.T @ cols).reshape(self.W.shape),  # Σ over every patch
+            "b": dout_col.sum(axis=0),
+        }
+        dcols = dout_col @ self.W.reshape(f, -1)  # (N·H_out·W_out, C·FH·FW)
+        return col2im(dcols, x.shape, fh, fw, self.stride, self.pad)
 
 
-class MaxPool2D(Layer):
-    """Max pooling: the largest value of each pool_h×pool_w window, per channel.
-
-    x: (N, C, H, W) -> (N, C, H_out, W_out); no parameters. ``pool_w`` defaults to
-    ``pool_h`` and ``stride`` to ``pool_h`` (windows side by side, not overlapping).
-    Forward caches x and the output; backward sends each window's gradient to the
-    first position holding its maximum (ties: one winner, as in the argmax).
-    """
+class PoolBase(Layer):
+    """What both pooling layers share: window size, stride and output shape."""
 
     kind = "pool"
 
@@ -446,67 +346,66 @@ class MaxPool2D(Layer):
         self.stride = self.pool_h if stride is None else int(stride)
         if min(self.pool_h, self.pool_w, self.stride) < 1:
             raise ValueError(
-                f"MaxPool2D expected pool_h, pool_w and stride >= 1 but got pool_h={pool_h}, "
-                f"pool_w={pool_w}, stride={stride}"
+                f"{type(self).__name__} expected pool_h, pool_w and stride >= 1 but got "
+                f"pool_h={pool_h}, pool_w={pool_w}, stride={stride}"
             )
         self.x: np.ndarray | None = None
-        self.out: np.ndarray | None = None
 
     def __repr__(self) -> str:
-        return f"MaxPool2D({self.pool_h}×{self.pool_w}, stride={self.stride})"
-
-    def _windows(self, h_out: int, w_out: int):
-        """(rows, columns) slices picking offset (a, b) of every window, for each offset."""
-        s = self.stride
-        for a in range(self.pool_h):
-            for b in range(self.pool_w):
-                yield slice(a, a + s * h_out, s), slice(b, b + s * w_out, s)
+        return f"{type(self).__name__}({self.pool_h}×{self.pool_w}, stride={self.stride})"
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(C, H, W) -> (C, H_out, W_out)."""
+        who = type(self).__name__
         if len(input_shape) != 3:
             raise ValueError(
-                f"MaxPool2D expected a per-sample input shape (C, H, W) but got "
-                f"{tuple(input_shape)}"
+                f"{who} expected a per-sample input shape (C, H, W) but got {tuple(input_shape)}"
             )
         c, height, width = input_shape
-        return (
-            c,
-            *_output_hw(height, width, self.pool_h, self.pool_w, self.stride, 0, "MaxPool2D"),
-        )
+        return (c, *output_hw(height, width, self.pool_h, self.pool_w, self.stride, 0, who))
+
+
+class MaxPool2D(PoolBase):
+    """Max pooling, the reference: the largest value of each pool_h×pool_w window.
+
+    x: (N, C, H, W) -> (N, C, H_out, W_out); no parameters. ``pool_w`` defaults to
+    ``pool_h`` and ``stride`` to ``pool_h`` (windows side by side, not overlapping).
+    Forward puts each window of each channel in a row (im2col) and takes the row's
+    maximum; backward sends each gradient to the first maximum of its window (the
+    argmax) and adds the rows back with col2im.
+    """
+
+    def __init__(self, pool_h: int = 2, pool_w: int | None = None, stride: int | None = None):
+        super().__init__(pool_h, pool_w, stride)
+        self.argmax: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x: (N, C, H, W) -> (N, C, H_out, W_out); caches x and the output."""
+        """x: (N, C, H, W) -> (N, C, H_out, W_out); caches x and each window's argmax."""
         x = np.asarray(x)
-        _check_images(x, "MaxPool2D")
-        h_out, w_out = _output_hw(
-            *x.shape[2:], self.pool_h, self.pool_w, self.stride, 0, "MaxPool2D"
-        )
-        windows = self._windows(h_out, w_out)
-        out = x[(..., *next(windows))].copy()
-        for rows, cols in windows:
-            np.maximum(out, x[..., rows, cols], out=out)
-        self.x, self.out = x, out
-        return out
+        check_images(x, "MaxPool2D")
+        n, c, _, _ = x.shape
+        _, h_out, w_out = self.output_shape(x.shape[1:])
+        cols = im2col(x, self.pool_h, self.pool_w, self.stride)  # (N·H_out·W_out, C·PH·PW)
+        windows = cols.reshape(-1, c, self.pool_h * self.pool_w)  # one window per (row, c)
+        self.x, self.argmax = x, windows.argmax(axis=2)
+        out = windows.max(axis=2)  # (N·H_out·W_out, C)
+        result: np.ndarray = out.reshape(n, h_out, w_out, c).transpose(0, 3, 1, 2)
+        return result
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, C, H_out, W_out) -> dx: (N, C, H, W), nonzero at each window's max."""
-        x, out = self._cached("x"), self._cached("out")
-        if dout.shape != out.shape:
+        dout = np.asarray(dout)
+        x, argmax = self._cached("x"), self._cached("argmax")
+        want = (len(x), *self.output_shape(x.shape[1:]))
+        if dout.shape != want:
             raise ValueError(
-                f"MaxPool2D.backward expected dout of shape {out.shape} (the forward output) "
+                f"MaxPool2D.backward expected dout of shape {want} (the forward output) "
                 f"but got {dout.shape}"
             )
-        dx = np.zeros_like(x, dtype=np.result_type(x, dout))
-        overlapping = self.stride < max(self.pool_h, self.pool_w)
-        remaining = np.ones(out.shape, dtype=bool)  # windows whose max is not yet found
-        hit = np.empty(out.shape, dtype=bool)
-        for rows, cols in self._windows(*out.shape[2:]):
-            np.equal(x[..., rows, cols], out, out=hit)
-            hit &= remaining  # only the first maximum of each window
-            remaining ^= hit
-            if overlapping:  # a pixel in several windows collects from each
-                dx[..., rows, cols] += dout * hit
-            else:
-                np.multiply(dout, hit, out=dx[..., rows, cols])
-        return dx
+        c, size = x.shape[1], self.pool_h * self.pool_w
+        dwindows = np.zeros((argmax.shape[0], c, size), dtype=np.result_type(x, dout))
+        dout_col = dout.transpose(0, 2, 3, 1).reshape(-1, c)  # (N·H_out·W_out, C)
+        np.put_along_axis(dwindows, argmax[..., None], dout_col[..., None], axis=2)
+        return col2im(
+            dwindows.reshape(-1, c * size), x.shape, self.pool_h, self.pool_w, self.stride
+        )

@@ -20,10 +20,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dlcourse.config import offline_mode
+from dlcourse.config import as_rng, offline_mode
 from dlcourse.functions import one_hot
 
 CACHE_ENV = "DLCOURSE_DATA_DIR"
@@ -48,7 +49,7 @@ OFFLINE_SPLIT_SEED = 0
 _failed_mirrors: set[str] = set()
 
 # IDX type codes (third byte of the magic number) to numpy dtypes, big-endian on disk.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -110,7 +111,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"({expected} bytes in all) but the file has {len(content)} bytes"
         )
     values = np.frombuffer(content, dtype, count=int(np.prod(shape)), offset=header_size)
-    return values.astype(dtype.newbyteorder("=")).reshape(shape)
+    array: np.ndarray = values.astype(dtype.newbyteorder("=")).reshape(shape)
+    return array
 
 
 # ---------------------------------------------------------------------- download
@@ -137,7 +139,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress(total: int | None, desc: str):
+def _progress(total: int | None, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False)
@@ -312,7 +314,7 @@ def load_mnist(
             return MNIST(*train, *test, source="full", notice=notice)
 
     images, labels = load_offline_digits()
-    train_idx, test_idx = stratified_split(labels, OFFLINE_TEST_SIZE, seed=OFFLINE_SPLIT_SEED)
+    train_idx, test_idx = stratified_split(labels, OFFLINE_TEST_SIZE, rng=OFFLINE_SPLIT_SEED)
     # The shipped file is sorted by class; shuffle (seeded) so it looks like the real set.
     order = np.random.default_rng(OFFLINE_SPLIT_SEED)
     train_idx, test_idx = order.permutation(train_idx), order.permutation(test_idx)
@@ -330,19 +332,22 @@ def load_mnist(
 
 
 def stratified_split(
-    labels: np.ndarray, test_size: int | float, seed: int = 0
+    labels: np.ndarray, test_size: int | float, rng: np.random.Generator | int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a seeded split that keeps each class's share in both parts.
+    """Indices of a random split that keeps each class's share in both parts.
 
     labels: (N,) integer classes. test_size: a count, or a fraction in (0, 1).
+    rng: a Generator, a seed, or None (see :func:`dlcourse.config.as_rng`).
     returns: (train_idx, test_idx), each sorted.
     """
     labels = np.asarray(labels)
     n = len(labels)
     n_test = round(test_size * n) if isinstance(test_size, float) else int(test_size)
     if not 0 < n_test < n:
-        raise ValueError(f"test_size must leave both parts non-empty; got {test_size} of {n}")
-    rng = np.random.default_rng(seed)
+        raise ValueError(
+            f"expected a test_size that leaves both parts non-empty but got {test_size} of {n}"
+        )
+    rng = as_rng(rng)
     classes, counts = np.unique(labels, return_counts=True)
     # Largest-remainder rounding so the per-class test counts add up to n_test exactly.
     quotas = counts * n_test / n
@@ -361,40 +366,21 @@ def stratified_split(
 
 
 def train_val_split(
-    x: np.ndarray, t: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+    x: np.ndarray,
+    t: np.ndarray,
+    val_fraction: float = 0.1,
+    rng: np.random.Generator | int | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Seeded, stratified split of (x, t) into training and validation parts.
+    """Random, stratified split of (x, t) into training and validation parts.
 
-    x: (N, ...); t: (N,) labels or (N, K) one-hot. returns ((x_tr, t_tr), (x_val, t_val)).
+    x: (N, ...); t: (N,) labels or (N, K) one-hot; rng: a Generator, a seed or None.
+    returns ((x_tr, t_tr), (x_val, t_val)).
     """
     if len(x) != len(t):
         raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
     labels = t.argmax(axis=1) if t.ndim == 2 else t
-    train_idx, val_idx = stratified_split(labels, val_fraction, seed)
+    train_idx, val_idx = stratified_split(labels, val_fraction, rng)
     return (x[train_idx], t[train_idx]), (x[val_idx], t[val_idx])
-
-
-def minibatches(
-    x: np.ndarray,
-    t: np.ndarray,
-    batch_size: int,
-    rng: np.random.Generator | None = None,
-    shuffle: bool = True,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of mini-batches: every sample exactly once, in a fresh random order.
-
-    x: (N, ...), t: (N, ...). Yields (x_batch, t_batch) of ``batch_size`` samples
-    (the last batch may be smaller). Pass the same ``rng`` every epoch for a
-    different, reproducible order each time.
-    """
-    if len(x) != len(t):
-        raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    order = (rng or np.random.default_rng()).permutation(len(x)) if shuffle else np.arange(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start : start + batch_size]
-        yield x[idx], t[idx]
 
 
 def make_xor(dtype: np.dtype | type = np.float64) -> tuple[np.ndarray, np.ndarray]:

@@ -25,12 +25,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x)
     z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    result: np.ndarray = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return result
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     """Rectified linear unit max(0, x), elementwise."""
-    return np.maximum(x, 0)
+    result: np.ndarray = np.maximum(x, 0)
+    return result
 
 
 def leaky_relu(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
@@ -41,7 +43,8 @@ def leaky_relu(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
 
 def tanh(x: np.ndarray) -> np.ndarray:
     """Hyperbolic tangent, elementwise (numpy's, which never overflows)."""
-    return np.tanh(x)
+    result: np.ndarray = np.tanh(x)
+    return result
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -54,7 +57,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)  # integer scores: exp() needs a float array to write into
-    y = x - x.max(axis=-1, keepdims=True)
+    y: np.ndarray = x - x.max(axis=-1, keepdims=True)
     np.exp(y, out=y)
     y /= y.sum(axis=-1, keepdims=True)
     return y
@@ -67,16 +70,19 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x)
     shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    logp: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return logp
 
 
 # ------------------------------------------------------------------ targets
 
 
-def one_hot(labels: np.ndarray, num_classes: int = 10, dtype: np.dtype = np.float32) -> np.ndarray:
+def one_hot(
+    labels: np.ndarray, classes: int = 10, dtype: np.dtype | type = np.float32
+) -> np.ndarray:
     """Integer class labels to one-hot rows.
 
-    labels: (N,) integers in ``[0, num_classes)``; returns: (N, num_classes).
+    labels: (N,) integers in ``[0, classes)``; returns: (N, classes).
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -84,12 +90,12 @@ def one_hot(labels: np.ndarray, num_classes: int = 10, dtype: np.dtype = np.floa
             f"one_hot expected a 1-D array of integer labels but got shape {labels.shape} "
             f"and dtype {labels.dtype}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(
-            f"one_hot expected labels in [0, {num_classes}) but got values from "
+            f"one_hot expected labels in [0, {classes}) but got values from "
             f"{labels.min()} to {labels.max()}"
         )
-    t = np.zeros((labels.shape[0], num_classes), dtype=dtype)
+    t = np.zeros((labels.shape[0], classes), dtype=dtype)
     t[np.arange(labels.shape[0]), labels] = 1
     return t
 

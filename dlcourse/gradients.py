@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from dlcourse.initializers import as_rng
+from dlcourse.config import as_rng
 from dlcourse.layers import Layer, cast_layer
+from dlcourse.models import Model
 
 __all__ = ["GradientCheck", "gradient_check", "numerical_gradient", "relative_error"]
 
@@ -51,7 +51,8 @@ def numerical_gradient(
 def relative_error(a: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Elementwise |a − n| / max(|a|, |n|, 1e-8): analytic ``a`` against numerical ``n``."""
     a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    return np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)
+    error: np.ndarray = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1e-8)
+    return error
 
 
 @dataclass
@@ -81,16 +82,16 @@ class GradientCheck:
         return "\n".join(lines)
 
 
-def _generators(obj: Any) -> Iterator[np.random.Generator]:
+def _generators(obj: Layer | Model) -> Iterator[np.random.Generator]:
     """The random generators a layer (or every layer of a model) holds as attributes."""
-    layers = obj.layers.values() if hasattr(obj, "layers") else [obj]
+    layers = [obj] if isinstance(obj, Layer) else list(obj.layers.values())
     for layer in layers:
         for value in vars(layer).values():
             if isinstance(value, np.random.Generator):
                 yield value
 
 
-def _freeze_randomness(obj: Any) -> Callable[[], None]:
+def _freeze_randomness(obj: Layer | Model) -> Callable[[], None]:
     """A function that resets every generator of ``obj``, so each forward pass
     draws the same dropout mask (otherwise the loss would change between calls)."""
     saved = [(g, copy.deepcopy(g.bit_generator.state)) for g in _generators(obj)]
@@ -136,15 +137,17 @@ def _check_layer(layer: Layer, x: np.ndarray, h: float, rng: np.random.Generator
     return _compare(analytic, numeric)
 
 
-def _check_model(model: Any, x: np.ndarray, t: np.ndarray, h: float) -> GradientCheck:
-    model = copy.deepcopy(model).astype(np.float64)
+def _check_model(model: Model, x: np.ndarray, t: np.ndarray, h: float) -> GradientCheck:
+    model = copy.deepcopy(model)
+    for layer in model.layers.values():
+        cast_layer(layer, np.float64)
     x = np.array(x, dtype=np.float64)
     t = np.asarray(t)
     if t.dtype.kind == "f":
         t = t.astype(np.float64)
     restore = _freeze_randomness(model)
     restore()
-    analytic = {name: g.copy() for name, g in model.gradient(x, t).items()}
+    analytic = {name: g.copy() for name, g in model.loss_and_gradient(x, t)[1].items()}
 
     def loss(_: np.ndarray) -> float:
         restore()
@@ -155,7 +158,7 @@ def _check_model(model: Any, x: np.ndarray, t: np.ndarray, h: float) -> Gradient
 
 
 def gradient_check(
-    target: Any,
+    target: Layer | Model,
     x: np.ndarray,
     t: np.ndarray | None = None,
     h: float = 1e-5,
@@ -164,13 +167,16 @@ def gradient_check(
     """Compare backpropagation with central differences, in float64.
 
     target: a :class:`~dlcourse.layers.Layer` (checks dx and every param against the
-    loss sum(forward(x) · dout) for a random fixed dout) or a model with ``loss``,
-    ``gradient`` and ``params`` such as :class:`~dlcourse.models.Sequential` (checks
-    every param of ``model.loss(x, t)``). Works on float64 copies: ``target`` and x
-    are left untouched. Keep x away from kinks (ReLU at 0, max-pool ties).
+    loss sum(forward(x) · dout) for a random fixed dout) or a
+    :class:`~dlcourse.models.Model` such as :class:`~dlcourse.models.Sequential` (checks
+    every param of ``model.loss(x, t)``, in the mode the model is in). Works on
+    float64 copies: ``target`` and x are left untouched. Keep x away from kinks (ReLU
+    at 0, max-pool ties).
+    rng: draws the layer check's random dout (a Generator, a seed, or None: see
+    :func:`dlcourse.config.as_rng`).
     """
-    if isinstance(target, Layer) or not hasattr(target, "gradient"):
-        return _check_layer(target, x, h, as_rng(0 if rng is None else rng))
+    if isinstance(target, Layer):
+        return _check_layer(target, x, h, as_rng(rng))
     if t is None:
         raise ValueError("gradient_check of a model needs targets t for model.loss(x, t)")
     return _check_model(target, x, t, h)

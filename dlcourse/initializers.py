@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlcourse.config import as_rng
+
 __all__ = [
     "INITIALIZERS",
-    "as_rng",
     "get_initializer",
     "glorot_normal",
     "glorot_uniform",
@@ -29,22 +30,11 @@ __all__ = [
 ]
 
 
-def as_rng(rng: np.random.Generator | int | None = None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a generator, a seed, or None.
-
-    None draws a seed from numpy's global generator, so ``seed_everything(0)`` at the
-    top of a notebook makes everything that was given no ``rng`` reproducible too.
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        rng = int(np.random.randint(2**31 - 1))  # noqa: NPY002 - global state, seeded by seed_everything
-    return np.random.default_rng(rng)
-
-
 def _check_fans(fan_in: int, fan_out: int) -> None:
     if fan_in < 1 or fan_out < 1:
-        raise ValueError(f"fan_in and fan_out must be positive, got {fan_in} and {fan_out}")
+        raise ValueError(
+            f"expected fan_in and fan_out to be positive but got {fan_in} and {fan_out}"
+        )
 
 
 def _shape(fan_in: int, fan_out: int, shape: tuple[int, ...] | None) -> tuple[int, ...]:

@@ -15,8 +15,8 @@ from math import prod
 
 import numpy as np
 
+from dlcourse.config import as_rng
 from dlcourse.functions import cross_entropy, mean_squared_error, one_hot, sigmoid, softmax
-from dlcourse.initializers import as_rng
 
 __all__ = [
     "ACTIVATIONS",
@@ -85,7 +85,7 @@ class Layer:
 
     def _cached(self, name: str) -> np.ndarray:
         """The cache ``name`` set by forward; a clear error if forward never ran."""
-        value = getattr(self, name, None)
+        value: np.ndarray | None = getattr(self, name, None)
         if value is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return value
@@ -163,13 +163,14 @@ class Affine(Layer):
         x = np.asarray(x)
         self._check_input(x.shape, "x")
         self.x = x
-        out = x @ self.W
+        out: np.ndarray = x @ self.W
         out += self.b
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self.param_backward(dout)
-        return dout @ self.W.T
+        dx: np.ndarray = dout @ self.W.T
+        return dx
 
     def param_backward(self, dout: np.ndarray) -> None:
         x = self._cached("x")
@@ -199,7 +200,8 @@ class Sigmoid(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached("out")
-        return dout * out * (1 - out)
+        dx: np.ndarray = dout * out * (1 - out)
+        return dx
 
 
 class ReLU(Layer):
@@ -214,10 +216,12 @@ class ReLU(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         self.mask = x > 0
-        return np.maximum(x, 0)
+        out: np.ndarray = np.maximum(x, 0)
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self._cached("mask")
+        dx: np.ndarray = dout * self._cached("mask")
+        return dx
 
 
 class LeakyReLU(Layer):
@@ -254,7 +258,8 @@ class Tanh(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached("out")
-        return dout * (1 - out * out)
+        dx: np.ndarray = dout * (1 - out * out)
+        return dx
 
 
 ACTIVATIONS: dict[str, type[Layer]] = {
@@ -304,12 +309,14 @@ class Dropout(Layer):
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.ratio
         self.mask = keep.astype(x.dtype if x.dtype.kind == "f" else np.float32)
         self.mask *= 1 / (1 - self.ratio)
-        return x * self.mask
+        out: np.ndarray = x * self.mask
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.mask is None:
             return dout
-        return dout * self.mask
+        dx: np.ndarray = dout * self.mask
+        return dx
 
 
 class BatchNorm(Layer):
@@ -378,7 +385,10 @@ class BatchNorm(Layer):
         std = np.sqrt(var + self.eps).reshape(bshape)
         xn = xc / std
         self.cache = (xn, std, axes, self.training)
-        return self.params["gamma"].reshape(bshape) * xn + self.params["beta"].reshape(bshape)
+        out: np.ndarray = self.params["gamma"].reshape(bshape) * xn + self.params["beta"].reshape(
+            bshape
+        )
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         xn, std, axes, training = self._cached("cache")
@@ -387,11 +397,13 @@ class BatchNorm(Layer):
         self.grads["gamma"] = (dout * xn).sum(axis=axes)
         dxn = dout * self.params["gamma"].reshape(bshape)
         if not training:
-            return dxn / std
+            dx: np.ndarray = dxn / std
+            return dx
         # dx = (dxn − mean(dxn) − x̂ · mean(dxn · x̂)) / std, means over the batch axes
         mean_dxn = dxn.mean(axis=axes, keepdims=True)
         mean_dxn_xn = (dxn * xn).mean(axis=axes, keepdims=True)
-        return (dxn - mean_dxn - xn * mean_dxn_xn) / std
+        dx = (dxn - mean_dxn - xn * mean_dxn_xn) / std
+        return dx
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         self._axes((1, *input_shape))
@@ -432,6 +444,8 @@ class Loss:
     """
 
     kind: str = "loss"
+    y: np.ndarray | None = None  # the forward pass's input (scores), cached for backward
+    t: np.ndarray | None = None  # and its targets
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
@@ -446,7 +460,7 @@ class Loss:
         return f"{type(self).__name__}()"
 
     def _cache(self) -> tuple[np.ndarray, np.ndarray]:
-        if getattr(self, "y", None) is None:
+        if self.y is None or self.t is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self.y, self.t
 
@@ -506,7 +520,7 @@ class MSELoss(Loss):
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         y, t = self._cache()
-        dx = y - t
+        dx: np.ndarray = y - t
         if dx.dtype != y.dtype:
             dx = dx.astype(y.dtype)
         dx *= float(dout) / y.shape[0]

@@ -9,18 +9,22 @@ as ``"affine1.W"`` → the layer's own array, so an optimizer that updates
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from dlcourse.config import as_rng
 from dlcourse.functions import accuracy as _accuracy
-from dlcourse.initializers import as_rng, get_initializer
+from dlcourse.initializers import get_initializer
 from dlcourse.layers import (
     Affine,
     BatchNorm,
@@ -32,7 +36,19 @@ from dlcourse.layers import (
     make_activation,
 )
 
-__all__ = ["PENALTIES", "Sequential", "mlp", "softmax_regression"]
+__all__ = [
+    "PENALTIES",
+    "Model",
+    "Sequential",
+    "evaluation",
+    "mlp",
+    "model_metadata",
+    "npz_path",
+    "quantize_int8",
+    "read_model_file",
+    "softmax_regression",
+    "write_model_file",
+]
 
 #: Weight penalties: name → (penalty value, its gradient) for one weight array W.
 PENALTIES: dict[str, tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]] = {
@@ -42,6 +58,66 @@ PENALTIES: dict[str, tuple[Callable[[np.ndarray], float], Callable[[np.ndarray],
 
 ARCHITECTURE_KEY = "__architecture__"
 META_KEY = "__meta__"
+#: With ``save(..., quantize=True)``, arrays with at least this many values are stored
+#: as int8 with one float32 scale per output unit; smaller ones (biases) stay as they are.
+QUANTIZE_FROM = 4096
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The model contract: what ``train``, ``evaluate``, ``gradient_check`` and the widgets use.
+
+    :class:`Sequential` satisfies it; so does any class of your own with these members.
+    ``layers`` maps names to layers in order; ``params``/``grads`` map
+    ``"<layer>.<name>"`` to the layer's own arrays; ``loss_layer`` turns scores into
+    the loss; ``training`` is True in training mode (see :func:`evaluation`).
+    """
+
+    training: bool
+
+    @property
+    def layers(self) -> Mapping[str, Layer]: ...
+
+    @property
+    def loss_layer(self) -> Loss: ...
+
+    @property
+    def params(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]: ...
+
+    def forward(self, x: np.ndarray) -> np.ndarray: ...
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> float: ...
+
+    def backward(self, dout: float = 1.0, need_dx: bool = True) -> np.ndarray | None: ...
+
+    def loss_and_gradient(
+        self, x: np.ndarray, t: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray]]: ...
+
+    def penalty_value(self) -> float: ...
+
+    def train(self) -> object: ...
+
+    def eval(self) -> object: ...
+
+
+@contextmanager
+def evaluation(model: Model) -> Iterator[Model]:
+    """Run the ``with`` block in evaluation mode, then restore the mode the model was in.
+
+    ``with evaluation(model): scores = model.forward(x)``: Dropout off, BatchNorm on its
+    running statistics; afterwards the model is back in training mode if it was in it.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        if was_training:
+            model.train()
 
 
 class Sequential:
@@ -181,19 +257,12 @@ class Sequential:
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Scores (N, K) in evaluation mode, ``batch_size`` samples at a time.
 
-        The mode the model was in is restored afterwards.
+        The mode the model was in is restored afterwards (:func:`evaluation`).
         """
-        modes = {name: layer.training for name, layer in self.layers.items()}
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluation(self):
             outputs = [
                 self.forward(x[i : i + batch_size]) for i in range(0, max(len(x), 1), batch_size)
             ]
-        finally:
-            for name, layer in self.layers.items():
-                layer.training = modes[name]
-            self.training = was_training
         return np.concatenate(outputs, axis=0)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> float:
@@ -252,42 +321,138 @@ class Sequential:
                 arrays[f"{name}.{key}"] = value
         return arrays
 
-    def save(self, path: str | os.PathLike[str], **meta: Any) -> Path:
+    def save(self, path: str | os.PathLike[str], quantize: bool = False, **meta: Any) -> Path:
         """Write every parameter, BatchNorm state, the architecture and ``meta`` to ``path``.
 
-        The file is a plain ``.npz`` (no pickles); meta must be JSON-serialisable
-        (e.g. ``epoch=3, val_acc=0.97``). Returns the path written.
+        The file is a plain ``.npz`` (no pickles; ".npz" is appended to a path without
+        it) in the one model format of :func:`write_model_file`; meta must be
+        JSON-serialisable (e.g. ``epoch=3, val_acc=0.97``). ``quantize=True`` stores
+        large weights as int8 (4× smaller, for shipping). Returns the path written.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
         architecture = np.array([json.dumps(entry) for entry in self.architecture()])
-        np.savez(
-            path,
-            **self._arrays(),
-            **{ARCHITECTURE_KEY: architecture, META_KEY: np.array(json.dumps(meta))},
-        )
-        return path
+        return write_model_file(path, self._arrays(), architecture, meta, quantize)
 
-    def load(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+    def load(self, path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
         """Read parameters saved by :meth:`save` into this model (in place); returns meta.
 
-        Raises ValueError naming the first difference when the file was saved from a
-        model of another architecture.
+        Raises ValueError when the file is not a model file, was modified after saving
+        (its SHA-256 differs), or was saved from a model of another architecture (naming
+        the first difference).
         """
-        path = Path(path)
-        if not path.exists() and path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        with np.load(path, allow_pickle=False) as data:
-            if ARCHITECTURE_KEY not in data:
-                raise ValueError(f"{path.name} was not written by Sequential.save")
-            saved = [json.loads(str(s)) for s in data[ARCHITECTURE_KEY]]
-            difference = _first_difference(saved, self.architecture())
-            if difference:
-                raise ValueError(f"cannot load {path.name} into this model: {difference}")
-            for key, target in self._arrays().items():
-                target[...] = data[key]
-            return json.loads(str(data[META_KEY]))
+        meta, architecture, arrays = read_model_file(path)
+        saved = [json.loads(str(s)) for s in architecture]
+        difference = _first_difference(saved, self.architecture())
+        if difference:
+            raise ValueError(f"cannot load {_name(path)} into this model: {difference}")
+        for key, target in self._arrays().items():
+            target[...] = arrays[key]
+        return meta
+
+
+# ------------------------------------------------------------------ the model file
+
+
+def npz_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path ending in ".npz" (appended when missing), as ``np.savez`` writes."""
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def _name(path: str | os.PathLike[str] | IO[bytes]) -> str:
+    return Path(path).name if isinstance(path, str | os.PathLike) else "the model file"
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of the stored arrays."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        value = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def quantize_int8(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 values and float32 scales, one scale per output unit.
+
+    value: a conv W (F, C, FH, FW) (one scale per filter, axis 0) or an affine W (D, M)
+    (one per output, the last axis). returns (q, scale) with ``value ≈ q · scale``.
+    """
+    axis = 0 if value.ndim == 4 else value.ndim - 1
+    reduce = tuple(a for a in range(value.ndim) if a != axis)
+    scale = np.abs(value).max(axis=reduce, keepdims=True) / 127
+    scale[scale == 0] = 1
+    return np.round(value / scale).astype(np.int8), scale.astype(np.float32)
+
+
+def write_model_file(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray],
+    architecture: np.ndarray,
+    meta: Mapping[str, Any],
+    quantize: bool = False,
+) -> Path:
+    """Write the one model format: a compressed ``.npz`` of plain arrays, no pickles.
+
+    arrays: ``"conv1.W"`` → values; architecture: one JSON string per layer. With
+    ``quantize``, arrays of at least :data:`QUANTIZE_FROM` values are stored as
+    ``"int8:<name>"`` and ``"scale:<name>"`` (see :func:`quantize_int8`). The SHA-256 of
+    every stored array goes into the metadata (``"sha256"``), so a modified or damaged
+    file is refused on loading.
+    """
+    stored: dict[str, np.ndarray] = {ARCHITECTURE_KEY: architecture}
+    for name, value in arrays.items():
+        if quantize and value.size >= QUANTIZE_FROM:
+            stored[f"int8:{name}"], stored[f"scale:{name}"] = quantize_int8(value)
+        else:
+            stored[name] = np.asarray(value)
+    full_meta = {**dict(meta), "sha256": _digest(stored)}
+    stored[META_KEY] = np.array(json.dumps(full_meta, sort_keys=True))
+    path = npz_path(path)
+    np.savez_compressed(path, **stored)  # type: ignore[arg-type]  # numpy's stub reads **kwds as allow_pickle
+    return path
+
+
+def read_model_file(
+    path: str | os.PathLike[str] | IO[bytes],
+) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
+    """(meta, architecture, arrays) of a file written by :func:`write_model_file`.
+
+    path: a path (".npz" appended when the file does not exist without it) or an open
+    binary file. Quantised arrays come back as float32 (``q · scale``); meta is what was
+    saved, without the digest. Raises ValueError if the file is not a model file or its
+    SHA-256 does not match.
+    """
+    if isinstance(path, str | os.PathLike) and not Path(path).exists():
+        path = npz_path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            stored = {key: npz[key] for key in npz}
+        meta = json.loads(str(stored.pop(META_KEY)))
+        architecture = stored[ARCHITECTURE_KEY]
+    except (EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        # np.load reports a file that is not an .npz as "pickled data" (refused here)
+        raise ValueError(
+            f"expected a model file written by Sequential.save but {_name(path)} is not one"
+        ) from err
+    if _digest(stored) != meta.pop("sha256", None):
+        raise ValueError(
+            f"{_name(path)} was modified or is damaged: its arrays do not match the SHA-256 "
+            "recorded when it was saved"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in stored.items():
+        kind, _, name = key.partition(":")
+        if kind == "int8":
+            arrays[name] = value.astype(np.float32) * stored[f"scale:{name}"]
+        elif kind != "scale" and key != ARCHITECTURE_KEY:
+            arrays[key] = value
+    return meta, architecture, arrays
+
+
+def model_metadata(path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """The JSON metadata of a model file (after checking its SHA-256)."""
+    return read_model_file(path)[0]
 
 
 def _first_difference(saved: list[dict[str, Any]], current: list[dict[str, Any]]) -> str:

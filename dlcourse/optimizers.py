@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dlcourse.config import positive
+
 __all__ = [
     "OPTIMIZERS",
     "SGD",
@@ -45,7 +47,7 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive("lr", lr)
+        self.lr = positive("lr", lr)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0  # number of update() calls so far
 
@@ -68,7 +70,10 @@ class Optimizer:
                     f"{grad.shape} but the parameter has shape {param.shape}"
                 )
             if not isinstance(param, np.ndarray) or not param.flags.writeable:
-                raise TypeError(f"parameter {name!r} must be a writeable numpy array")
+                raise TypeError(
+                    f"expected parameter {name!r} to be a writeable numpy array but got "
+                    f"{type(param).__name__}"
+                )
             self._step(name, param, grad)
         self.steps += 1
 
@@ -96,17 +101,10 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
-
-
 def _fraction(name: str, value: float) -> float:
     value = float(value)
     if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
+        raise ValueError(f"expected {name} to be in [0, 1) but got {value}")
     return value
 
 
@@ -180,7 +178,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-8) -> None:
         super().__init__(lr)
-        self.eps = _positive("eps", eps)
+        self.eps = positive("eps", eps)
 
     def _accumulate(self, h: np.ndarray, grad: np.ndarray, scratch: np.ndarray) -> None:
         np.multiply(grad, grad, out=scratch, casting="unsafe")
@@ -237,7 +235,7 @@ class Adam(Optimizer):
         super().__init__(lr)
         self.beta1 = _fraction("beta1", beta1)
         self.beta2 = _fraction("beta2", beta2)
-        self.eps = _positive("eps", eps)
+        self.eps = positive("eps", eps)
         self.t: dict[str, int] = {}  # steps taken per parameter
 
     def _step(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:

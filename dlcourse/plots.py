@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from dlcourse.conv import as_image_batch
 from dlcourse.functions import as_labels
 
 __all__ = [
@@ -29,8 +30,8 @@ __all__ = [
     "show_misclassified",
 ]
 
-TRAIN_STYLE = {"linestyle": "-", "marker": "o", "markersize": 3}
-VAL_STYLE = {"linestyle": "--", "marker": "s", "markersize": 3}
+TRAIN_STYLE: dict[str, Any] = {"linestyle": "-", "marker": "o", "markersize": 3}
+VAL_STYLE: dict[str, Any] = {"linestyle": "--", "marker": "s", "markersize": 3}
 
 
 def palette(n: int = 10) -> list[tuple[float, float, float]]:
@@ -76,7 +77,7 @@ def plot_history(
         axis.set_xlabel("epoch")
         axis.legend()
         axis.grid(alpha=0.3)
-    figure = axes[0].figure
+    figure: Figure = axes[0].figure
     if title is not None:
         figure.suptitle(title)
     return figure
@@ -109,9 +110,9 @@ def _plot_lr(axis: Axes, epochs: np.ndarray, lr: np.ndarray) -> None:
 
 def _axes_for(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, float]) -> list:
     if ax is None:
-        _, axes = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False)
-        return list(axes[0])
-    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(ax))
+        _, grid = plt.subplots(1, n, figsize=figsize, layout="constrained", squeeze=False)
+        return list(grid[0])
+    axes = [ax] if isinstance(ax, Axes) else list(ax)
     if len(axes) != n:
         raise ValueError(f"expected {n} Axes (one per metric) but got {len(axes)}")
     return axes
@@ -122,21 +123,12 @@ def _axes_for(ax: Axes | Sequence[Axes] | None, n: int, figsize: tuple[float, fl
 
 def _as_images(x: np.ndarray) -> np.ndarray:
     """(N, 784), (N, 28, 28) or (N, 1, 28, 28) → (N, H, W) for imshow."""
-    x = np.asarray(x)
-    if x.ndim == 2:
-        side = math.isqrt(x.shape[1])
-        if side * side != x.shape[1]:
-            raise ValueError(
-                f"expected flat square images (N, H·W) such as (N, 784) but got {x.shape}"
-            )
-        return x.reshape(len(x), side, side)
-    if x.ndim == 4 and x.shape[1] == 1:
-        return x[:, 0]
-    if x.ndim == 3:
-        return x
-    raise ValueError(
-        f"expected digits of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28) but got {x.shape}"
-    )
+    images = as_image_batch(x)
+    if images.shape[1] != 1:
+        raise ValueError(
+            f"expected one-channel digits such as (N, 1, 28, 28) but got shape {images.shape}"
+        )
+    return images[:, 0]
 
 
 def show_digits(
@@ -228,7 +220,8 @@ def _as_class_labels(output: np.ndarray) -> np.ndarray:
     """Class labels from a predict function's output: scores, one probability, or labels."""
     output = np.asarray(output)
     if output.ndim == 2 and output.shape[1] > 1:
-        return output.argmax(axis=1)
+        labels: np.ndarray = output.argmax(axis=1)
+        return labels
     output = output.reshape(len(output))
     if np.issubdtype(output.dtype, np.integer) or np.issubdtype(output.dtype, np.bool_):
         return output.astype(np.int64)
@@ -293,4 +286,6 @@ def plot_decision_boundary(
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
     ax.legend(loc="best")
-    return ax.figure
+    figure = ax.get_figure(root=True)
+    assert isinstance(figure, Figure)  # an Axes drawn on always belongs to a Figure
+    return figure

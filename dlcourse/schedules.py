@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from dlcourse.config import positive
+
 __all__ = [
     "ExponentialDecay",
     "InverseDecay",
@@ -19,13 +21,6 @@ __all__ = [
     "StepDecay",
     "WarmupCosine",
 ]
-
-
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
 
 
 def _check_epoch(epoch: int) -> int:
@@ -53,10 +48,10 @@ class StepDecay(Schedule):
     """Multiply the rate by ``drop`` every ``every`` epochs: lr·drop^⌊epoch / every⌋."""
 
     def __init__(self, lr: float, drop: float = 0.5, every: int = 10) -> None:
-        self.lr = _positive("lr", lr)
-        self.drop = _positive("drop", drop)
+        self.lr = positive("lr", lr)
+        self.drop = positive("drop", drop)
         if every < 1:
-            raise ValueError(f"every must be at least 1 epoch, got {every}")
+            raise ValueError(f"expected every to be at least 1 epoch but got {every}")
         self.every = int(every)
 
     def __call__(self, epoch: int) -> float:
@@ -67,9 +62,9 @@ class InverseDecay(Schedule):
     """The source's A / (1 + k·t): fast decay at first, then slower and slower."""
 
     def __init__(self, lr: float, k: float) -> None:
-        self.lr = _positive("lr", lr)
+        self.lr = positive("lr", lr)
         if k < 0:
-            raise ValueError(f"k must be non-negative, got {k}")
+            raise ValueError(f"expected k to be non-negative but got {k}")
         self.k = float(k)
 
     def __call__(self, epoch: int) -> float:
@@ -80,9 +75,9 @@ class ExponentialDecay(Schedule):
     """lr·rateᵉᵖᵒᶜʰ: the same fraction is lost every epoch (rate in (0, 1])."""
 
     def __init__(self, lr: float, rate: float) -> None:
-        self.lr = _positive("lr", lr)
+        self.lr = positive("lr", lr)
         if not 0 < rate <= 1:
-            raise ValueError(f"rate must be in (0, 1], got {rate}")
+            raise ValueError(f"expected rate to be in (0, 1] but got {rate}")
         self.rate = float(rate)
 
     def __call__(self, epoch: int) -> float:
@@ -100,13 +95,13 @@ class WarmupCosine(Schedule):
     """
 
     def __init__(self, peak_lr: float, warmup: int, total: int, min_lr: float = 0.0) -> None:
-        self.peak_lr = _positive("peak_lr", peak_lr)
+        self.peak_lr = positive("peak_lr", peak_lr)
         if not 0 <= warmup < total:
             raise ValueError(
                 f"need 0 <= warmup < total epochs, got warmup={warmup} and total={total}"
             )
         if not 0 <= min_lr <= peak_lr:
-            raise ValueError(f"min_lr must be in [0, peak_lr={peak_lr}], got {min_lr}")
+            raise ValueError(f"expected min_lr to be in [0, peak_lr={peak_lr}] but got {min_lr}")
         self.warmup = int(warmup)
         self.total = int(total)
         self.min_lr = float(min_lr)
@@ -139,13 +134,13 @@ class ReduceOnPlateau(Schedule):
         mode: str = "min",
         min_delta: float = 0.0,
     ) -> None:
-        self.lr = _positive("lr", lr)
+        self.lr = positive("lr", lr)
         if not 0 < factor < 1:
-            raise ValueError(f"factor must be in (0, 1), got {factor}")
+            raise ValueError(f"expected factor to be in (0, 1) but got {factor}")
         if patience < 0:
-            raise ValueError(f"patience must be non-negative, got {patience}")
+            raise ValueError(f"expected patience to be non-negative but got {patience}")
         if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+            raise ValueError(f"expected mode to be 'min' or 'max' but got {mode!r}")
         self.factor = float(factor)
         self.patience = int(patience)
         self.min_lr = float(min_lr)

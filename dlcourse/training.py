@@ -26,15 +26,14 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlcourse.config import quick_mode
-from dlcourse.data import minibatches
+from dlcourse.config import as_rng, quick_mode
 from dlcourse.functions import as_labels
-from dlcourse.initializers import as_rng
+from dlcourse.models import Model, Sequential, evaluation, npz_path
+from dlcourse.optimizers import Optimizer
 
 __all__ = [
     "Callback",
@@ -43,6 +42,7 @@ __all__ = [
     "History",
     "LRScheduler",
     "evaluate",
+    "minibatches",
     "restore",
     "snapshot",
     "train",
@@ -50,9 +50,11 @@ __all__ = [
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
+
 # Overflow and invalid values are expected while a run diverges; train() detects the
 # resulting NaN/inf loss itself and explains it, so numpy's warnings are silenced.
-_DIVERGENCE_OK = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+def _divergence_ok() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 @dataclass
@@ -82,7 +84,8 @@ class History:
             raise KeyError(
                 f"History has no {key!r}; choose one of: epoch, {', '.join(METRICS)}, seconds"
             )
-        return getattr(self, key)
+        values: list[Any] = getattr(self, key)
+        return values
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -144,17 +147,21 @@ class Callback:
     Epochs are counted from 0 in the hooks; ``history.epoch`` holds epoch + 1.
     """
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Any, optimizer: Any) -> None:
+    def on_epoch_begin(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> None:
         """Called before each epoch's first step."""
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         """Called after each epoch's evaluation; return True to stop training."""
         return False
 
-    def on_train_end(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Optimizer) -> None:
         """Called once when training ends (also after a stop, not after NaN)."""
 
 
@@ -178,32 +185,27 @@ class _Monitor:
     def improved(self, history: History) -> bool:
         value = history[self.monitor][-1]
         if self.mode == "min":
-            better = value < self.best - self.min_delta
+            better = bool(value < self.best - self.min_delta)
         else:
-            better = value > self.best + self.min_delta
+            better = bool(value > self.best + self.min_delta)
         if better:
             self.best, self.best_epoch = value, history.epoch[-1]
         return better
 
 
-def _layers(model: Any) -> list[Any]:
-    layers = getattr(model, "layers", {})
-    return list(layers.values()) if isinstance(layers, dict) else list(layers)
-
-
-def snapshot(model: Any) -> dict[str, np.ndarray]:
+def snapshot(model: Model) -> dict[str, np.ndarray]:
     """Copies of the model's parameters and layer state (e.g. BatchNorm running stats)."""
     copies = {f"param:{name}": value.copy() for name, value in model.params.items()}
-    for i, layer in enumerate(_layers(model)):
+    for i, layer in enumerate(model.layers.values()):
         for name, value in getattr(layer, "state", {}).items():
             copies[f"state:{i}:{name}"] = np.array(value, copy=True)
     return copies
 
 
-def restore(model: Any, copies: dict[str, np.ndarray]) -> None:
+def restore(model: Model, copies: dict[str, np.ndarray]) -> None:
     """Write a :func:`snapshot` back into the model's own arrays, in place."""
     params = model.params
-    layers = _layers(model)
+    layers = list(model.layers.values())
     for key, value in copies.items():
         kind, _, rest = key.partition(":")
         if kind == "param":
@@ -229,18 +231,20 @@ class EarlyStopping(Callback, _Monitor):
     ) -> None:
         _Monitor.__init__(self, monitor, min_delta)
         if patience < 1:
-            raise ValueError(f"patience must be at least 1 epoch, got {patience}")
+            raise ValueError(f"expected patience to be at least 1 epoch but got {patience}")
         self.patience = int(patience)
         self.restore_best = restore_best
         self.best_weights: dict[str, np.ndarray] | None = None
         self.bad_epochs = 0
         self.restored_epoch: int | None = None  # the epoch whose weights the model ended with
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights, self.bad_epochs, self.restored_epoch = None, 0, None
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         if self.improved(history):
             self.bad_epochs = 0
             if self.restore_best:
@@ -255,7 +259,7 @@ class EarlyStopping(Callback, _Monitor):
         )
         return True
 
-    def on_train_end(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_end(self, history: History, model: Model, optimizer: Optimizer) -> None:
         if not self.restore_best or self.best_weights is None:
             return
         restore(model, self.best_weights)
@@ -274,15 +278,21 @@ class Checkpoint(Callback, _Monitor):
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_acc") -> None:
         _Monitor.__init__(self, monitor)
-        path = Path(path)
-        self.path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        self.path = npz_path(path)
         self.saved_epochs: list[int] = []
 
-    def on_train_begin(self, history: History, model: Any, optimizer: Any) -> None:
+    def on_train_begin(self, history: History, model: Model, optimizer: Optimizer) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
+        if not isinstance(model, Sequential):
+            raise TypeError(
+                f"Checkpoint writes files with Sequential.save: expected a Sequential model "
+                f"but got {type(model).__name__}"
+            )
         if self.improved(history):
             model.save(self.path, epoch=history.epoch[-1], monitor=self.monitor, value=self.best)
             self.saved_epochs.append(history.epoch[-1])
@@ -301,21 +311,52 @@ class LRScheduler(Callback):
         self.monitor = monitor
         _mode(monitor)
 
-    def on_epoch_begin(self, epoch: int, history: History, model: Any, optimizer: Any) -> None:
+    def on_epoch_begin(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> None:
         optimizer.lr = float(self.schedule(epoch))
 
-    def on_epoch_end(self, epoch: int, history: History, model: Any, optimizer: Any) -> bool:
+    def on_epoch_end(
+        self, epoch: int, history: History, model: Model, optimizer: Optimizer
+    ) -> bool:
         step = getattr(self.schedule, "step", None)
         if step is not None:
             step(history[self.monitor][-1])
         return False
 
 
+# ------------------------------------------------------------------ batches
+
+
+def minibatches(
+    x: np.ndarray,
+    t: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator | int | None = None,
+    shuffle: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of mini-batches: every sample exactly once, in a fresh random order.
+
+    x: (N, ...), t: (N, ...). Yields (x_batch, t_batch) of ``batch_size`` samples
+    (the last batch may be smaller). Pass the same ``rng`` every epoch for a
+    different, reproducible order each time (a seed or None: see
+    :func:`dlcourse.config.as_rng`).
+    """
+    if len(x) != len(t):
+        raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
+    if batch_size < 1:
+        raise ValueError(f"expected batch_size to be at least 1 but got {batch_size}")
+    order = as_rng(rng).permutation(len(x)) if shuffle else np.arange(len(x))
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        yield x[idx], t[idx]
+
+
 # ------------------------------------------------------------------ evaluation
 
 
 def evaluate(
-    model: Any, x: np.ndarray, t: np.ndarray, batch_size: int = 1000
+    model: Model, x: np.ndarray, t: np.ndarray, batch_size: int = 1000
 ) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on x (N, ...), t (N,) or (N, K), in eval mode.
 
@@ -327,19 +368,14 @@ def evaluate(
         raise ValueError(f"x has {len(x)} samples but t has {len(t)}")
     if len(x) == 0:
         raise ValueError("cannot evaluate on 0 samples")
-    was_training = getattr(model, "training", True)
-    model.eval()
-    try:
+    with evaluation(model):
         loss_sum, correct = 0.0, 0
         for start in range(0, len(x), batch_size):
             xb, tb = x[start : start + batch_size], t[start : start + batch_size]
             scores = model.forward(xb)
             loss_sum += float(model.loss_layer.forward(scores, tb)) * len(xb)
             correct += int(np.count_nonzero(scores.argmax(axis=1) == as_labels(tb)))
-        penalty = float(model.penalty_value()) if hasattr(model, "penalty_value") else 0.0
-    finally:
-        if was_training:
-            model.train()
+        penalty = float(model.penalty_value())
     return loss_sum / len(x) + penalty, correct / len(x)
 
 
@@ -347,8 +383,8 @@ def evaluate(
 
 
 def train(
-    model: Any,
-    optimizer: Any,
+    model: Model,
+    optimizer: Optimizer,
     x_train: np.ndarray,
     t_train: np.ndarray,
     *,
@@ -387,9 +423,9 @@ def train(
             raise ValueError("pass both x_val and t_val (or neither)")
         _check_data(x_val, t_val, "validation")
     if epochs < 0:
-        raise ValueError(f"epochs must be non-negative, got {epochs}")
+        raise ValueError(f"expected epochs to be non-negative but got {epochs}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ValueError(f"expected batch_size to be at least 1 but got {batch_size}")
     for callback in callbacks:
         if isinstance(callback, _Monitor):
             callback.check_available(has_val)
@@ -441,14 +477,14 @@ def train(
 
 
 def _measure(
-    model: Any,
+    model: Model,
     x_train: np.ndarray,
     t_train: np.ndarray,
     x_val: np.ndarray | None,
     t_val: np.ndarray | None,
 ) -> tuple[float, float, float]:
     """(train accuracy, val loss, val accuracy) in evaluation mode; NaN without val data."""
-    with np.errstate(**_DIVERGENCE_OK):
+    with _divergence_ok():
         _, train_acc = evaluate(model, x_train, t_train)
         if x_val is None or t_val is None:
             return train_acc, math.nan, math.nan
@@ -463,8 +499,8 @@ def _check_data(x: np.ndarray, t: np.ndarray, what: str) -> None:
 
 
 def _run_epoch(
-    model: Any,
-    optimizer: Any,
+    model: Model,
+    optimizer: Optimizer,
     batches: Iterator[tuple[np.ndarray, np.ndarray]],
     epoch: int,
     history: History,
@@ -473,7 +509,7 @@ def _run_epoch(
     """Step through one epoch; returns (mean batch loss weighted by batch size, first loss)."""
     loss_sum, seen, first_loss = 0.0, 0, math.nan
     for step, (xb, tb) in enumerate(batches, start=1):
-        with np.errstate(**_DIVERGENCE_OK):
+        with _divergence_ok():
             loss, grads = model.loss_and_gradient(xb, tb)
             if not math.isfinite(loss):
                 _diverged(history, epoch, step, loss, optimizer.lr)

@@ -100,27 +100,20 @@ def test_test_images_without_labels_is_a_usage_error(script, capsys):
 
 
 def test_save_writes_a_pretrained_file_that_loads_back(script, tmp_path, capsys):
-    from dlcourse.widgets import load_pretrained_convnet, pretrained_metadata
+    from dlcourse.models import model_metadata, softmax_regression
 
     path = tmp_path / "softmax.npz"
     argv = ["--model", "softmax", "--epochs", "1", "--train-size", "500", "--save", str(path)]
     assert script.main(argv) == 0
     accuracy = float(last_line(capsys.readouterr().out)["acc"])
-    meta = pretrained_metadata(path)
-    assert meta["factory"] == "dlcourse.models:softmax_regression"
+    meta = model_metadata(path)
+    assert meta["factory"] == "softmax_regression" and meta["initial_seed"] == 0
     assert meta["command"] == "python benchmarks/accuracy.py " + " ".join(argv)
     assert meta["test_accuracy"] == accuracy and meta["train_n"] == 500
-    model = load_pretrained_convnet(path)
+    model = softmax_regression()
+    model.load(path)
     assert model.params["affine1.W"].shape == (784, 10)
     assert abs(meta["stored_test_accuracy"] - accuracy) < 0.02
-
-
-def test_save_without_widgets_fails_before_training(script, monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(sys.modules, "dlcourse.widgets", None)  # import now raises
-    argv = ["--model", "softmax", "--save", str(tmp_path / "x.npz")]
-    with pytest.raises(SystemExit, match=r"--save needs dlcourse\.widgets\.save_pretrained"):
-        script.main(argv)
-    assert "training on" not in capsys.readouterr().out
 
 
 def test_cnn_recipe_calls_the_factory_with_the_contract_arguments(script):

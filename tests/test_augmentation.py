@@ -62,7 +62,7 @@ def test_random_shifts_are_reproducible_with_the_same_generator():
 
 
 def test_random_shifts_refuse_a_zero_shift():
-    with pytest.raises(ValueError, match="max_pixels must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="expected max_pixels to be at least 1 but got 0"):
         random_shifts(0)
 
 

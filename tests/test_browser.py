@@ -1,11 +1,13 @@
-"""The feature-map explorer works in a real browser (COURSE §7, marker ``browser``).
+"""The feature-map explorer works in a real browser (lesson 06 §8, marker ``browser``).
 
 JupyterLab runs on a free 127.0.0.1 port, with a token, on a temporary copy of
 ``notebooks/`` and with every Jupyter/IPython/matplotlib setting in a temporary folder,
 so nothing is written into the repository or the home folder. Headless Chromium
 (Debian's ``chromium``, driven by Playwright; never ``playwright install``) opens lesson
 06, runs all cells, waits for the explorer, picks another digit and checks that the
-feature-map picture changed. A screenshot goes to ``test-artifacts/``.
+feature-map picture changed; then, at 1024 px wide with JupyterLab's file browser open,
+checks that the dropdowns show their whole text and the slider is fully in view.
+Screenshots go to ``test-artifacts/``.
 
 Without chromium or Playwright the test is skipped with the reason, unless
 ``DLCOURSE_REQUIRE_BROWSER=1`` (set by ``.ci/run``), which turns the skip into a failure.
@@ -237,6 +239,32 @@ async (img) => {
 """
 
 
+# Widest option text of each dropdown (measured with its own font) against the width the
+# select has, and the boxes of the three controls against the visible notebook panel.
+NARROW_LAYOUT_JS = """
+(explorer) => {
+    const ctx = document.createElement("canvas").getContext("2d");
+    const result = {boxes: {}};
+    for (const name of ["digit", "layer"]) {
+        const select = explorer.querySelector(`.dlcourse-${name} select`);
+        const style = getComputedStyle(select);
+        ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        const widest = Math.max(...[...select.options].map((o) => ctx.measureText(o.text).width));
+        // the arrow sits in the right padding; text needs the left padding and the arrow
+        const text = widest + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+        result[name] = {text: Math.ceil(text), box: select.clientWidth};
+    }
+    for (const name of ["digit", "layer", "filter"]) {
+        const r = explorer.querySelector(`.dlcourse-${name}`).getBoundingClientRect();
+        result.boxes[name] = {left: r.left, right: r.right};
+    }
+    const panel = explorer.closest(".jp-WindowedPanel-outer, .jp-Notebook").getBoundingClientRect();
+    result.panel = {left: panel.left, right: panel.right};
+    return result;
+}
+"""
+
+
 def test_feature_map_explorer_redraws_when_the_digit_changes(
     chromium: str, lab_server: LabServer
 ) -> None:
@@ -277,6 +305,15 @@ def test_feature_map_explorer_redraws_when_the_digit_changes(
             after = image.evaluate(IMAGE_DIGEST_JS)
             explorer.screenshot(path=str(ARTIFACTS / "browser_feature_map_explorer.png"))
             page.screenshot(path=str(ARTIFACTS / "browser_explorer_after.png"))
+
+            page.set_viewport_size({"width": 1024, "height": 900})
+            if not page.locator("#filebrowser").is_visible():
+                page.locator('.jp-SideBar [data-id="filebrowser"]').first.click()
+            page.locator("#filebrowser").wait_for(state="visible", timeout=CHANGE_S * 1000)
+            page.wait_for_timeout(500)  # let the notebook panel reflow
+            explorer.scroll_into_view_if_needed()
+            narrow = explorer.evaluate(NARROW_LAYOUT_JS)
+            page.screenshot(path=str(ARTIFACTS / "browser_explorer_1024_file_browser.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser_failure.png"))
             raise
@@ -284,6 +321,17 @@ def test_feature_map_explorer_redraws_when_the_digit_changes(
             browser.close()
 
     assert after["size"] > 1000, f"the explorer's picture is suspiciously small: {after}"
+    for name in ("digit", "layer"):
+        select = narrow[name]
+        assert select["text"] <= select["box"], (
+            f"at 1024 px with the file browser open, the {name} dropdown cuts its text: {select}"
+        )
+    for name in ("digit", "layer", "filter"):
+        box, panel = narrow["boxes"][name], narrow["panel"]
+        assert panel["left"] <= box["left"] and box["right"] <= panel["right"], (
+            f"at 1024 px with the file browser open, the {name} control is not fully in "
+            f"view: {box} in the notebook's {panel}"
+        )
     assert after["sha256"] != before["sha256"], (
         "choosing another digit did not change the feature-map picture "
         f"(both {before['size']} bytes, sha256 {before['sha256'][:12]}…)"

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcourse.conv import Conv2D
-from dlcourse.convnets import deep_convnet, simple_convnet, single_filter_convnet
+from dlcourse.conv import Conv2D, MaxPool2D
+from dlcourse.convnets import (
+    deep_convnet,
+    filter_cosines,
+    load_pretrained_convnet,
+    pretrained_metadata,
+    simple_convnet,
+    single_filter_convnet,
+)
 from dlcourse.data import load_mnist
+from dlcourse.fastconv import FastConv2D
 from dlcourse.gradients import gradient_check
+from dlcourse.layers import Affine, Flatten, ReLU
+from dlcourse.models import Sequential
 from dlcourse.optimizers import Adam
 
 
@@ -125,17 +135,17 @@ def test_convnet_gradients_match_numerical_gradients(build):
 @pytest.mark.parametrize("factory", [simple_convnet, deep_convnet])
 def test_a_training_step_never_computes_the_gradient_of_the_data(monkeypatch, factory):
     computed_dx = []
-    original = Conv2D.backward
+    original = FastConv2D.backward
 
     def recording(layer, dout):
         computed_dx.append(layer)
         return original(layer, dout)
 
-    monkeypatch.setattr(Conv2D, "backward", recording)
+    monkeypatch.setattr(FastConv2D, "backward", recording)
     model = factory(rng=0)
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
     model.loss_and_gradient(x, np.arange(4))
-    convs = [layer for layer in model.layers.values() if isinstance(layer, Conv2D)]
+    convs = [layer for layer in model.layers.values() if isinstance(layer, FastConv2D)]
     assert computed_dx == convs[:0:-1]  # every conv but the first, last to second
     assert all(set(conv.grads) == {"W", "b"} for conv in convs)
 
@@ -152,3 +162,66 @@ def test_simple_convnet_learns_the_offline_digits_quickly():
             _, grads = model.loss_and_gradient(x[batch], labels[batch])
             optimizer.update(model.params, grads)
     assert model.accuracy(data.x_test[:500], data.t_test[:500]) >= 0.85
+
+
+# ------------------------------------------------------------ saved and shipped networks
+
+
+def test_weights_saved_from_fast_layers_load_into_reference_layers_and_back(tmp_path):
+    fast = simple_convnet(filters=3, hidden=8, rng=0)
+    fast.params["conv1.b"][...] = [0.1, -0.2, 0.3]
+    zeros = {name: np.zeros_like(value) for name, value in fast.params.items()}
+    reference = Sequential(
+        [
+            Conv2D(zeros["conv1.W"], zeros["conv1.b"]),
+            ReLU(),
+            MaxPool2D(2),
+            Flatten(),
+            Affine(zeros["affine1.W"], zeros["affine1.b"]),
+            ReLU(),
+            Affine(zeros["affine2.W"], zeros["affine2.b"]),
+        ]
+    )
+    reference.load(fast.save(tmp_path / "fast.npz"))
+    x = np.random.default_rng(1).random((4, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(reference.predict(x), fast.predict(x), rtol=1e-5, atol=1e-6)
+    again = simple_convnet(filters=3, hidden=8, rng=5)
+    again.load(reference.save(tmp_path / "reference.npz"))
+    for name, value in fast.params.items():
+        np.testing.assert_array_equal(again.params[name], value)
+
+
+def test_pretrained_file_names_its_factory_and_loads_back(tmp_path):
+    model = simple_convnet(filters=4, hidden=8, rng=3)
+    kwargs = {"filters": 4, "hidden": 8}
+    path = model.save(
+        tmp_path / "cnn", quantize=True, factory="simple_convnet", factory_kwargs=kwargs
+    )
+    loaded = load_pretrained_convnet(path)
+    assert pretrained_metadata(path)["factory_kwargs"] == kwargs
+    for name, value in model.params.items():
+        step = np.abs(value).max() / 127  # int8 rounding: at most half a step
+        assert np.abs(loaded.params[name] - value).max() <= step / 2 + 1e-6, name
+
+
+def test_a_file_naming_another_factory_is_refused(tmp_path):
+    path = simple_convnet(rng=0).save(tmp_path / "evil.npz", factory="subprocess:run")
+    with pytest.raises(ValueError, match=r"factory to be one of .* but got 'subprocess:run'"):
+        load_pretrained_convnet(path)
+
+
+def test_shipped_network_loads_and_records_how_it_was_made():
+    meta = pretrained_metadata()
+    assert meta["command"].startswith("python benchmarks/accuracy.py --model cnn-pretrained --save")
+    assert meta["data_source"] == "offline" and meta["stored_test_accuracy"] >= 0.975
+    model = load_pretrained_convnet()
+    assert model.params["conv1.W"].shape == (30, 1, 5, 5)
+    initial = simple_convnet(**{**meta["factory_kwargs"], "rng": meta["initial_seed"]})
+    cosine = filter_cosines(model.params["conv1.W"], initial.params["conv1.W"])
+    assert np.median(cosine) < 0.9  # the filters have learned (issue 9 §3)
+
+
+def test_filter_cosines_compare_each_filter_with_its_own_initial_one():
+    W0 = np.array([[[[1.0, 0.0]]], [[[0.0, 2.0]]]])  # (2, 1, 1, 2)
+    W = np.array([[[[3.0, 0.0]]], [[[1.0, 1.0]]]])
+    np.testing.assert_allclose(filter_cosines(W, W0), [1.0, np.sqrt(0.5)])

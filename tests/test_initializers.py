@@ -71,5 +71,5 @@ def test_get_initializer_by_name_and_unknown_names_are_listed():
 
 
 def test_non_positive_fan_in_is_refused():
-    with pytest.raises(ValueError, match="must be positive, got 0 and 3"):
+    with pytest.raises(ValueError, match="to be positive but got 0 and 3"):
         he(0, 3)

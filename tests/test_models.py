@@ -3,13 +3,23 @@ parameters are shared with the layers, prediction is batched, files round-trip."
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 
 from dlcourse.functions import cross_entropy, softmax
 from dlcourse.gradients import gradient_check
 from dlcourse.layers import Affine, BatchNorm, Dropout, Flatten, MSELoss, ReLU, Sigmoid, Tanh
-from dlcourse.models import Sequential, mlp, softmax_regression
+from dlcourse.models import (
+    Model,
+    Sequential,
+    evaluation,
+    mlp,
+    model_metadata,
+    quantize_int8,
+    softmax_regression,
+)
 
 
 def three_layer_model(rng: np.random.Generator, **kwargs) -> Sequential:
@@ -205,6 +215,73 @@ def test_saved_file_needs_no_pickle(tmp_path):
     path = mlp((6, 5, 3), rng=0).save(tmp_path / "a.npz", note="hi")
     with np.load(path, allow_pickle=False) as data:
         assert "affine1.W" in data and "__architecture__" in data
+
+
+def test_quantized_file_is_small_and_close_to_the_weights(tmp_path):
+    model = mlp((784, 30, 10), rng=1)
+    plain = model.save(tmp_path / "plain.npz")
+    small = model.save(tmp_path / "small.npz", quantize=True, note="int8")
+    assert small.stat().st_size < plain.stat().st_size / 2
+    with zipfile.ZipFile(small) as archive:
+        names = set(archive.namelist())
+    # the 784×30 weights are int8 with one scale per unit; the small arrays stay float32
+    assert {"int8:affine1.W.npy", "scale:affine1.W.npy", "affine2.W.npy"} <= names
+    other = mlp((784, 30, 10), rng=2)
+    assert other.load(small) == {"note": "int8"} == model_metadata(small)
+    W = model.params["affine1.W"]
+    step = np.abs(W).max(axis=0) / 127  # per output unit
+    assert np.all(np.abs(other.params["affine1.W"] - W) <= step / 2 + 1e-7)
+    np.testing.assert_array_equal(other.params["affine2.W"], model.params["affine2.W"])
+
+
+def test_quantize_int8_keeps_one_scale_per_output_unit():
+    W = np.array([[1.0, -0.5], [-2.0, 0.25]])
+    q, scale = quantize_int8(W)
+    np.testing.assert_allclose(scale, [[2 / 127, 0.5 / 127]], rtol=1e-6)
+    np.testing.assert_array_equal(q, [[64, -127], [-127, 64]])
+    filters = np.zeros((3, 1, 2, 2))
+    filters[1] = 5.0
+    q, scale = quantize_int8(filters)
+    assert scale.shape == (3, 1, 1, 1) and scale[0, 0, 0, 0] == 1  # all-zero filter: scale 1
+    assert q[1].max() == 127
+
+
+def test_a_modified_model_file_is_refused(tmp_path):
+    path = mlp((6, 5, 3), rng=0).save(tmp_path / "a.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = dict(npz)
+    arrays["affine1.b"] = arrays["affine1.b"] + 1
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(ValueError, match=r"tampered\.npz was modified or is damaged"):
+        mlp((6, 5, 3), rng=0).load(tmp_path / "tampered.npz")
+
+
+def test_a_file_that_is_not_a_model_file_is_refused(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    for name in ("junk.npz", "other.npz"):
+        with pytest.raises(ValueError, match=rf"expected a model file .* but {name} is not one"):
+            mlp((6, 5, 3), rng=0).load(tmp_path / name)
+
+
+def test_sequential_satisfies_the_model_contract():
+    assert isinstance(mlp((4, 3, 2), rng=0), Model)
+    assert not isinstance(ReLU(), Model)
+
+
+def test_evaluation_switches_to_eval_mode_and_restores_the_mode():
+    model = mlp((4, 3, 2), dropout=0.5, rng=0)
+    with evaluation(model):
+        assert not model.training and not model.layers["dropout1"].training
+    assert model.training and model.layers["dropout1"].training
+    model.eval()
+    with evaluation(model):
+        pass
+    assert not model.training
+    model.train()
+    with pytest.raises(RuntimeError), evaluation(model):
+        raise RuntimeError("inside")
+    assert model.training
 
 
 def test_mlp_uses_the_requested_initialisation():

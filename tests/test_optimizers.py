@@ -205,9 +205,9 @@ def test_gradient_of_the_wrong_shape_is_reported_with_both_shapes():
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: SGD(lr=0), "lr must be positive"),
-        (lambda: Momentum(momentum=1.0), r"momentum must be in \[0, 1\)"),
-        (lambda: Adam(beta2=-0.1), r"beta2 must be in \[0, 1\)"),
+        (lambda: SGD(lr=0), "expected lr to be positive"),
+        (lambda: Momentum(momentum=1.0), r"expected momentum to be in \[0, 1\)"),
+        (lambda: Adam(beta2=-0.1), r"expected beta2 to be in \[0, 1\)"),
     ],
 )
 def test_invalid_hyperparameters_are_rejected(factory, message):

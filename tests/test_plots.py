@@ -113,7 +113,7 @@ def test_show_digits_accepts_image_batches_and_rejects_other_shapes():
     x = np.zeros((3, 1, 28, 28), np.float32)
     figure = show_digits(x, np.eye(10)[[1, 2, 3]])
     assert [a.get_title() for a in figure.axes] == ["1", "2", "3"]
-    with pytest.raises(ValueError, match=r"expected flat square images .* got \(3, 783\)"):
+    with pytest.raises(ValueError, match=r"expected flat square images .* got shape \(3, 783\)"):
         show_digits(np.zeros((3, 783)), [1, 2, 3])
     with pytest.raises(ValueError, match="got 3 digits but 2 labels"):
         show_digits(x, [1, 2])

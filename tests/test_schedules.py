@@ -80,11 +80,11 @@ def test_reduce_on_plateau_counts_nan_as_no_improvement():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: StepDecay(0.1, every=0), "every must be at least 1"),
-        (lambda: ExponentialDecay(0.1, rate=1.5), r"rate must be in \(0, 1\]"),
+        (lambda: StepDecay(0.1, every=0), "expected every to be at least 1"),
+        (lambda: ExponentialDecay(0.1, rate=1.5), r"expected rate to be in \(0, 1\]"),
         (lambda: WarmupCosine(0.1, warmup=10, total=10), "warmup < total"),
-        (lambda: ReduceOnPlateau(0.1, mode="best"), "mode must be 'min' or 'max'"),
-        (lambda: InverseDecay(-1, k=0.1), "lr must be positive"),
+        (lambda: ReduceOnPlateau(0.1, mode="best"), "expected mode to be 'min' or 'max'"),
+        (lambda: InverseDecay(-1, k=0.1), "expected lr to be positive"),
     ],
 )
 def test_invalid_schedule_arguments_are_rejected(make, message):

@@ -49,7 +49,7 @@ def test_speed_rejects_a_zero_repeat_count():
         check=False,
     )
     assert done.returncode == 2
-    assert "--repeats must be at least 1, got 0" in done.stderr
+    assert "expected --repeats to be at least 1 but got 0" in done.stderr
 
 
 PEAK_PROBE = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import warnings
 
@@ -20,6 +22,7 @@ from dlcourse.training import (
     History,
     LRScheduler,
     evaluate,
+    minibatches,
     train,
 )
 
@@ -319,3 +322,33 @@ def test_mismatched_data_is_reported(small):
 def test_history_lookup_of_an_unknown_entry_lists_the_valid_ones():
     with pytest.raises(KeyError, match="History has no 'accuracy'; choose one of: epoch, train"):
         History()["accuracy"]
+
+
+# ------------------------------------------------------------------ batches
+
+
+def test_minibatches_cover_every_sample_once_in_a_new_order_each_epoch():
+    x = np.arange(23)[:, None]
+    t = np.arange(23)
+    rng = np.random.default_rng(0)
+    epochs = [list(minibatches(x, t, 5, rng)) for _ in range(2)]
+    for batches in epochs:
+        assert [len(b[0]) for b in batches] == [5, 5, 5, 5, 3]
+        seen = np.concatenate([b[1] for b in batches])
+        assert sorted(seen.tolist()) == list(range(23))
+        np.testing.assert_array_equal(np.concatenate([b[0][:, 0] for b in batches]), seen)
+    first, second = (np.concatenate([b[1] for b in e]) for e in epochs)
+    assert not np.array_equal(first, second)
+
+
+def test_minibatches_reject_mismatched_lengths_and_bad_batch_size():
+    with pytest.raises(ValueError, match="x has 3 samples but t has 2"):
+        next(minibatches(np.zeros(3), np.zeros(2), 1))
+    with pytest.raises(ValueError, match="expected batch_size to be at least 1 but got 0"):
+        next(minibatches(np.zeros(3), np.zeros(3), 0))
+
+
+def test_importing_training_does_not_import_the_downloader():
+    code = "import sys, dlcourse.training; print('dlcourse.data' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

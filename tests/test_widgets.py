@@ -3,93 +3,26 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
-import zipfile
 
 import numpy as np
 import pytest
-from numpy.lib.stride_tricks import sliding_window_view
+from matplotlib.axes import Axes
 
-from dlcourse import widgets
-from dlcourse.widgets import (
-    FeatureMapExplorer,
-    feature_map_explorer,
-    layer_activations,
-    load_pretrained_convnet,
-    pretrained_metadata,
-    save_pretrained,
-)
+from dlcourse.conv import Conv2D, MaxPool2D
+from dlcourse.layers import Affine, Flatten, ReLU
+from dlcourse.models import Sequential
+from dlcourse.widgets import FeatureMapExplorer, feature_map_explorer, layer_activations
 
 # ------------------------------------------------------------------ a tiny CNN
-# Duck-typed like dlcourse.models.Sequential (an ordered dict of layers with forward,
-# params and training), so these tests need nothing but the widget module.
 
 
-class TinyConv:
-    kind = "conv"
-
-    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
-        self.params = {"W": W, "b": b}
-        self.training = True
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        W, b = self.params["W"], self.params["b"]
-        windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))
-        return np.einsum("ncabij,fcij->nfab", windows, W) + b[None, :, None, None]
-
-
-class TinyReLU:
-    kind = "relu"
-
-    def __init__(self) -> None:
-        self.params: dict = {}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)
-
-
-class TinyPool:
-    kind = "pool"
-
-    def __init__(self) -> None:
-        self.params: dict = {}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        n, c, h, w = x.shape
-        return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
-
-
-class TinyDense:
-    kind = "affine"
-
-    def __init__(self, W: np.ndarray) -> None:
-        self.params = {"W": W}
-        self.training = True
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(len(x), -1) @ self.params["W"]
-
-
-class TinyCNN:
-    def __init__(self, filters: int = 4, seed: int = 0) -> None:
-        rng = np.random.default_rng(seed)
-        conv = TinyConv(rng.normal(size=(filters, 1, 5, 5)), np.zeros(filters))
-        dense = TinyDense(rng.normal(size=(filters * 12 * 12, 10)) * 0.01)
-        self.layers = {
-            "conv1": conv,
-            "relu1": TinyReLU(),
-            "pool1": TinyPool(),
-            "affine1": dense,
-        }
-
-    @property
-    def params(self) -> dict:
-        return {
-            f"{name}.{key}": value
-            for name, layer in self.layers.items()
-            for key, value in layer.params.items()
-        }
+def TinyCNN(filters: int = 4, seed: int = 0) -> Sequential:
+    """conv 5×5 → ReLU → 2×2 max pool → Flatten → affine 10, from the reference layers."""
+    rng = np.random.default_rng(seed)
+    conv = Conv2D(rng.normal(size=(filters, 1, 5, 5)), np.zeros(filters))
+    dense = Affine(rng.normal(size=(filters * 12 * 12, 10)) * 0.01, np.zeros(10))
+    return Sequential([conv, ReLU(), MaxPool2D(2), Flatten(), dense])
 
 
 @pytest.fixture
@@ -135,9 +68,9 @@ def test_layer_options_follow_the_model(digits):
     explorer = FeatureMapExplorer(TinyCNN(filters=6), *digits)
     labels = [label for label, _ in explorer.layer.options]
     assert labels == [
-        "conv1 (TinyConv) → 6×24×24",
-        "relu1 (TinyReLU) → 6×24×24",
-        "pool1 (TinyPool) → 6×12×12",
+        "conv1 (Conv2D) → 6×24×24",
+        "relu1 (ReLU) → 6×24×24",
+        "pool1 (MaxPool2D) → 6×12×12",
     ]
     assert explorer.channel.max == 5
 
@@ -197,17 +130,21 @@ def test_activations_are_computed_in_eval_mode_and_the_mode_is_restored(digits):
     conv.forward = lambda x: seen.append(conv.training) or original(x)
     outputs = layer_activations(model, digits[0][:2])
     assert seen == [False]
-    assert conv.training is True
-    assert [out.shape for out in outputs] == [(2, 4, 24, 24)] * 2 + [(2, 4, 12, 12), (2, 10)]
+    assert conv.training is True and model.training is True
+    shapes = [out.shape for out in outputs]
+    assert shapes == [(2, 4, 24, 24)] * 2 + [(2, 4, 12, 12), (2, 576), (2, 10)]
+    model.eval()
+    layer_activations(model, digits[0][:2])
+    assert model.training is False and conv.training is False
 
 
 @pytest.mark.parametrize(
     ("images", "message"),
     [
-        (np.zeros((3, 99)), r"flat square images such as \(N, 784\) but got shape \(3, 99\)"),
+        (np.zeros((3, 99)), r"flat square images .* but got shape \(3, 99\)"),
         (np.zeros((3, 100)), r"cannot process images of shape \(1, 10, 10\) \(per sample\)"),
-        (np.zeros((28, 28)), r"but got shape \(28, 28\); .*one image: x\[None\]"),
-        (np.zeros((1, 1, 1, 28, 28)), r"\(N, C, H, W\), \(N, H, W\) or \(N, 784\) but got"),
+        (np.zeros((28, 28)), r"flat square images .* but got shape \(28, 28\)"),
+        (np.zeros((1, 1, 1, 28, 28)), r"\(N, C, H, W\), \(N, H, W\) or \(N, H·W\) but got"),
         (np.zeros((0, 1, 28, 28)), "at least one image"),
     ],
 )
@@ -222,98 +159,37 @@ def test_labels_must_match_the_images(digits):
 
 
 def test_a_model_without_layers_is_refused(digits):
-    with pytest.raises(TypeError, match=r"expected a Sequential model .* but got ndarray"):
+    with pytest.raises(
+        TypeError, match=r"expected a model such as simple_convnet\(\).* but got ndarray"
+    ):
         feature_map_explorer(np.zeros(3), digits[0])
 
 
 def test_a_model_without_image_layers_is_refused(digits):
     model = TinyCNN()
-    model.layers = {"affine1": TinyDense(np.zeros((784, 10)))}
-    with pytest.raises(ValueError, match=r"layers with \(N, C, H, W\) output .* \(10,\)"):
+    model.layers = {"flatten1": Flatten(), "affine1": Affine(np.zeros((784, 10)), np.zeros(10))}
+    with pytest.raises(ValueError, match=r"layers with \(N, C, H, W\) output .* \(784,\), \(10,\)"):
         feature_map_explorer(model, digits[0])
 
 
 def test_render_refuses_a_channel_out_of_range(digits):
     explorer = FeatureMapExplorer(TinyCNN(), *digits)
-    with pytest.raises(ValueError, match=r"channel must be in \[0, 4\) but got 4"):
+    with pytest.raises(ValueError, match=r"expected channel in \[0, 4\) but got 4"):
         explorer.render(0, 0, 4)
 
 
-# ------------------------------------------------------------------ pretrained file
+def test_maps_and_filters_use_a_diverging_colour_map_centred_on_zero(digits, monkeypatch):
+    calls = []
+    original = Axes.imshow
 
-META = {"factory": "dlcourse.convnets:simple_convnet", "factory_kwargs": {}, "command": "test"}
+    def recording(ax, data, **kwargs):
+        calls.append(kwargs)
+        return original(ax, data, **kwargs)
 
-
-def test_saved_file_is_small_and_refuses_unknown_factories(tmp_path):
-    model = TinyCNN(filters=30)
-    path = tmp_path / "tiny.npz"
-    save_pretrained(model, path, META)
-    meta = pretrained_metadata(path)
-    assert meta["command"] == "test" and len(meta["sha256"]) == 64
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-    # the 4,320×10 affine weights are int8 with per-unit scales, the small conv stays float32
-    assert {"int8/affine1.W.npy", "scale/affine1.W.npy", "float32/conv1.W.npy"} <= names
-    with pytest.raises(ValueError, match=r"must be one of .* but is 'os:system'"):
-        save_pretrained(model, tmp_path / "bad.npz", {"factory": "os:system"})
-
-
-def test_a_modified_file_is_refused(tmp_path):
-    path = tmp_path / "tiny.npz"
-    save_pretrained(TinyCNN(), path, META)
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = dict(npz)
-    arrays["float32/conv1.b"] = arrays["float32/conv1.b"] + 1
-    np.savez(tmp_path / "tampered.npz", **arrays)
-    with pytest.raises(ValueError, match="was modified or is damaged"):
-        load_pretrained_convnet(tmp_path / "tampered.npz")
-
-
-def test_a_file_naming_another_factory_is_refused(tmp_path):
-    path = tmp_path / "tiny.npz"
-    save_pretrained(TinyCNN(), path, META)
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = dict(npz)
-    meta = json.loads(str(arrays["meta"]))
-    arrays["meta"] = np.array(json.dumps({**meta, "factory": "subprocess:run"}))
-    np.savez(tmp_path / "evil.npz", **arrays)
-    with pytest.raises(ValueError, match="unknown factory 'subprocess:run'"):
-        load_pretrained_convnet(tmp_path / "evil.npz")
-
-
-def test_a_file_that_is_not_npz_is_refused(tmp_path):
-    path = tmp_path / "junk.npz"
-    path.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match=r"is not a pretrained \.npz file"):
-        load_pretrained_convnet(path)
-
-
-def test_pretrained_round_trip_restores_the_weights(tmp_path):
-    convnets = pytest.importorskip("dlcourse.convnets")
-    model = convnets.simple_convnet(rng=3)
-    path = tmp_path / "cnn.npz"
-    save_pretrained(model, path, META)
-    loaded = load_pretrained_convnet(path)
-    assert set(loaded.params) == set(model.params)
-    for name, value in model.params.items():
-        scale = np.abs(value).max()
-        # int8 rounding: at most half a step of max|w|/127 per unit
-        assert np.abs(loaded.params[name] - value).max() <= scale / 127 / 2 + 1e-6, name
-
-
-def test_a_file_for_another_architecture_is_refused(tmp_path):
-    pytest.importorskip("dlcourse.convnets")
-    path = tmp_path / "tiny.npz"
-    save_pretrained(TinyCNN(), path, META)  # TinyCNN's params are not SimpleConvNet's
-    with pytest.raises(ValueError, match="pretrained file has parameters"):
-        load_pretrained_convnet(path)
-
-
-def test_shipped_network_loads_and_records_how_it_was_made():
-    if not (widgets.resources.files("dlcourse") / "_data" / widgets.PRETRAINED_FILE).is_file():
-        pytest.skip("the pretrained file has not been generated yet")
-    meta = pretrained_metadata()
-    assert meta["command"].startswith("python benchmarks/accuracy.py --model cnn --save")
-    assert meta["data_source"] in {"offline", "full"}
-    model = load_pretrained_convnet()
-    assert model.params["conv1.W"].shape == (30, 1, 5, 5)
+    explorer = FeatureMapExplorer(TinyCNN(), *digits)
+    monkeypatch.setattr(Axes, "imshow", recording)
+    explorer.render(0, 0, 1)
+    signed = [kw for kw in calls if kw.get("cmap") != "gray_r"]
+    assert len(signed) == 3  # the filter, the selected map, the grid of maps
+    for kw in signed:
+        assert kw["cmap"] == "RdBu_r" and kw["vmin"] == -kw["vmax"] > -np.inf

@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from dlcourse.gradients import numerical_gradient
+from dlcourse.gradients import numerical_gradient, relative_error
 
 
 class CheckFailed(AssertionError):
@@ -53,12 +53,6 @@ def expect_finite(name: str, value: np.ndarray, hint: str = "") -> None:
         raise CheckFailed(
             f"{name} contains {kind} at index {where}" + (f"; {hint}" if hint else "")
         )
-
-
-def relative_error(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Elementwise |got - want| / max(|got|, |want|, 1e-8)."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return np.abs(got - want) / np.maximum(np.maximum(np.abs(got), np.abs(want)), 1e-8)
 
 
 def argmax_index(values: np.ndarray) -> tuple[int, ...]:

@@ -21,7 +21,8 @@ import numpy as np
 import seaborn as sns
 
 from dlcourse.config import seed_everything, sized
-from dlcourse.data import load_mnist, minibatches
+from dlcourse.data import load_mnist
+from dlcourse.training import minibatches
 
 rng = seed_everything(0)
 sns.set_theme(style="whitegrid", palette="colorblind")

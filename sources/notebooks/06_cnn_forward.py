@@ -331,7 +331,7 @@ by_matrix = conv_forward_im2col(x_train[:3], hand_filters, hand_bias, pad=2)
 print("im2col equals the loop:", np.allclose(by_loop, by_matrix, atol=1e-6))
 
 # %% [markdown]
-# `dlcourse` implements exactly this in `dlcourse.conv`: the function `im2col`, and the layer `Conv2D(W, b, stride, pad)` whose `forward` does steps 1 to 4 (for speed it builds the columns a few samples at a time and keeps only `x` for the backward pass of lesson 07; the module docstring of `dlcourse.conv` lists its five tricks). Let us check that it gives the same numbers as the loop, then time both on the same batch of digits with one 5×5 filter, the network the source trained.
+# `dlcourse` implements exactly this in `dlcourse.conv`: the function `im2col`, and the layer `Conv2D(W, b, stride, pad)` whose `forward` does steps 1 to 4, in the same order and with the same transpose at the end, and keeps `x` and `cols` for the backward pass of lesson 07 (run `Conv2D??` in a cell to read it: each method fits on one screen). The networks of `dlcourse.convnets` use a faster layer with the same numbers, `dlcourse.fastconv.FastConv2D`; lesson 07 explains where its speed comes from. Let us check that `Conv2D` gives the same numbers as the loop, then time both on the same batch of digits with one 5×5 filter, the network the source trained.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -470,24 +470,36 @@ print("untrained accuracy on the test digits:", f"{untrained.accuracy(x_test, la
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from dlcourse.widgets import feature_map_explorer, load_pretrained_convnet
+from dlcourse.widgets import feature_map_explorer
 
 explorer_digits = x_test[: sized(50, 20)]
 explorer_labels = labels_test[: sized(50, 20)]
 feature_map_explorer(untrained, explorer_digits, explorer_labels)
 
 # %% [markdown]
-# Now the same architecture after training. `dlcourse` ships one trained SimpleConvNet as a small `.npz` file (weights only, no pickle), so you can look at it before lesson 07 trains your own.
+# Now the same architecture after training. `dlcourse` ships one trained SimpleConvNet as a small `.npz` file (weights only, no pickle), so you can look at it before lesson 07 trains your own. Its filters started as small random numbers, $N(0, 0.01^2)$ as in the source, so what you see in them now is what training put there.
+#
+# How much did they change? The file records the seed of the network's initial weights, so we can rebuild them and compare each trained filter $w$ with the filter $w_0$ it started from by their **cosine similarity** $rac{w \cdot w_0}{\lVert w 
+Vert \, \lVert w_0 
+Vert}$ (both flattened to 25 numbers): 1 means the filter still points the way it started, 0 means the two patterns are unrelated.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from dlcourse.convnets import filter_cosines, load_pretrained_convnet, pretrained_metadata
+
 trained = load_pretrained_convnet()
 trained_accuracy = trained.accuracy(x_test, labels_test)
-print("shipped network, test accuracy >= 0.95:", bool(trained_accuracy >= 0.95))
+shipped = pretrained_metadata()  # the command, data and seed that made the file
+initial = simple_convnet(**{**shipped["factory_kwargs"], "rng": shipped["initial_seed"]})
+cosines = filter_cosines(trained.params["conv1.W"], initial.params["conv1.W"])  # (30,)
+print("shipped network, test accuracy >= 0.975:", bool(trained_accuracy >= 0.975))
+print("median cosine similarity to the initial filters < 0.9:", bool(np.median(cosines) < 0.9))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"shipped network, test accuracy: {trained_accuracy:.3f} ({data.source} test digits)")
+print(f"median cosine similarity of a trained filter to its initial one: {np.median(cosines):.2f}")
+print(f"made by: {shipped['command']}")
 feature_map_explorer(trained, explorer_digits, explorer_labels)
 
 # %% [markdown]
@@ -500,7 +512,7 @@ feature_map_explorer(trained, explorer_digits, explorer_labels)
 # - A layer maps $(N, C, H, W)$ to $(N, F, H_\text{out}, W_\text{out})$ with filters $(F, C, F_H, F_W)$ and one bias per filter; ReLU then zeroes the weak responses.
 # - The loop version is easy to read and very slow. im2col copies the patches into a matrix so that the layer is one matrix product; section 5 measures how much faster it is on the same batch, at the cost of memory (for a 5×5 filter on 28×28 digits `cols` holds $25 \cdot 576 / 784$ times the numbers of the batch).
 # - Max pooling keeps the largest value of each 2×2 window: a quarter of the values, tolerance to small shifts, no weights.
-# - SimpleConvNet stacks conv 30×5×5, ReLU, pooling and two affine layers. Untrained it guesses; the shipped trained copy's test accuracy is printed in section 8 (it was trained with 20 epochs of Adam on randomly shifted digits, the recipe lesson 07 explains). It was trained on the 4,000 offline digits with `python benchmarks/accuracy.py --model cnn --save dlcourse/_data/simple_convnet_mnist.npz`, because the full MNIST set could not be downloaded there; its accuracy on the full test set was not measured.
+# - SimpleConvNet stacks conv 30×5×5, ReLU, pooling and two affine layers. Untrained it guesses; the shipped trained copy reaches the accuracy printed in section 8 on the 1,000 offline test digits (20 epochs of Adam on randomly shifted digits, the recipe lesson 07 explains). It was trained on the 4,000 offline digits with `python benchmarks/accuracy.py --model cnn-pretrained --save dlcourse/_data/simple_convnet_mnist.npz` (its filters starting at $N(0, 0.01^2)$), because the full MNIST set could not be downloaded there; its accuracy on the full test set was not measured.
 #
 # Reproduce the committed outputs with `python scripts/build_notebooks.py sources/notebooks/06_cnn_forward.py` (full mode, offline digits).
 #

@@ -18,7 +18,8 @@ import seaborn as sns
 
 from dlcourse.checks import check
 from dlcourse.config import seed_everything, sized
-from dlcourse.data import load_mnist, minibatches
+from dlcourse.data import load_mnist
+from dlcourse.training import minibatches
 
 rng = seed_everything(0)
 sns.set_theme(style="white", palette="colorblind")
