@@ -164,8 +164,17 @@ class Session:
         self.callbacks: list[Any] = []
         self.callback_errors: dict[int, BaseException] = {}
         self.active: list[tuple[tuple, dict]] = []
+        self.arrays: list[np.ndarray] = []  # the argument arrays sent, kept alive by number
 
     # -- encoding
+    def mirror(self, array: np.ndarray) -> int:
+        """The number that names ``array`` for the kernel (see wire.encode's ``mirror``)."""
+        for number, known in enumerate(self.arrays):
+            if known is array:
+                return number
+        self.arrays.append(array)
+        return len(self.arrays) - 1
+
     def handle(self, value: Any) -> dict:
         if isinstance(value, Proxy) and object.__getattribute__(value, "_session") is self:
             return {"$handle": object.__getattribute__(value, "_number")}
@@ -287,8 +296,8 @@ class Proxy:
         message = {
             "op": "call",
             "target": self._target(),
-            "args": wire.encode(args, session.handle),
-            "kwargs": wire.encode(kwargs, session.handle),
+            "args": wire.encode(args, session.handle, mirror=session.mirror),
+            "kwargs": wire.encode(kwargs, session.handle, mirror=session.mirror),
             # the checker's np.errstate (e.g. over="raise" to catch an overflow) applies there
             "errstate": {k: v for k, v in np.geterr().items() if v in _ERRSTATE},
         }

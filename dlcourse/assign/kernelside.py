@@ -85,6 +85,8 @@ class _Task:
         self.numbers: dict[int, int] = {}
         self.active: list[tuple[tuple, dict]] = []
         self.remotes: dict[int, _Callback] = {}
+        # The judge's argument arrays, one kernel array per judge array (see wire.encode).
+        self.mirrors: dict[int, np.ndarray] = {}
 
     # -- handles
     def handle(self, value: Any) -> dict:
@@ -113,7 +115,17 @@ class _Task:
         return wire.encode(value, self.handle)
 
     def decode(self, data: Any) -> Any:
-        return wire.decode(data, self.resolve)
+        return wire.decode(data, self.resolve, mirrored=self.mirrored)
+
+    def mirrored(self, number: int, array: np.ndarray) -> np.ndarray:
+        """The kernel's array for the judge's array ``number``, updated in place to ``array``."""
+        kept = self.mirrors.get(number)
+        if kept is not None and kept.shape == array.shape and kept.dtype == array.dtype:
+            if kept.flags.writeable:
+                np.copyto(kept, array)
+                return kept
+        self.mirrors[number] = array
+        return array
 
     # -- requests
     def serve(self) -> None:

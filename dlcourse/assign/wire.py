@@ -104,8 +104,19 @@ def _check_array(value: np.ndarray) -> None:
         )
 
 
-def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
-    """``value`` as JSON-ready data; objects that are not data become ``handle(value)``."""
+def encode(
+    value: Any,
+    handle: Callable[[Any], dict],
+    depth: int = 0,
+    mirror: Callable[[np.ndarray], int] | None = None,
+) -> Any:
+    """``value`` as JSON-ready data; objects that are not data become ``handle(value)``.
+
+    With ``mirror``, each array also carries ``mirror(array)``, a number that names that
+    array object on this side: the other side then keeps one array per number and
+    updates it in place, so a learner who stores a reference to an argument (instead of a
+    copy) sees later in-place changes, exactly as in one process.
+    """
     if depth > MAX_DEPTH:
         raise WireError(f"a value nested more than {MAX_DEPTH} levels deep cannot be sent")
     if value is None or type(value) in (bool, int, float):
@@ -121,18 +132,21 @@ def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
     if type(value) in (list, tuple):
         if len(value) > MAX_ITEMS:
             raise WireError(f"a sequence of {len(value)} items is longer than {MAX_ITEMS}")
-        items = [encode(v, handle, depth + 1) for v in value]
+        items = [encode(v, handle, depth + 1, mirror) for v in value]
         return items if type(value) is list else {"$tuple": items}
     if type(value) is dict:
         if len(value) > MAX_ITEMS:
             raise WireError(f"a dict of {len(value)} entries is larger than {MAX_ITEMS}")
         pairs = [
-            [encode(k, handle, depth + 1), encode(v, handle, depth + 1)] for k, v in value.items()
+            [encode(k, handle, depth + 1, mirror), encode(v, handle, depth + 1, mirror)]
+            for k, v in value.items()
         ]
         return {"$dict": pairs}
     if isinstance(value, np.ndarray) and value.dtype.kind in DTYPE_KINDS and not value.dtype.fields:
         array = np.asarray(value)  # an ndarray subclass crosses as a plain array
         _check_array(array)
+        if mirror is not None:
+            return {"$array": dump_npy(array), "$mirror": mirror(value)}
         return {"$array": dump_npy(array)}
     if isinstance(value, np.generic) and value.dtype.kind in DTYPE_KINDS:
         return {"$scalar": dump_npy(np.asarray(value))}
@@ -147,8 +161,17 @@ def encode(value: Any, handle: Callable[[Any], dict], depth: int = 0) -> Any:
     return handle(value)
 
 
-def decode(data: Any, resolve: Callable[[dict], Any], depth: int = 0) -> Any:
-    """The value :func:`encode` wrote; ``resolve`` turns a handle dict into an object."""
+def decode(
+    data: Any,
+    resolve: Callable[[dict], Any],
+    depth: int = 0,
+    mirrored: Callable[[int, np.ndarray], np.ndarray] | None = None,
+) -> Any:
+    """The value :func:`encode` wrote; ``resolve`` turns a handle dict into an object.
+
+    With ``mirrored``, an array sent with a mirror number becomes ``mirrored(number,
+    array)`` (the array kept for that number, updated in place).
+    """
     if depth > MAX_DEPTH:
         raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
     if data is None or type(data) in (bool, int, float):
@@ -162,18 +185,22 @@ def decode(data: Any, resolve: Callable[[dict], Any], depth: int = 0) -> Any:
     if type(data) is list:
         if len(data) > MAX_ITEMS:
             raise WireError(f"a list of {len(data)} items (more than {MAX_ITEMS})")
-        return [decode(v, resolve, depth + 1) for v in data]
+        return [decode(v, resolve, depth + 1, mirrored) for v in data]
     if type(data) is not dict or len(data) == 0:
         raise WireError(f"unexpected data of type {type(data).__name__}")
     if "$array" in data:
-        return load_npy(data["$array"])
+        array = load_npy(data["$array"])
+        number = data.get("$mirror")
+        if mirrored is not None and type(number) is int:
+            return mirrored(number, array)
+        return array
     if "$scalar" in data:
         array = load_npy(data["$scalar"], max_elements=1)
         if array.shape != ():
             raise WireError("a numpy scalar must have shape ()")
         return array[()]
     if "$tuple" in data:
-        return tuple(decode(data["$tuple"], resolve, depth))
+        return tuple(decode(data["$tuple"], resolve, depth, mirrored))
     if "$dict" in data:
         pairs = data["$dict"]
         if type(pairs) is not list or len(pairs) > MAX_ITEMS:
@@ -182,12 +209,12 @@ def decode(data: Any, resolve: Callable[[dict], Any], depth: int = 0) -> Any:
         for pair in pairs:
             if type(pair) is not list or len(pair) != 2:
                 raise WireError("a malformed dict entry")
-            key = decode(pair[0], resolve, depth + 1)
+            key = decode(pair[0], resolve, depth + 1, mirrored)
             try:
                 hash(key)
             except TypeError:
                 raise WireError(f"a dict key of type {type(key).__name__}") from None
-            out[key] = decode(pair[1], resolve, depth + 1)
+            out[key] = decode(pair[1], resolve, depth + 1, mirrored)
         return out
     if "$complex" in data:
         re, im = data["$complex"]
