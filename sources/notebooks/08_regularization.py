@@ -55,8 +55,8 @@ sweep = sized(4, 2)  # how many values of each setting we try on the validation 
 
 # %%
 data = load_mnist()  # flat digits (N, 784), pixels in [0, 1], integer labels
-rest, val_idx = stratified_split(data.t_train, 1000, seed=0)
-_, small_idx = stratified_split(data.t_train[rest], 1000, seed=1)
+rest, val_idx = stratified_split(data.t_train, 1000, rng=0)
+_, small_idx = stratified_split(data.t_train[rest], 1000, rng=1)
 train_idx = rest[small_idx]
 x_tr, t_tr = data.x_train[train_idx], data.t_train[train_idx]
 x_val, t_val = data.x_train[val_idx], data.t_train[val_idx]

@@ -370,7 +370,7 @@ for epoch, loss in enumerate(val_losses):
 
 # %%
 data = load_mnist()
-(x_train, t_train), (x_val, t_val) = train_val_split(data.x_train, data.t_train, 0.2)
+(x_train, t_train), (x_val, t_val) = train_val_split(data.x_train, data.t_train, 0.2, rng=0)
 x_train, t_train = x_train[:quick_digits], t_train[:quick_digits]
 print("training:", x_train.shape, " validation:", x_val.shape)
 

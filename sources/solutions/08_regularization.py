@@ -16,10 +16,11 @@ import numpy as np
 
 from dlcourse.checks import check
 from dlcourse.config import seed_everything, sized
-from dlcourse.data import load_mnist, minibatches, stratified_split
+from dlcourse.data import load_mnist, stratified_split
 from dlcourse.gradients import numerical_gradient
 from dlcourse.models import mlp
 from dlcourse.optimizers import SGD
+from dlcourse.training import minibatches
 
 rng = seed_everything(0)
 epochs = sized(40, 3)  # epochs of the small training run at the end
@@ -231,8 +232,8 @@ check("8.4", EarlyStopper)
 
 # %%
 data = load_mnist()
-rest, val_idx = stratified_split(data.t_train, 1000, seed=0)
-_, small_idx = stratified_split(data.t_train[rest], 1000, seed=1)
+rest, val_idx = stratified_split(data.t_train, 1000, rng=0)
+_, small_idx = stratified_split(data.t_train[rest], 1000, rng=1)
 x_tr, t_tr = data.x_train[rest[small_idx]], data.t_train[rest[small_idx]]
 x_val, t_val = data.x_train[val_idx], data.t_train[val_idx]
 
