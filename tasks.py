@@ -89,6 +89,7 @@ def run_tests(pytest_args: list[str]) -> int:
         steps = [
             ["-m", "ruff", "check", "."],
             ["-m", "ruff", "format", "--check", "."],
+            ["-m", "mypy"],  # dlcourse/, with the settings in pyproject.toml
             ["-m", "pytest", *pytest_args],
         ]
         for step in steps:
