@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from checker_testing import assert_not_implemented, assert_passes, failed, stub
 
 import dlcourse.checks.lesson10 as lesson10
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
 from dlcourse.conv import Conv2D, MaxPool2D
 from dlcourse.initializers import he, xavier
 from dlcourse.layers import Affine, BatchNorm, Dropout, Flatten, ReLU
@@ -21,8 +21,14 @@ from dlcourse.training import LRScheduler, train
 
 
 def make_build_cnn(
-    pad=1, hidden_init=he, output_init=xavier, batch_norm_after_conv=True, gamma=1.0,
-    dropout=0.3, fixed_seed=None, dropout_before_relu=False,
+    pad=1,
+    hidden_init=he,
+    output_init=xavier,
+    batch_norm_after_conv=True,
+    gamma=1.0,
+    dropout=0.3,
+    fixed_seed=None,
+    dropout_before_relu=False,
 ):
     """A build_cnn with one knob per typical mistake (the defaults are the model answer)."""
 
@@ -44,10 +50,16 @@ def make_build_cnn(
         if dropout_before_relu:
             head = [bn(64), Dropout(dropout, rng=rng), ReLU()]
         return Sequential(
-            [*stage1, MaxPool2D(2), *stage2, MaxPool2D(2), Flatten(),
-             Affine(hidden_init(flat, 64, rng=rng), np.zeros(64, np.float32)),
-             *head,
-             Affine(output_init(64, 10, rng=rng), np.zeros(10, np.float32))]
+            [
+                *stage1,
+                MaxPool2D(2),
+                *stage2,
+                MaxPool2D(2),
+                Flatten(),
+                Affine(hidden_init(flat, 64, rng=rng), np.zeros(64, np.float32)),
+                *head,
+                Affine(output_init(64, 10, rng=rng), np.zeros(10, np.float32)),
+            ]
         )
 
     return build_cnn
@@ -94,7 +106,9 @@ def test_10_1_names_gamma_zero_the_wrong_ratio_and_an_ignored_seed():
 
 
 def test_10_1_refuses_something_that_is_not_a_network():
-    assert "Sequential" in failed("10.1", lambda seed: [Conv2D(np.zeros((8, 1, 3, 3)), np.zeros(8))])
+    assert "Sequential" in failed(
+        "10.1", lambda seed: [Conv2D(np.zeros((8, 1, 3, 3)), np.zeros(8))]
+    )
 
 
 # ----------------------------------------------------------------------------- task 10.2
@@ -172,8 +186,17 @@ def test_10_2_names_a_cosine_that_turns_back_up():
 # ----------------------------------------------------------------------------- task 10.3
 
 
-def stopping(values, patience, min_delta=0.0, mode="max", ties=False, from_zero=False,
-             late=False, ignore_mode=False, ignore_delta=False):
+def stopping(
+    values,
+    patience,
+    min_delta=0.0,
+    mode="max",
+    ties=False,
+    from_zero=False,
+    late=False,
+    ignore_mode=False,
+    ignore_delta=False,
+):
     """The model answer, with one knob per typical mistake."""
     sign = 1 if mode == "max" or ignore_mode else -1
     delta = 0.0 if ignore_delta else min_delta
@@ -233,8 +256,17 @@ def test_10_3_names_the_last_epoch_returned_as_the_best():
 
 def train_to_threshold(x_train, labels_train, x_val, labels_val):
     model = mlp((784, 128, 64, 10), batch_norm=True, dropout=0.1, rng=0)
-    train(model, Adam(lr=0.005), x_train, labels_train, epochs=10, batch_size=50, rng=0,
-          callbacks=[LRScheduler(WarmupCosine(0.005, warmup=1, total=10))], progress=False)
+    train(
+        model,
+        Adam(lr=0.005),
+        x_train,
+        labels_train,
+        epochs=10,
+        batch_size=50,
+        rng=0,
+        callbacks=[LRScheduler(WarmupCosine(0.005, warmup=1, total=10))],
+        progress=False,
+    )
     return model
 
 
@@ -246,16 +278,31 @@ def test_10_4_passes_the_model_answer_and_fails_the_stub():
 def test_10_4_names_a_diverged_run_and_too_little_training():
     def diverged(x_train, labels_train, x_val, labels_val):
         model = mlp((784, 64, 10), rng=0)
-        train(model, Adam(lr=5.0), x_train, labels_train, epochs=2, rng=0, progress=False,
-              diverge_factor=None)
+        train(
+            model,
+            Adam(lr=5.0),
+            x_train,
+            labels_train,
+            epochs=2,
+            rng=0,
+            progress=False,
+            diverge_factor=None,
+        )
         return model
 
     assert "check the learning rate" in failed("10.4", diverged)
 
     def untrained(x_train, labels_train, x_val, labels_val):
         model = mlp((784, 64, 10), rng=0)
-        train(model, Adam(lr=0.001), x_train[:100], labels_train[:100], epochs=1, rng=0,
-              progress=False)
+        train(
+            model,
+            Adam(lr=0.001),
+            x_train[:100],
+            labels_train[:100],
+            epochs=1,
+            rng=0,
+            progress=False,
+        )
         return model
 
     message = failed("10.4", untrained)

@@ -231,8 +231,7 @@ def check_warmup_cosine(warmup_cosine: Callable) -> None:
                 got.append(float(value))
             except (TypeError, ValueError) as err:
                 raise CheckFailed(
-                    f"warmup_cosine should return one number but returned "
-                    f"{type(value).__name__}"
+                    f"warmup_cosine should return one number but returned {type(value).__name__}"
                 ) from err
         want = [_warmup_cosine(step, peak, warmup, total, min_lr) for step in steps]
         if np.allclose(got, want, rtol=1e-6, atol=1e-12):
@@ -290,7 +289,9 @@ def check_early_stopping(early_stopping: Callable) -> None:
     for values, patience, min_delta, mode in _stopping_cases():
         want = _early_stopping(values, patience, min_delta, mode)
         got = call(early_stopping, list(values), patience, min_delta, mode)
-        text = f"early_stopping({values}, patience={patience}, min_delta={min_delta}, mode={mode!r})"
+        text = (
+            f"early_stopping({values}, patience={patience}, min_delta={min_delta}, mode={mode!r})"
+        )
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise CheckFailed(f"{text} should return a pair (best_epoch, stop_epoch); got {got!r}")
         got = (got[0], got[1])
@@ -300,7 +301,7 @@ def check_early_stopping(early_stopping: Callable) -> None:
         raise CheckFailed(f"{text} returned {got} but expected {want}; {hint}")
 
 
-def _stopping_hint(got, want, values, patience, min_delta, mode) -> str:  # noqa: PLR0911
+def _stopping_hint(got, want, values, patience, min_delta, mode) -> str:
     """Name the typical mistake that gives ``got`` instead of ``want``."""
     if got[0] is not None and want[0] is not None and got[0] == want[0] - 1:
         return "epochs count from 1 (values[0] is epoch 1)"
@@ -376,7 +377,7 @@ def check_train_to_threshold(train_to_threshold: Callable) -> None:
         hint = (
             "training diverged or did not start: check the learning rate (Adam: about 0.001-0.01)"
             if accuracy < 0.5
-            else "train longer, or use what the lesson's deep MLP uses (batch norm, Adam, a schedule)"
+            else "train longer, or use the lesson's deep-MLP parts (batch norm, Adam, a schedule)"
         )
         raise CheckFailed(
             f"your model reads {accuracy:.1%} of {HELD_OUT_N} digits it never saw, below the "

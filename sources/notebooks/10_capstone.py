@@ -260,19 +260,18 @@ print(f"chosen: {chosen}")
 
 # %%
 if chosen == "deep CNN":
-    final, final_x, path = deep_cnn(rng=123), x_test, cnn_checkpoint.path
-    in_memory = cnn
+    final, final_x, path, in_memory = deep_cnn(rng=123), x_test, cnn_checkpoint.path, cnn
 else:
-    final, final_x, path = mlp((784, 128, 128, 128, 128, 10), batch_norm=True, dropout=0.2, rng=123), flat(x_test), mlp_checkpoint.path
-    in_memory = deep_mlp
+    final = mlp((784, 128, 128, 128, 128, 10), batch_norm=True, dropout=0.2, rng=123)
+    final_x, path, in_memory = flat(x_test), mlp_checkpoint.path, deep_mlp
 meta = final.load(path)
-print(f"loaded {path.name}: saved after epoch {meta['epoch']} ({meta['monitor']} {meta['value']:.4f})")
+print(f"loaded {path.name}: saved after epoch {meta['epoch']}, val_loss {meta['value']:.4f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 predicted = final.predict(final_x).argmax(axis=1)
-print("reloaded model predicts exactly as the one in memory:",
-      np.array_equal(predicted, in_memory.predict(final_x).argmax(axis=1)))
+same = np.array_equal(predicted, in_memory.predict(final_x).argmax(axis=1))
+print("reloaded model predicts exactly as the one in memory:", same)
 
 # %%
 test_acc = float(np.mean(predicted == labels_test))
@@ -348,9 +347,9 @@ rows = [
 ]
 course = [(name, lesson, model.accuracy(x, labels_test), model.num_params, seconds)
           for name, lesson, model, x, seconds in rows]
-print(f"{'model':20s} {'lesson':>6s} {'test accuracy':>13s} {'parameters':>11s} {'training s':>10s}")
+print(f"{'model':20s} {'lesson':>6s} {'test accuracy':>13s} {'parameters':>11s} {'seconds':>8s}")
 for name, lesson, acc, params, seconds in course:
-    print(f"{name:20s} {lesson:>6s} {acc:13.4f} {params:11,d} {seconds:10.1f}")
+    print(f"{name:20s} {lesson:>6s} {acc:13.4f} {params:11,d} {seconds:8.1f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
