@@ -38,11 +38,12 @@ deep-mlp (30 epochs) 0.9560, 0.9580, 0.9600 and deep-cnn (20 epochs) 0.9870, 0.9
 points above cnn (NOT met: 0.4 points above cnn's median 0.9830, re-measured in the same
 session as 0.9800, 0.9830, 0.9830). Those runs used ``OPENBLAS_NUM_THREADS=1`` on a 2-core
 machine shared with other jobs (load average 12-16): deep-mlp 9-15 s, cnn 112-155 s,
-deep-cnn 474-859 s, so the deep CNN's time on 2 free cores was not measured. On the full set the epochs are chosen so that softmax ≥ 0.92 and mlp ≥ 0.975
-are plausible (20 epochs each, 12,000 SGD steps; cnn 20 epochs, 12,000 Adam steps, as in lesson 07;
-deep-mlp 30 epochs; deep-cnn 12 epochs, 7,200 Adam steps);
-those full-set figures were NOT
-measured here (no network): run the script with internet access to measure them.
+deep-cnn 474-859 s, so the deep CNN's time on 2 free cores was not measured.
+
+On the full set the epochs are chosen so that softmax ≥ 0.92 and mlp ≥ 0.975 are
+plausible (20 epochs each, 12,000 SGD steps; cnn 20 epochs, 12,000 Adam steps, as in
+lesson 07; deep-mlp 30 epochs; deep-cnn 12 epochs, 7,200 Adam steps); those full-set
+figures were NOT measured here (no network): run the script with internet access to measure them.
 
 The last line is machine-readable::
 
