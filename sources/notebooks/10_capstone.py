@@ -41,7 +41,7 @@ from dlcourse.training import Checkpoint, EarlyStopping, LRScheduler, train
 rng = seed_everything(0)
 sns.set_theme(style="white", palette="colorblind")
 mlp_epochs = sized(30, 2)  # the source's 30 epochs for the deep MLP (section 2)
-cnn_epochs = sized(20, 2)  # deep CNN (section 3)
+cnn_epochs = sized(30, 2)  # deep CNN (section 3)
 n_train = sized(None, 300)  # quick mode trains on the first 300 training digits only
 n_check = sized(None, 200)  # ... and validates and tests on 200 digits each
 checkpoints = Path(tempfile.mkdtemp(prefix="dlcourse-10-"))  # a scratch folder
