@@ -144,3 +144,68 @@ def test_cnn_run_trains_on_shifted_batches_with_a_cosine_schedule(script, capsys
     assert "cosine decay" in out
     match = last_line(out)
     assert match["model"] == "cnn" and match["train_n"] == "100"
+
+
+# ------------------------------------------------------------- lesson 10's deep recipes
+
+DEEP_LAST_LINE = re.compile(
+    r"^(?P<model>deep-(mlp|cnn)) accuracy=(?P<acc>[01]\.\d{4}) n=(?P<n>\d+) "
+    r"train_n=(?P<train_n>\d+) seconds=\d+\.\d$"
+)
+
+
+def test_deep_mlp_recipe_is_the_capstone_exercise(script):
+    recipe = script.RECIPES["deep-mlp"]
+    assert recipe.optimizer == "adam" and recipe.optimizer_kwargs == {"lr": 0.01}
+    assert recipe.cosine and recipe.warmup == 3 and recipe.epochs["offline"] == 30
+    model = script.build_model(recipe, seed=0)
+    kinds = [layer.kind for layer in model.layers.values()]
+    assert kinds == ["affine", "batchnorm", "relu", "dropout"] * 4 + ["affine"]
+    assert model.params["affine1.W"].shape == (784, 128)
+    assert model.params["affine5.W"].shape == (128, 10)
+
+
+def test_deep_cnn_factory_builds_the_lesson_network(script):
+    model = script.build_model(script.RECIPES["deep-cnn"], seed=0)
+    assert model.summary((1, 28, 28)).splitlines()[-1].split()[-1] == "218,938"
+    kinds = [layer.kind for layer in model.layers.values()]
+    assert kinds[:7] == ["conv", "batchnorm", "relu", "conv", "batchnorm", "relu", "pool"]
+    assert kinds[-4:] == ["batchnorm", "relu", "dropout", "affine"]
+    assert model.params["conv1.W"].shape == (16, 1, 3, 3)
+    # He before ReLU, Xavier for the output: std sqrt(2/fan_in) and sqrt(1/fan_in)
+    assert abs(model.params["affine1.W"].std() / np.sqrt(2 / 1568) - 1) < 0.05
+    assert abs(model.params["affine2.W"].std() / np.sqrt(1 / 128) - 1) < 0.15
+    again = script.build_model(script.RECIPES["deep-cnn"], seed=0)
+    np.testing.assert_array_equal(model.params["conv3.W"], again.params["conv3.W"])
+
+
+@pytest.mark.parametrize("name", ["deep-mlp", "deep-cnn"])
+def test_deep_runs_warm_up_and_end_with_the_accuracy_line(script, capsys, monkeypatch, name):
+    seen = {}
+    original = script.train
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(script, "train", recording)
+    assert script.main(["--model", name, "--epochs", "3", "--train-size", "100"]) == 0
+    out = capsys.readouterr().out
+    match = DEEP_LAST_LINE.match(out.strip().splitlines()[-1])
+    assert match and match["model"] == name and match["train_n"] == "100"
+    (scheduler,) = seen["callbacks"]
+    peak = script.RECIPES[name].optimizer_kwargs["lr"]
+    lrs = [scheduler.schedule(epoch) for epoch in range(3)]
+    if name == "deep-mlp":  # 3 warm-up epochs asked, 3 epochs run: 2 of warm-up, then the peak
+        assert lrs == pytest.approx([peak / 2, peak, peak])
+        assert seen["augment"] is None
+    else:
+        assert lrs == pytest.approx([peak, peak, peak / 2])
+        assert seen["augment"].__name__ == "random_shifts(1)"
+
+
+def test_deep_recipes_refuse_save(script, tmp_path, capsys):
+    argv = ["--model", "deep-cnn", "--save", str(tmp_path / "x.npz")]
+    with pytest.raises(SystemExit, match="no BatchNorm state"):
+        script.main(argv)
+    assert "training on" not in capsys.readouterr().out
