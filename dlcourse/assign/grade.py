@@ -211,7 +211,8 @@ def task_specs(assignment: Assignment, nb: NotebookNode) -> list[TaskSpec]:
         if task.manual:
             continue
         try:
-            uses = registry(task.task).uses
+            entry = registry(task.task)
+            uses = () if entry.package_ok else entry.uses
         except KeyError:
             uses = ()
         found = package_answers(cells, uses)

@@ -74,6 +74,7 @@ class Checker:
     func: Callable[..., None]
     uses: tuple[str, ...]
     seconds: float | None = None  # its own time limit; None: DEFAULT_SECONDS in self-checks
+    package_ok: bool = False  # the task asks the learner to use dlcourse's parts
 
     @property
     def limit(self) -> float:
@@ -85,18 +86,20 @@ _registry: dict[str, Checker] = {}
 
 
 def checker(
-    task: str, uses: tuple[str, ...], seconds: float | None = None
+    task: str, uses: tuple[str, ...], seconds: float | None = None, package_ok: bool = False
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``func`` as the checker of ``task``; ``uses`` names the learner's objects.
 
     ``seconds``: the task's time limit, at least ten times what the checker needs on the
     model answer; give it only for a task that is slow by design (the default is
     :data:`DEFAULT_SECONDS` in a self-check and ``--task-timeout`` in grading).
+    ``package_ok``: the task asks the learner to assemble ``dlcourse``'s parts (e.g. build
+    and train a model), so an answer made of package calls is not "the package's answer".
     """
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
         limit = None if seconds is None else float(seconds)
-        _registry[task] = Checker(task, func, tuple(uses), limit)
+        _registry[task] = Checker(task, func, tuple(uses), limit, package_ok)
         return func
 
     return register
@@ -193,7 +196,7 @@ def _object_problem(entry: Checker, objects: tuple) -> str:
                 f"{name} should be the function or class you wrote, but a "
                 f"{type(obj).__name__} was passed; pass {name} itself, without calling it"
             )
-        origin = object_origin(obj)
+        origin = None if entry.package_ok else object_origin(obj)
         if origin:
             return (
                 f"{name} is {origin} from the dlcourse package, not your own code; the task "
