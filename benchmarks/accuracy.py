@@ -103,7 +103,7 @@ class Recipe:
     cosine: bool = False  # True: lr decays to 0 along half a cosine over the epochs
     warmup: int = 0  # with cosine: epochs of linear warm-up to the peak lr first
     shift_pixels: int = 0  # > 0: shift each training batch at random by up to this much
-    savable: bool = True  # False: --save is refused (its compact format has no BatchNorm state)
+    savable: bool = True  # False: --save is refused (no factory in dlcourse.convnets rebuilds it)
     notes: str = field(default="", compare=False)
 
 
@@ -314,8 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     recipe = RECIPES[args.model]
     if args.save is not None and not recipe.savable:
         raise SystemExit(
-            f"accuracy.py: error: --save writes the compact format of lessons 06-07, which "
-            f"has no BatchNorm state; the {args.model} recipe cannot be saved with it"
+            f"accuracy.py: error: --save writes a pretrained network that dlcourse.convnets "
+            f"rebuilds from one of its factories; the {args.model} recipe has none"
         )
     if args.test_images is not None:
         try:
