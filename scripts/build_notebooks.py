@@ -13,6 +13,12 @@ before running anything.
     python scripts/build_notebooks.py --no-execute 08    # cells only, no outputs
     python scripts/build_notebooks.py --check            # fail if a notebook ≠ its source
     python scripts/build_notebooks.py --update-sources 08  # after editing a notebook in Lab
+    python scripts/build_notebooks.py --keep-outputs 08  # a change no output can see
+
+``--keep-outputs`` copies the source's cells into the executed notebook and keeps every
+cell's outputs, without running anything: only for a change that cannot alter any output
+(a typo in prose, an import moved to another module). It refuses when the cells do not
+line up one to one.
 
 A name may be a path to a source or a notebook, or a prefix such as ``08`` (it then
 selects the lesson and the assignment of that number).
@@ -96,6 +102,22 @@ def write_notebook(source: Path) -> Path:
     return path
 
 
+def keep_outputs(source: Path) -> Path:
+    """Write ``source``'s cells into its executed notebook, keeping the outputs."""
+    path = notebook_for(source)
+    fresh, old = read_source(source), nbformat.read(path, as_version=4)
+    kinds = [c.cell_type for c in fresh.cells], [c.cell_type for c in old.cells]
+    if kinds[0] != kinds[1]:
+        sys.exit(
+            f"{path.relative_to(ROOT)}: the source's cells do not line up with the notebook's "
+            f"({len(kinds[0])} vs {len(kinds[1])} cells); rebuild and execute it instead"
+        )
+    for new, cell in zip(fresh.cells, old.cells, strict=True):
+        cell.source, cell.metadata = new.source, new.metadata
+    nbformat.write(old, path)
+    return path
+
+
 def update_source(notebook: Path) -> Path:
     """Write ``notebook``'s cells back to its source (after editing it in JupyterLab)."""
     source = source_for(notebook)
@@ -154,6 +176,9 @@ def main() -> int:
     parser.add_argument("--no-execute", action="store_true", help="write cells only")
     parser.add_argument("--check", action="store_true", help="fail if a notebook ≠ its source")
     parser.add_argument("--update-sources", action="store_true", help="notebook → source")
+    parser.add_argument(
+        "--keep-outputs", action="store_true", help="source cells → notebook, outputs kept"
+    )
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args()
 
@@ -164,6 +189,11 @@ def main() -> int:
     if args.update_sources:
         for notebook in select(args.names, ".ipynb"):
             print(f"{update_source(notebook).relative_to(ROOT)} ← {notebook.relative_to(ROOT)}")
+        return 0
+
+    if args.keep_outputs:
+        for source in select(args.names, ".py"):
+            print(f"{keep_outputs(source).relative_to(ROOT)} ← {source.relative_to(ROOT)}")
         return 0
 
     notebooks = [write_notebook(source) for source in select(args.names, ".py")]

@@ -29,6 +29,10 @@
 # | 05 | Functionization | your code turned into layers and a package |
 # | 06 | CNN forward | convolution and pooling, from loops to im2col |
 # | 07 | CNN backward and training | the gradients of convolution, a CNN aiming at ≥ 99 % on full MNIST |
+# | 08 | Regularization | overfitting made visible, and every remedy measured on one task |
+# | 09 | Optimizers and initialization | SGD to Adam, learning-rate schedules, weight initialization |
+# | 10 | The deep network | the source's capstone: everything together, the course's best digit reader |
+# | 11 | Automatic differentiation | the machine that writes `backward()` for you |
 #
 # **Assignments.** Every lesson from 01 on has an assignment with the same number in `exercises/`. Each task asks you to write one function, and the cell right after it runs a **self-check** that prints either `✓ Task 2.1 passed` or a specific reason, such as a wrong shape or a NaN for large inputs. Run the self-check as often as you like: it is there to help you, not to grade you. (Your instructor grades with the same checks, run on a fresh copy of your notebook.)
 #
@@ -175,14 +179,18 @@ show_digits(x_train, labels_train, n_digits_shown)
 # | $(u, v)$ | `u`, `v` | an **offset inside the filter**, $0 \le u < F_H$, $0 \le v < F_W$ |
 # | $(p, q)$ | `p`, `q` | a **pixel of the input** |
 #
-# Regularisation and optimizers, coming in lessons 08 and 09, will add:
+# Regularisation, optimizers and the capstone (lessons 08–10) add:
 #
 # | symbol | code | meaning |
 # |---|---|---|
 # | $\lambda$ | `weight_decay` | strength of the weight penalty $\frac{\lambda}{2} \lVert W \rVert^2$ (lesson 08) |
-# | $\gamma$, $\beta$ | `gamma`, `beta` | scale and shift learned by batch normalisation (lesson 08/09) |
-# | $m$, $v$ | `m`, `v` | running means of the gradient and of its square in momentum and Adam (lesson 09) |
-# | $\varepsilon$ | `eps` | a small constant that keeps a denominator away from zero (lesson 08/09; in lesson 01, $\varepsilon$ is the machine epsilon) |
+# | $\gamma$, $\beta$ | `gamma`, `beta` | scale and shift learned by batch normalisation, one per feature or channel, starting at 1 and 0 (lessons 08, 10) |
+# | $m$, $v$ | `m`, `v` | running means of the gradient and of its square in momentum and Adam (lesson 09; not the filter offset $v$ of lessons 06–07, never in one formula) |
+# | $\beta_1$, $\beta_2$ | `beta1`, `beta2` | Adam's decay rates of $m$ and $v$ (lesson 09) |
+# | $\eta_\text{peak}$ | `peak_lr` | the largest learning rate of a warm-up + cosine schedule (lessons 09, 10) |
+# | fan_in | `fan_in` | inputs of one unit ($C F_H F_W$ for a conv): He $N(0, 2/\text{fan\_in})$, Xavier $N(0, 1/\text{fan\_in})$ (lesson 09) |
+# | patience | `patience` | epochs without an improvement before early stopping or a lower rate (lessons 08–10) |
+# | $\varepsilon$ | `eps` | a small constant that keeps a denominator away from zero (lessons 08, 09; in lesson 01, $\varepsilon$ is the machine epsilon) |
 
 # %% [markdown]
 # ## Summary
