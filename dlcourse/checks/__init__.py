@@ -16,11 +16,10 @@ the kernel's namespace, so nothing a notebook prints can earn points.
 from __future__ import annotations
 
 import importlib
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from dlcourse.checks.tools import CheckFailed
+from dlcourse.checks.tools import CheckFailed, describe_raise
 
 __all__ = ["CheckFailed", "CheckResult", "Checker", "check", "checker", "registry", "run_task"]
 
@@ -97,12 +96,7 @@ def _run(entry: Checker, objects: tuple) -> CheckResult:
     except NotImplementedError as err:
         return CheckResult(entry.task, False, f"not implemented yet ({err})")
     except Exception as err:  # the learner's code raised: report it, kindly and briefly
-        where = traceback.extract_tb(err.__traceback__)[-1]
-        return CheckResult(
-            entry.task,
-            False,
-            f"your code raised {type(err).__name__}: {err} (line {where.lineno} of {where.name})",
-        )
+        return CheckResult(entry.task, False, describe_raise(err))  # names the learner's line
     return CheckResult(entry.task, True, "passed")
 
 

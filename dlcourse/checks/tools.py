@@ -214,3 +214,61 @@ _case_seed: int = 20_240_601
 def case_rng(salt: int) -> np.random.Generator:
     """The generator a checker draws test inputs from; ``salt`` tells the cases apart."""
     return np.random.default_rng([_case_seed, salt])
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def _is_library_file(filename: str) -> bool:
+    """True for code that is not the learner's: numpy, dlcourse, the stdlib, site-packages."""
+    import os
+    import sysconfig
+
+    path = os.path.normcase(os.path.abspath(filename)) if not filename.startswith("<") else ""
+    if not path:
+        return False  # "<ipython-input-…>", "<string>": a notebook cell or exec'd learner code
+    package_dir = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    roots = {
+        package_dir,
+        *(
+            os.path.normcase(os.path.abspath(p))
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (p := sysconfig.get_paths().get(key))
+        ),
+        os.path.normcase(os.path.dirname(os.path.abspath(np.__file__))),
+    }
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
+def learner_frame(tb: object) -> object | None:
+    """The innermost frame of traceback ``tb`` that is the learner's code, or None.
+
+    A learner's error surfaces deep inside numpy (``line 41 of _amax``) or inside the
+    checker that called their function; the line worth naming is the last one that ran
+    in *their* cell or file. Frames from numpy, ``dlcourse`` (checkers included), the
+    standard library and installed packages are skipped. Returns a
+    :class:`traceback.FrameSummary` (``.lineno``, ``.name``, ``.line``) or None when no
+    frame of the learner's is in the traceback.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(tb)  # type: ignore[arg-type]
+    for frame in reversed(frames):
+        if not _is_library_file(frame.filename):
+            return frame
+    return None
+
+
+def describe_raise(err: BaseException) -> str:
+    """One line for an exception the learner's code raised, naming their own line.
+
+    ``your code raised ValueError: … (line 4 of softmax: `return e / e.sum(axis=0)`)``;
+    without a frame of the learner's in the traceback, the line is left out rather than
+    blaming numpy's or the checker's code.
+    """
+    frame = learner_frame(err.__traceback__)
+    text = f"your code raised {type(err).__name__}: {err}"
+    if frame is None:
+        return text
+    line = f": `{frame.line.strip()}`" if getattr(frame, "line", None) else ""
+    return f"{text} (line {frame.lineno} of {frame.name}{line})"
