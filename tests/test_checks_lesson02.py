@@ -113,7 +113,7 @@ def test_softmax_that_changes_its_input_is_caught():
         e = np.exp(x)
         return e / e.sum(axis=-1, keepdims=True)
 
-    assert "changed its argument 1 in place" in failed("2.1", wrong)
+    assert "changed `x` in place" in failed("2.1", wrong)
 
 
 # ----------------------------------------------------------------------------- 2.2

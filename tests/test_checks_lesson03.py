@@ -96,7 +96,7 @@ def test_sigmoid_that_changes_its_input_is_caught():
         np.negative(x, out=x)
         return sigmoid(-x)
 
-    assert "changed its argument 1 in place" in failed("3.1", wrong, sigmoid_grad)
+    assert "changed `x` in place" in failed("3.1", wrong, sigmoid_grad)
 
 
 # ----------------------------------------------------------------------------- 3.2

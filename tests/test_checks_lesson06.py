@@ -140,7 +140,7 @@ def test_conv_that_changes_its_input_is_caught():
         image -= image.mean()
         return out
 
-    assert "changed its argument 1 in place" in failed("6.2", wrong)
+    assert "changed `image` in place" in failed("6.2", wrong)
 
 
 # ----------------------------------------------------------------------------- 6.3

@@ -16,7 +16,7 @@ def softmax_with_a_bad_axis(x):
 def raised(func, *args) -> BaseException:
     try:
         func(*args)
-    except Exception as err:  # noqa: BLE001 - any error is what we inspect
+    except Exception as err:
         return err
     raise AssertionError("expected an exception")
 
@@ -32,7 +32,7 @@ def test_learner_frame_skips_numpy_frames():
 def test_learner_frame_is_none_without_learner_code():
     try:
         np.amax(np.zeros((2, 3)), 3)
-    except Exception as caught:  # noqa: BLE001
+    except Exception as caught:
         err = caught
     tb = err.__traceback__.tb_next  # drop this test's own frame: only numpy's remain
     assert learner_frame(tb) is None
@@ -43,7 +43,10 @@ def test_learner_frame_is_none_without_learner_code():
 
 def test_code_run_from_a_notebook_cell_counts_as_the_learners():
     namespace: dict = {"np": np}
-    exec(compile("def f(x):\n    return np.amax(x, axis=5)\n", "<ipython-input-3>", "exec"), namespace)
+    exec(
+        compile("def f(x):\n    return np.amax(x, axis=5)\n", "<ipython-input-3>", "exec"),
+        namespace,
+    )
     frame = learner_frame(raised(namespace["f"], np.zeros(2)).__traceback__)
     assert frame is not None and frame.name == "f" and frame.lineno == 2
 

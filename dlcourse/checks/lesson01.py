@@ -17,7 +17,7 @@ from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
-    call,
+    call_keeping,
     expect_array,
     expect_finite,
     relative_error,
@@ -237,7 +237,14 @@ def check_gradient_descent(gradient_descent: Callable) -> None:
     """Task 1.3: x ← x − lr·grad(x), ``steps`` times; the path (steps + 1, *x0.shape)."""
     for name, grad, x0, lr, steps in _GD_CASES:
         text = f"gradient_descent(grad, x0={x0.tolist()}, lr={lr}, steps={steps}) for {name}"
-        got = call(gradient_descent, grad, x0, lr, steps)
+        got = call_keeping(
+            gradient_descent,
+            grad,
+            x0,
+            lr,
+            steps,
+            example="x = x - lr * grad(x), starting from x = np.array(x0, dtype=float)",
+        )
         want = _reference_path(grad, x0, lr, steps)
         got = np.asarray(got)
         if got.shape != want.shape:

@@ -15,7 +15,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call_keeping,
+    expect_array,
+    expect_finite,
+)
 
 # ----------------------------------------------------------------------------- references
 
@@ -141,7 +147,9 @@ def check_conv2d_naive(conv2d_naive: Callable) -> None:
             f"conv2d_naive(image of shape {image_shape}, filter of shape {filter_shape}, "
             f"stride={stride}, pad={pad})"
         )
-        got = call(conv2d_naive, image, filt, stride=stride, pad=pad)
+        got = call_keeping(
+            conv2d_naive, image, filt, stride=stride, pad=pad, example="padded = np.pad(image, pad)"
+        )
         want = _conv(image, filt, stride, pad)
         got = expect_array(text, got)
         if got.shape != want.shape:
@@ -199,7 +207,18 @@ def check_im2col_single(im2col_single: Callable) -> None:
             f"im2col_single(image of shape {image_shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
         )
-        got = expect_array(text, call(im2col_single, image, fh, fw, stride=stride, pad=pad))
+        got = expect_array(
+            text,
+            call_keeping(
+                im2col_single,
+                image,
+                fh,
+                fw,
+                stride=stride,
+                pad=pad,
+                example="padded = np.pad(image, pad)",
+            ),
+        )
         want = _im2col(image, fh, fw, stride, pad)
         if got.shape != want.shape:
             hint = ""
@@ -249,7 +268,15 @@ def check_max_pool_forward(max_pool_forward: Callable) -> None:
             f"stride={stride})"
         )
         got = expect_array(
-            text, call(max_pool_forward, x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+            text,
+            call_keeping(
+                max_pool_forward,
+                x,
+                pool_h=pool_h,
+                pool_w=pool_w,
+                stride=stride,
+                example="window = x[...]; window.max(...), not x[...] = ...",
+            ),
         )
         want = _max_pool(x, pool_h, pool_w, stride)
         if got.shape != want.shape:

@@ -14,7 +14,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call_keeping,
+    expect_array,
+    expect_finite,
+)
 from dlcourse.gradients import numerical_gradient
 
 # ----------------------------------------------------------------------------- helpers
@@ -119,7 +125,12 @@ def check_filter_gradient(filter_gradient: Callable) -> None:
         x = rng.normal(size=(n, c, h, w))
         dout = rng.normal(size=(n, f, h - fh + 1, w - fw + 1))
         text = f"filter_gradient(x of shape {x.shape}, dout of shape {dout.shape})"
-        got = expect_array(text, call(filter_gradient, x, dout))
+        got = expect_array(
+            text,
+            call_keeping(
+                filter_gradient, x, dout, example="window = x[:, :, i : i + h_out, j : j + w_out]"
+            ),
+        )
         want = _numerical_filter_grad(x, dout, fh, fw)
         if got.shape != want.shape:
             hint = " (F, C, FH, FW) with FH = H − H_out + 1 and FW = W − W_out + 1"
@@ -182,7 +193,15 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
             f"max_pool_backward(x of shape {shape}, dout of shape {dout.shape}, "
             f"pool_h={pool_h}, pool_w={pool_w}, stride={stride})"
         )
-        got = call(max_pool_backward, x, dout, pool_h=pool_h, pool_w=pool_w, stride=stride)
+        got = call_keeping(
+            max_pool_backward,
+            x,
+            dout,
+            pool_h=pool_h,
+            pool_w=pool_w,
+            stride=stride,
+            example="dx = np.zeros_like(x)",
+        )
         got = expect_array(text, got)
         if got.shape != x.shape:
             raise CheckFailed(
@@ -235,7 +254,9 @@ def check_bias_relu_backward(bias_relu_backward: Callable) -> None:
         z[0, 0, 0, :2] = 0.0  # exact zeros: ReLU's gradient is taken as 0 there
         dout = rng.normal(size=shape)
         text = f"bias_relu_backward(dout of shape {shape}, z of shape {shape})"
-        result = call(bias_relu_backward, dout, z)
+        result = call_keeping(
+            bias_relu_backward, dout, z, example="dz = dout * (z > 0), not dout[z <= 0] = 0"
+        )
         if not isinstance(result, tuple) or len(result) != 2:
             raise CheckFailed(
                 f"{text} should return a pair (dz, db) but returned {type(result).__name__}"
@@ -317,7 +338,19 @@ def check_col2im_single(col2im_single: Callable) -> None:
             f"col2im_single(cols of shape {cols.shape}, {shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
         )
-        got = expect_array(text, call(col2im_single, cols, shape, fh, fw, stride=stride, pad=pad))
+        got = expect_array(
+            text,
+            call_keeping(
+                col2im_single,
+                cols,
+                shape,
+                fh,
+                fw,
+                stride=stride,
+                pad=pad,
+                example="padded = np.zeros(...); padded[...] += ...",
+            ),
+        )
         want = _col2im(cols, shape, fh, fw, stride, pad)
         if got.shape != want.shape:
             hint = ""

@@ -272,3 +272,66 @@ def describe_raise(err: BaseException) -> str:
         return text
     line = f": `{frame.line.strip()}`" if getattr(frame, "line", None) else ""
     return f"{text} (line {frame.lineno} of {frame.name}{line})"
+
+
+def _parameter_names(func: Callable, count: int) -> list[str]:
+    """The names of ``func``'s first ``count`` positional parameters (``arg 1``… if unknown)."""
+    import inspect
+
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(count)]
+
+
+def call_keeping(func: Callable, *args: object, example: str = "", **kwargs: object) -> object:
+    """Call the learner's ``func`` on copies of ``args``; fail, naming the parameter, if it
+    changed one of them in place.
+
+    ``example`` is the fix in the task's own terms, e.g. ``"x = x - lr * grad(x)"``; the
+    message reads "gradient_descent changed `x0` in place; …". Arrays inside a dict
+    argument (a ``params`` dict) are compared too.
+    """
+    copies = [_deep_copy(a) for a in args]
+    result = func(*copies, **kwargs)
+    names = _parameter_names(func, len(args))
+    for name, original, copy in zip(names, args, copies, strict=True):
+        changed = _changed_key(original, copy)
+        if changed is None:
+            continue
+        what = f"`{name}`" if changed == "" else f"`{name}[{changed!r}]`"
+        fix = f" (e.g. {example})" if example else ""
+        raise CheckFailed(
+            f"{getattr(func, '__name__', 'your function')} changed {what} in place; "
+            f"compute a new array instead{fix}"
+        )
+    return result
+
+
+def _deep_copy(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    return value
+
+
+def _changed_key(original: object, copy: object) -> str | None:
+    """None if unchanged; "" if the array itself changed; the key of a changed dict entry."""
+    if isinstance(original, np.ndarray):
+        same = (
+            isinstance(copy, np.ndarray)
+            and copy.shape == original.shape
+            and np.array_equal(original, copy, equal_nan=True)
+        )
+        return None if same else ""
+    if isinstance(original, dict) and isinstance(copy, dict):
+        for key, value in original.items():
+            if key not in copy or _changed_key(value, copy[key]) is not None:
+                return key
+    return None
