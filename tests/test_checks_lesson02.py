@@ -244,3 +244,44 @@ def test_step_without_mean_is_named():
         return train_step(params, x, t, lr * x.shape[0])
 
     assert "N times too large" in failed("2.4", wrong)
+
+
+# ----------------------------------------------------------------------------- issue 11 §2, §3
+
+
+@pytest.mark.parametrize("shift", ["min", "mean"])
+def test_subtracting_the_row_minimum_or_mean_is_named(shift):
+    def wrong(x):
+        e = np.exp(x - getattr(x, shift)(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    message = failed("2.1", wrong)
+    assert f"subtracted each row's {'minimum' if shift == 'min' else 'mean'}" in message
+    assert "Subtract the row maximum" in message
+
+
+def test_softmax_written_another_way_passes():
+    def variant(x):  # log-sum-exp form: another correct formulation
+        m = np.max(x, axis=-1, keepdims=True)
+        return np.exp(x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))
+
+    assert_passes("2.1", variant)
+
+
+def test_gradient_divided_by_classes_is_named():
+    def wrong(a, t):
+        return (softmax(a) - as_one_hot(t, a.shape[1])) / a.shape[1]
+
+    assert "you divided by K" in failed("2.3", wrong)
+
+
+def test_bias_gradient_as_a_mean_is_named():
+    def wrong(params, x, t, lr):
+        a = x @ params["W"] + params["b"]
+        loss = cross_entropy(softmax(a), t)
+        da = softmax_cross_entropy_gradient(a, t)
+        params["W"] -= lr * x.T @ da
+        params["b"] -= lr * da.mean(axis=0)
+        return loss
+
+    assert "you took the mean of dL/da over the batch for the bias" in failed("2.4", wrong)

@@ -20,6 +20,7 @@ from dlcourse.checks.tools import (
     argmax_index,
     call,
     call_keeping,
+    case_rng,
     expect_array,
     relative_error,
 )
@@ -86,7 +87,39 @@ def _softmax_cases() -> list[tuple[str, np.ndarray]]:
         ("softmax of a (2, 7) batch", 3 * rng.normal(size=(2, 7))),
         ("softmax of a (3, 5) batch whose rows are near 0, +1000 and -1000", mixed),
         ("softmax of a (1, 10) batch", rng.normal(size=(1, 10))),
+        # A wide spread within one row: only the row maximum keeps every exponent <= 0.
+        ("softmax of a (2, 4) batch with a spread of 1600 within a row", _wide_rows()),
     ]
+
+
+def _wide_rows() -> np.ndarray:
+    """Rows whose scores span far more than exp's range (709): max − min and max − mean both
+    overflow, so subtracting the row minimum or mean gives inf/inf = nan."""
+    rng = case_rng(21)
+    rows = rng.normal(size=(2, 4))
+    rows[0, :2] = (800.0, -800.0)
+    rows[1, 1:3] = (-900.0, 760.0)
+    return rows
+
+
+def _shift_hint(a: np.ndarray, got: np.ndarray) -> str | None:
+    """Which wrong shift the learner's nan pattern matches: the row minimum or the row mean."""
+    if a.ndim != 2:
+        return None
+    with np.errstate(all="ignore"):
+        for what, shift in (
+            ("minimum", a.min(axis=-1, keepdims=True)),
+            ("mean", a.mean(axis=-1, keepdims=True)),
+        ):
+            e = np.exp(a - shift)
+            if np.array_equal(np.isnan(got), np.isnan(e / e.sum(axis=-1, keepdims=True))):
+                return (
+                    f"it looks like you subtracted each row's {what}: the largest score minus "
+                    f"the {what} can still be above 709, where exp() overflows. Subtract the row "
+                    "maximum (x.max(axis=-1, keepdims=True)): then every exponent is ≤ 0 and "
+                    "the largest term is exactly 1"
+                )
+    return None
 
 
 @checker("2.1", uses=("softmax",))
@@ -103,7 +136,7 @@ def check_softmax(softmax: Callable) -> None:
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             kind = "nan" if np.isnan(got[where]) else "inf"
-            hint = "subtract the row maximum before exp()"
+            hint = _shift_hint(a, got) or "subtract the row maximum before exp()"
             shifted_globally = _global_shift_softmax(a)
             if a.ndim == 2 and np.array_equal(np.isnan(got), np.isnan(shifted_globally)):
                 hint = (
@@ -263,6 +296,11 @@ def check_softmax_cross_entropy_gradient(softmax_cross_entropy_gradient: Callabl
             )
         elif _close(got, (a - t1) / n):
             hint = "; use the probabilities y = softmax(a), not the raw scores a"
+        elif k != n and _close(got, (y - t1) / k):
+            hint = (
+                f"; the numbers are exactly (y − t) / {k}: you divided by K, the number of "
+                f"classes, but the loss is a mean over the N = {n} samples, so divide by N"
+            )
         raise CheckFailed(f"{text} is off: {_worst(got, want)}{hint}")
 
 
@@ -321,6 +359,12 @@ def check_train_step(train_step: Callable) -> None:
                 hint = "; you moved uphill: subtract lr * gradient"
             elif _close(got, start[name] - n * step[name]):
                 hint = "; the step is N times too large: divide y − t by the batch size N"
+            elif name == "b" and n > 1 and _close(got, start[name] - step[name] / n):
+                hint = (
+                    f"; params['b'] moved exactly 1/{n} of the right step: you took the mean of "
+                    "dL/da over the batch for the bias, but dL/da = (y − t) / N already holds "
+                    "the 1/N, so sum it: db = da.sum(axis=0)"
+                )
             elif _close(got, start[name] - step[name] / lr):
                 hint = "; the learning rate is missing: multiply the gradient by lr"
             raise CheckFailed(
