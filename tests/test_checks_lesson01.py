@@ -222,3 +222,17 @@ def test_wrong_learning_rate_use_names_the_point():
         return gradient_descent(grad, x0, lr / 2, steps)
 
     assert "point 1 of the path" in failed("1.3", wrong)
+
+
+def test_forward_difference_gradient_is_named():
+    def wrong(f, x, h=1e-4):
+        grad = np.zeros_like(x)
+        base = f(x)
+        for index in np.ndindex(x.shape):
+            old = x[index]
+            x[index] = old + h
+            grad[index] = (f(x) - base) / h
+            x[index] = old
+        return grad
+
+    assert "forward difference" in failed("1.2", wrong)

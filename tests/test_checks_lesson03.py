@@ -201,3 +201,26 @@ def test_missing_key_is_named():
         return grads
 
     assert "has no 'b1'" in failed("3.3", wrong)
+
+
+def test_sigmoid_grad_of_the_output_is_named():
+    def wrong(x, t, params):
+        z1 = sigmoid(x @ params["W1"] + params["b1"])
+        y = softmax(z1 @ params["W2"] + params["b2"])
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * sigmoid_grad(z1)  # z1 is already the sigmoid's output
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert "sigmoid_grad(z1)" in failed("3.3", wrong)
+
+
+def test_sigmoid_grad_of_the_pre_activation_passes():
+    def variant(x, t, params):
+        a1 = x @ params["W1"] + params["b1"]
+        z1 = sigmoid(a1)
+        y = softmax(z1 @ params["W2"] + params["b2"])
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * sigmoid_grad(a1)
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert_passes("3.3", variant)

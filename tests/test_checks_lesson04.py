@@ -215,3 +215,15 @@ def test_unconverted_learning_rate_fails():
         return lr_sum
 
     assert "lr_for_mean_loss(0.001, 100) should be 0.1 but is 0.001" in failed("4.4", wrong)
+
+
+def test_gradient_times_the_activation_instead_of_the_mask_is_named():
+    def wrong(x, t, params):
+        a1 = x @ params["W1"] + params["b1"]
+        h = np.maximum(a1, 0)
+        y = np.exp(log_softmax(h @ params["W2"] + params["b2"]))
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * h
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert "multiplied by the hidden activation" in failed("4.3", wrong)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlcourse.checks.tools import describe_raise, learner_frame
-from tests.checker_testing import failed
+from checker_testing import failed
 
 
 def softmax_with_a_bad_axis(x):

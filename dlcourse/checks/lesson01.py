@@ -123,6 +123,18 @@ def _restored_hint(name: str, before: np.ndarray, after: np.ndarray, where: tupl
     )
 
 
+def _forward_gradient(f: Callable, x: np.ndarray, h: float) -> np.ndarray:
+    """What a forward-difference gradient returns: (f(x + h·e_i) − f(x)) / h per element."""
+    base = f(x)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        grad[index] = (f(x) - base) / h
+        x[index] = old
+    return grad
+
+
 class _Boom(Exception):
     """Raised by a test function to see whether numerical_gradient restores x."""
 
@@ -149,7 +161,13 @@ def check_numerical_gradient(numerical_gradient: Callable) -> None:
             error = relative_error(got, want)
             worst = argmax_index(error)
             hint = ""
-            if np.allclose(got, 2 * want, rtol=1e-6):
+            if np.allclose(got, _forward_gradient(f, x.copy(), 1e-4), rtol=1e-6, atol=1e-9):
+                hint = (
+                    "; the numbers are those of the forward difference (f(x + h) − f(x)) / h, "
+                    "off by about h·f''(x)/2. Use the central difference "
+                    "(f(x + h) − f(x − h)) / (2h), whose error shrinks like h²"
+                )
+            elif np.allclose(got, 2 * want, rtol=1e-6):
                 hint = "; it is twice too large: divide by 2h"
             elif np.allclose(got, -want, rtol=1e-6):
                 hint = "; it has the wrong sign: (f(x + h) − f(x − h)) / (2h)"

@@ -59,7 +59,12 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     n = 1 if variant == "no_mean" else len(x)
     d2 = (y - t) / n
     dz1 = d2 @ params["W2"].T
-    da1 = dz1 if variant == "no_sigmoid_grad" else dz1 * z1 * (1 - z1)
+    if variant == "no_sigmoid_grad":
+        da1 = dz1
+    elif variant == "sigmoid_grad_of_output":  # sigmoid_grad(z1): σ applied twice
+        da1 = dz1 * _sigmoid(z1) * (1 - _sigmoid(z1))
+    else:
+        da1 = dz1 * z1 * (1 - z1)
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ d2, "b2": d2.sum(axis=0)}
 
 
@@ -223,5 +228,12 @@ def check_gradients(gradients: Callable) -> None:
             raise CheckFailed(
                 f"{text}: grads['W1'] is missing the sigmoid's derivative; multiply the "
                 "gradient arriving at the hidden layer by z1·(1 − z1)"
+            )
+        wrong = _grads_variant(x, t, params, "sigmoid_grad_of_output")
+        if np.allclose(got["W1"], wrong["W1"], rtol=1e-5, atol=1e-9):
+            raise CheckFailed(
+                f"{text}: grads['W1'] and grads['b1'] are what sigmoid_grad(z1) gives, with z1 "
+                "the hidden layer's *output*: that applies the sigmoid twice. sigmoid_grad "
+                "takes the pre-activation a1 = x @ W1 + b1 (or use z1 * (1 - z1) directly)"
             )
         expect_grads_close(text, got, want, PARAM_NAMES, rtol=1e-5, atol=1e-9)

@@ -52,7 +52,12 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     y = np.exp(_log_softmax(a2))
     d2 = (y - t) / len(x)
     dh = d2 @ params["W2"].T
-    da1 = {"no_mask": dh, "relu_of_grad": np.maximum(dh, 0), "sigmoid": dh * h * (1 - h)}[variant]
+    da1 = {
+        "no_mask": dh,
+        "relu_of_grad": np.maximum(dh, 0),
+        "sigmoid": dh * h * (1 - h),
+        "times_h": dh * h,  # the activation itself instead of its 0/1 mask
+    }[variant]
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ d2, "b2": d2.sum(axis=0)}
 
 
@@ -249,6 +254,9 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
             "comes from the forward pass: dh * (a1 > 0)",
             "sigmoid": "that is the sigmoid's derivative h·(1 − h); the ReLU's derivative is "
             "1 where a1 > 0 and 0 elsewhere",
+            "times_h": "the numbers match dh * h, the gradient multiplied by the hidden "
+            "activation h = max(a1, 0) itself; the ReLU's derivative is the 0/1 mask "
+            "(a1 > 0), so multiply by that: dh * (a1 > 0)",
         }
         for variant, hint in hints.items():
             if matches(_grads_variant(x, t, params, variant), first_layer):
