@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from checker_testing import failed
 
 from dlcourse.checks.tools import describe_raise, learner_frame
-from checker_testing import failed
 
 
 def softmax_with_a_bad_axis(x):
