@@ -8,6 +8,9 @@ on non-square shapes and several seeds, and name the typical mistake when they s
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 from collections.abc import Callable
 
 import numpy as np
@@ -414,11 +417,18 @@ def check_col2im_single(col2im_single: Callable) -> None:
 _TINY = 20  # digits the network must learn by heart
 
 
-def _digits(salt: int, count: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """``count`` digits (N, 1, 28, 28) float32 and their labels (N,), drawn with case_rng."""
+@functools.lru_cache(maxsize=1)
+def _mnist():
+    """MNIST as images, loaded once and without its notice (the check prints only its verdict)."""
     from dlcourse.data import load_mnist
 
-    data = load_mnist(flatten=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return load_mnist(flatten=False)
+
+
+def _digits(salt: int, count: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``count`` digits (N, 1, 28, 28) float32 and their labels (N,), drawn with case_rng."""
+    data = _mnist()
     x, labels = (data.x_train, data.t_train) if split == "train" else (data.x_test, data.t_test)
     index = case_rng(salt).choice(len(x), size=min(count, len(x)), replace=False)
     return x[index], labels[index]
