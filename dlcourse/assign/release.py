@@ -80,7 +80,8 @@ def answer_lines(assignment: Assignment) -> dict[str, int]:
 
 
 def find_leaks(bundle: Path, solutions: Path) -> list[str]:
-    """Solution markers in any file, and model-answer lines in the bundle's exercises.
+    """Solution markers in any file, and model-answer lines (of any assignment, released or
+    not) in the bundle's exercises.
 
     Lessons may show the techniques an assignment asks for (that is how they teach):
     they are scanned for markers only.
@@ -94,17 +95,19 @@ def find_leaks(bundle: Path, solutions: Path) -> list[str]:
         for marker in MARKERS:
             if marker in text:
                 leaks.append(f"{path.relative_to(bundle).as_posix()} contains '{marker}'")
+    answers: dict[str, tuple[str, int]] = {}  # every assignment's answers, released or not
     for assignment in find_assignments(solutions):
-        exercise = bundle / "exercises" / assignment.path.name
-        if not exercise.exists():
-            continue
-        answers = answer_lines(assignment)
+        for line, cell in answer_lines(assignment).items():
+            answers.setdefault(line, (assignment.path.name, cell))
+    for exercise in sorted((bundle / "exercises").glob("*.ipynb")):
         for index, cell in enumerate(nbformat.read(exercise, as_version=4).cells):
             for line in cell.source.splitlines():
                 if line.strip() in answers:
+                    name, answer_cell = answers[line.strip()]
+                    source = "" if name == exercise.name else f" of {name}"
                     leaks.append(
                         f"exercises/{exercise.name}, cell {index + 1} has a line of the model "
-                        f"answer in cell {answers[line.strip()]}: {line.strip()!r}"
+                        f"answer in cell {answer_cell}{source}: {line.strip()!r}"
                     )
     return leaks
 

@@ -19,6 +19,7 @@ import seaborn as sns
 from dlcourse.checks import check
 from dlcourse.config import seed_everything, sized
 from dlcourse.data import load_mnist, minibatches
+from dlcourse.gradients import numerical_gradient
 
 rng = seed_everything(0)
 sns.set_theme(style="white", palette="colorblind")
@@ -115,25 +116,10 @@ check("2.3", softmax_cross_entropy_gradient)
 
 
 # %% [markdown]
-# Your gradient against a numerical one (central differences in float64, each score perturbed in place and restored, as in lesson 01):
+# Your gradient against a numerical one: `dlcourse.gradients.numerical_gradient(f, x)` computes the central differences of lesson 01 (Task 1.2), in float64, each score perturbed in place and restored:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def numerical_gradient(f, x, h=1e-4):
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        try:
-            x[idx] = old + h
-            f_plus = f(x)
-            x[idx] = old - h
-            f_minus = f(x)
-        finally:
-            x[idx] = old
-        grad[idx] = (f_plus - f_minus) / (2 * h)
-    return grad
-
-
 a = rng.normal(size=(5, 4))
 labels = np.array([0, 3, 3, 1, 2])
 mine = softmax_cross_entropy_gradient(a, labels)

@@ -152,7 +152,7 @@ params = {
     "b2": np.zeros(2),
 }
 losses = []
-for _ in range(steps):
+for _step in range(steps):
     grads = gradients(x, t, params)
     for name in params:
         params[name] -= 2.0 * grads[name]

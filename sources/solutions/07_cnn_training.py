@@ -72,24 +72,24 @@ check("7.1", conv_input_gradient)
 # - **Ties.** When a window holds its maximum twice, give the gradient to the *first* one in row-major order (the one `np.argmax` of the flattened window picks), never to both.
 # - **Overlap.** When `stride` is smaller than the pool, windows overlap and one input can be the maximum of two windows: add (`+=`) the gradients.
 #
-# *Hint:* loop over the output positions `(a, b)`; for the window `x[:, :, a*stride : a*stride + pool_h, b*stride : b*stride + pool_w]`, `window.reshape(n, c, -1).argmax(axis=2)` gives the flat index of each maximum, `np.unravel_index(..., (pool_h, pool_w))` its row and column, and `n_idx, c_idx = np.indices((n, c))` lets you index all samples and channels at once.
+# *Hint:* loop over the output positions `(p, q)`; for the window `x[:, :, p*stride : p*stride + pool_h, q*stride : q*stride + pool_w]`, `window.reshape(n, c, -1).argmax(axis=2)` gives the flat index of each maximum, `np.unravel_index(..., (pool_h, pool_w))` its row and column, and `n_idx, c_idx = np.indices((n, c))` lets you index all samples and channels at once.
 #
 # *Checked:* four cases, with ties, non-square pools and overlapping windows.
 
 # %% dlcourse={"points": 2, "task": "7.2"}
 def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
     """Route dout to each window's first maximum. x: (N, C, H, W); returns dx: (N, C, H, W)."""
-    # Hint: argmax of each flattened window, unravel it, then dx[...] += dout[:, :, a, b].
+    # Hint: argmax of each flattened window, unravel it, then dx[...] += dout[:, :, p, q].
     ### BEGIN SOLUTION
     dx = np.zeros_like(x)
     n, c, h_out, w_out = dout.shape
     n_idx, c_idx = np.indices((n, c))
-    for a in range(h_out):
-        for b in range(w_out):
-            window = x[:, :, a * stride : a * stride + pool_h, b * stride : b * stride + pool_w]
+    for p in range(h_out):
+        for q in range(w_out):
+            window = x[:, :, p * stride : p * stride + pool_h, q * stride : q * stride + pool_w]
             first = window.reshape(n, c, -1).argmax(axis=2)  # (N, C) flat index of the maximum
             i, j = np.unravel_index(first, (pool_h, pool_w))
-            dx[n_idx, c_idx, a * stride + i, b * stride + j] += dout[:, :, a, b]
+            dx[n_idx, c_idx, p * stride + i, q * stride + j] += dout[:, :, p, q]
     return dx
     ### END SOLUTION
 
@@ -104,7 +104,7 @@ check("7.2", max_pool_backward)
 # After the convolution the layer adds one bias per filter and applies ReLU: $z = \text{conv}(x, W) + b[f]$, $\text{out} = \max(z, 0)$. Write `bias_relu_backward(dout, z)` that takes the gradient `dout` with respect to the ReLU's output and the pre-activation `z` (both `(N, F, H_out, W_out)`) and returns the pair `(dz, db)`:
 #
 # - $dz = \text{dout} \cdot [z > 0]$: ReLU lets the gradient through where its input was positive. At $z = 0$ exactly, take the gradient as 0 (as `dlcourse`'s `ReLU` does).
-# - $db[f] = \sum_{n, a, b} dz[n, f, a, b]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
+# - $db[f] = \sum_{n, p, q} dz[n, f, p, q]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
 #
 # *Hint:* `z > 0` is a boolean mask you can multiply with; `dz.sum(axis=(0, 2, 3))` sums everything but the filter axis.
 #
@@ -128,7 +128,7 @@ check("7.3", bias_relu_backward)
 # %% [markdown]
 # ### Task 7.4 — col2im for one channel (2 points)
 #
-# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `a * W_out + b` for output position `(a, b)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
+# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `p * W_out + q` for output position `(p, q)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
 #
 # *Hint:* start from `padded = np.zeros((H + 2*pad, W + 2*pad))`, loop over the output positions, and `+=` each row, reshaped to `(fh, fw)`, onto its patch; return `padded[pad : pad + H, pad : pad + W]`.
 #
@@ -143,10 +143,10 @@ def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
     h_out = (h + 2 * pad - fh) // stride + 1
     w_out = (w + 2 * pad - fw) // stride + 1
     padded = np.zeros((h + 2 * pad, w + 2 * pad))
-    for a in range(h_out):
-        for b in range(w_out):
-            patch = cols[a * w_out + b].reshape(fh, fw)
-            padded[a * stride : a * stride + fh, b * stride : b * stride + fw] += patch
+    for p in range(h_out):
+        for q in range(w_out):
+            patch = cols[p * w_out + q].reshape(fh, fw)
+            padded[p * stride : p * stride + fh, q * stride : q * stride + fw] += patch
     return padded[pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
