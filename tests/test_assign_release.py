@@ -193,3 +193,15 @@ def test_release_command_takes_through_and_prints_the_report(tmp_path, capsys):
     assert main(["release", str(tmp_path / "out"), "--root", str(root), "--through", "0"]) == 0
     printed = capsys.readouterr().out
     assert "lessons up to 00" in printed and "model-answer line" in printed
+
+
+def test_an_answer_given_away_by_another_weeks_exercise_is_a_leak(tmp_path):
+    root = _course(tmp_path)
+    out = tmp_path / "out"
+    release(out, root=root)
+    given = nbformat.v4.new_code_cell("def total(x):\n    return x.sum(axis=1)\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[given]), out / "exercises" / "100_later.ipynb")
+    assert find_leaks(out, root / "solutions") == [
+        "exercises/100_later.ipynb, cell 1 has a line of the model answer in cell 7 of "
+        "99_fixture.ipynb: 'return x.sum(axis=1)'"
+    ]
