@@ -10,8 +10,8 @@ from checker_testing import assert_not_implemented, assert_passes, failed, stub
 # The same code as in solutions/01_gradient_descent.ipynb.
 
 
-def numerical_diff(f, x, h=1e-4):
-    return (f(x + h) - f(x - h)) / (2 * h)
+def numerical_diff5(f, x, h=1e-3):
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
 
 
 def numerical_gradient(f, x, h=1e-4):
@@ -43,7 +43,7 @@ def gradient_descent(grad, x0, lr, steps):
 
 @pytest.mark.parametrize(
     ("task", "func"),
-    [("1.1", numerical_diff), ("1.2", numerical_gradient), ("1.3", gradient_descent)],
+    [("1.1", numerical_diff5), ("1.2", numerical_gradient), ("1.3", gradient_descent)],
 )
 def test_reference_solution_passes(task, func):
     assert_passes(task, func)
@@ -57,41 +57,64 @@ def test_stub_fails_as_not_implemented(task):
 # ----------------------------------------------------------------------------- 1.1
 
 
+def test_lessons_central_difference_is_named():
+    def wrong(f, x, h=1e-3):
+        return (f(x + h) - f(x - h)) / (2 * h)
+
+    assert "lesson 01's central difference" in failed("1.1", wrong)
+
+
 def test_forward_difference_is_named():
-    def wrong(f, x, h=1e-4):
+    def wrong(f, x, h=1e-3):
         return (f(x + h) - f(x)) / h
 
     assert "forward difference" in failed("1.1", wrong)
 
 
-def test_missing_factor_two_is_named():
-    def wrong(f, x, h=1e-4):
-        return (f(x + h) - f(x - h)) / h
+def test_wrong_denominator_is_named():
+    def wrong(f, x, h=1e-3):
+        return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (6 * h)
 
     assert "twice too large" in failed("1.1", wrong)
 
 
+def test_swapped_signs_are_named():
+    def wrong(f, x, h=1e-3):
+        return (f(x + 2 * h) - 8 * f(x + h) + 8 * f(x - h) - f(x - 2 * h)) / (12 * h)
+
+    assert "wrong sign" in failed("1.1", wrong)
+
+
 def test_ignored_h_argument_is_named():
-    def wrong(f, x, h=1e-4):
-        return (f(x + 1e-4) - f(x - 1e-4)) / 2e-4
+    def wrong(f, x, h=1e-3):
+        return numerical_diff5(f, x)
 
     assert "h argument was ignored" in failed("1.1", wrong)
 
 
 def test_tiny_default_h_is_explained():
     def wrong(f, x, h=1e-50):
-        return (f(x + h) - f(x - h)) / (2 * h)
+        return numerical_diff5(f, x, h)
 
     message = failed("1.1", wrong)
-    assert "default h returned 0" in message
+    assert "with the default h returned" in message
     assert "x + h == x" in message
 
 
 def test_array_result_is_rejected():
-    def wrong(f, x, h=1e-4):
-        return np.array([numerical_diff(f, x, h)] * 2)
+    def wrong(f, x, h=1e-3):
+        return np.array([numerical_diff5(f, x, h)] * 2)
 
     assert "should return a number" in failed("1.1", wrong)
+
+
+def test_five_point_formula_written_as_two_central_differences_passes():
+    def variant(f, x, h=1e-3):
+        d1 = (f(x + h) - f(x - h)) / (2 * h)
+        d2 = (f(x + 2 * h) - f(x - 2 * h)) / (4 * h)
+        return (4 * d1 - d2) / 3  # Richardson extrapolation: the same formula
+
+    assert_passes("1.1", variant)
 
 
 # ----------------------------------------------------------------------------- 1.2

@@ -40,41 +40,55 @@ def _central(f: Callable, x: float, h: float) -> float:
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+def _five_point(f: Callable, x: float, h: float) -> float:
+    """(f(x − 2h) − 8 f(x − h) + 8 f(x + h) − f(x + 2h)) / (12h): error of order h⁴."""
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
+
+
 def _same(got: float, want: float, rtol: float = 1e-9) -> bool:
     return bool(np.isclose(got, want, rtol=rtol, atol=1e-12))
 
 
 def _diff_mistake(got: float, f: Callable, x: float, h: float) -> str:
     """Name the typical mistake that explains ``got``, or ''."""
+    five = _five_point(f, x, h)
+    if _same(got, _central(f, x, h)):
+        return (
+            "; that is lesson 01's central difference (f(x + h) − f(x − h)) / (2h), whose "
+            "error shrinks like h². The task asks for the five-point formula, which also uses "
+            "f(x ± 2h) and whose error shrinks like h⁴"
+        )
     if _same(got, (f(x + h) - f(x)) / h):
         return (
             "; that is the forward difference (f(x + h) − f(x)) / h, whose error shrinks "
-            "only like h. Use the central difference (f(x + h) − f(x − h)) / (2h)"
+            "only like h. Use the five-point formula of the task"
         )
-    if _same(got, (f(x) - f(x - h)) / h):
-        return "; that is the backward difference. Use (f(x + h) − f(x − h)) / (2h)"
-    if _same(got, 2 * _central(f, x, h)):
-        return "; it is twice too large: divide by 2h, the distance between x − h and x + h"
-    if _same(got, -_central(f, x, h)):
-        return "; it has the wrong sign: f(x + h) comes first in the numerator"
-    if _same(got, _central(f, x, 1e-4), rtol=1e-7):
-        return "; it looks like the h argument was ignored (the value is that of h = 1e-4)"
+    if _same(got, _central(f, x, 2 * h)):
+        return "; that is the central difference with step 2h: the formula needs f(x ± h) too"
+    if _same(got, 2 * five):
+        return "; it is twice too large: divide by 12h"
+    if _same(got, 0.5 * five):
+        return "; it is half the derivative: divide by 12h, not 24h"
+    if _same(got, -five):
+        return "; it has the wrong sign: +8 f(x + h) and −8 f(x − h)"
+    if _same(got, _five_point(f, x, 1e-3), rtol=1e-7):
+        return "; it looks like the h argument was ignored (the value is that of h = 1e-3)"
     return ""
 
 
-@checker("1.1", uses=("numerical_diff",))
-def check_numerical_diff(numerical_diff: Callable) -> None:
-    """Task 1.1: central difference (f(x + h) − f(x − h)) / (2h), h = 1e-4 by default."""
+@checker("1.1", uses=("numerical_diff5",))
+def check_numerical_diff5(numerical_diff5: Callable) -> None:
+    """Task 1.1: five-point difference, h = 1e-3 by default; error shrinking like h⁴."""
     for name, f, x, h in _DIFF_CASES:
-        text = f"numerical_diff(f, {x}, h={h}) for f(x) = {name}"
-        got = numerical_diff(f, x, h=h)
+        text = f"numerical_diff5(f, {x}, h={h}) for f(x) = {name}"
+        got = numerical_diff5(f, x, h=h)
         if isinstance(got, np.ndarray) and got.ndim > 0:
             raise CheckFailed(f"{text} should return a number but returned an array {got!r}")
         try:
             got = float(got)
         except (TypeError, ValueError):
             raise CheckFailed(f"{text} should return a number but returned {got!r}") from None
-        want = _central(f, x, h)
+        want = _five_point(f, x, h)
         if not np.isfinite(got):
             raise CheckFailed(f"{text} returned {got}; expected {want:.8g}")
         if not _same(got, want):
@@ -82,18 +96,18 @@ def check_numerical_diff(numerical_diff: Callable) -> None:
                 f"{text} returned {got:.8g}; expected {want:.8g}" + _diff_mistake(got, f, x, h)
             )
     f, x = _DIFF_CASES[1][1], 1.0
-    got = float(numerical_diff(f, x))
-    want = _central(f, x, 1e-4)
+    got = float(numerical_diff5(f, x))
+    want = _five_point(f, x, 1e-3)
     if not _same(got, want, rtol=1e-7):
         hint = (
             "; with a tiny default h such as 1e-50, x + h == x in floating point and the "
-            "difference is 0"
-            if got == 0
+            "differences are 0 or rounding noise divided by a tiny h"
+            if got == 0 or abs(got) > 1e3 * abs(want)
             else ""
         )
         raise CheckFailed(
-            f"numerical_diff(exp, 1.0) with the default h returned {got:.10g}; expected "
-            f"{want:.10g} (the central difference with h = 1e-4){hint}"
+            f"numerical_diff5(exp, 1.0) with the default h returned {got:.10g}; expected "
+            f"{want:.10g} (the five-point formula with h = 1e-3){hint}"
         )
 
 

@@ -25,30 +25,29 @@ colors = sns.color_palette("colorblind")
 
 
 # %% [markdown]
-# ### Task 1.1 — central difference (2 points)
+# ### Task 1.1 — a more accurate difference: five points (2 points)
 #
-# Write `numerical_diff(f, x, h=1e-4)` that returns the central-difference estimate of $f'(x)$ for a function `f` of one number:
+# Lesson 01 (section 2) used the central difference $\frac{f(x + h) - f(x - h)}{2h}$, whose error shrinks like $h^2$. Using two more points, $x \pm 2h$, cancels the $h^2$ term of the error as well and leaves an error that shrinks like $h^4$:
 #
-# $$f'(x) \approx \frac{f(x + h) - f(x - h)}{2h}$$
+# $$f'(x) \approx \frac{f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)}{12h}.$$
 #
-# *Hint:* one line; mind the brackets around `2 * h`.
+# Write `numerical_diff5(f, x, h=1e-3)` that returns this estimate for a function `f` of one number. (Its best `h` is larger than the central difference's $10^{-4}$: the truncation error falls so fast that rounding, about $\varepsilon / h$, dominates sooner.)
 #
-# *Checked:* five functions at different points, each with an explicit `h` (so that a forward difference is told apart from a central one), and once with the default `h`.
+# *Hint:* lesson 01, section 2, shows how the error of a difference formula is measured against the exact derivative; the bracket around `12 * h` matters.
+#
+# *Checked:* five functions at different points, each with an explicit `h` (so that the central and the forward difference are told apart from the five-point one), and once with the default `h`.
 
 # %% dlcourse={"points": 2, "task": "1.1"}
-def numerical_diff(f, x, h=1e-4):
-    """Central-difference derivative of f at the number x."""
-    # Hint: evaluate f on both sides of x, h away.
+def numerical_diff5(f, x, h=1e-3):
+    """Five-point derivative of f at the number x (error of order h**4)."""
+    # Hint: four evaluations of f, at x - 2h, x - h, x + h and x + 2h.
     ### BEGIN SOLUTION
-    return (f(x + h) - f(x - h)) / (2 * h)
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "1.1"}
-check("1.1", numerical_diff)
-### BEGIN HIDDEN TESTS
-assert abs(numerical_diff(np.sin, 0.0) - 1.0) < 1e-8
-### END HIDDEN TESTS
+check("1.1", numerical_diff5)
 
 # %% [markdown]
 # Your function against the exact derivative of $\sin$ at a few points, $\cos x$:
@@ -56,8 +55,8 @@ assert abs(numerical_diff(np.sin, 0.0) - 1.0) < 1e-8
 # %%
 # NBVAL_CHECK_OUTPUT
 points = np.array([-2.0, 0.0, 0.5, 3.0])
-estimates = np.array([numerical_diff(np.sin, p) for p in points])
-print("max |error| against cos(x) < 1e-8:", np.abs(estimates - np.cos(points)).max() < 1e-8)
+estimates = np.array([numerical_diff5(np.sin, p) for p in points])
+print("max |error| against cos(x) < 1e-10:", np.abs(estimates - np.cos(points)).max() < 1e-10)
 
 
 # %% [markdown]
