@@ -70,14 +70,14 @@ print("max |error| against cos(x) < 1e-10:", np.abs(estimates - np.cos(points)).
 # 2. **Restore the saved value** (`x[idx] = old`), not `x[idx] -= h`: after the call `x` must be bit-for-bit what it was.
 # 3. **Restore it even if `f` raises an error**: put the restoring line in a `finally:` block, and let the error propagate.
 #
-# *Hint:* `for idx in np.ndindex(x.shape):` visits every index of an array of any shape; `np.zeros_like(x, dtype=np.float64)` makes `grad`.
+# *Hint:* lesson 01, sections 5 and 6 (the gradient of an array, and a loss that reads `W` from outside its argument). A `finally:` block runs even when the `try:` block raises.
 #
 # *Checked:* arrays of shapes (3, 4), (5,) and (2, 3, 2) against a reference; a function that reads a weight matrix from outside; `x` compared bit for bit before and after; a function that fails on its 4th call.
 
 # %% dlcourse={"points": 3, "task": "1.2"}
 def numerical_gradient(f, x, h=1e-4):
     """Central-difference gradient of f at the array x (any shape); returns an array like x."""
-    # Hint: old = x[idx]; try: ... finally: x[idx] = old
+    # Hint: save, perturb, evaluate, restore the saved value, even when f raises.
     ### BEGIN SOLUTION
     grad = np.zeros_like(x, dtype=np.float64)
     for idx in np.ndindex(x.shape):
@@ -131,7 +131,7 @@ print("W exactly restored:", np.array_equal(W, W_saved))
 #
 # `steps` times, and return the whole path as one float array of shape `(steps + 1, *x0.shape)`: row 0 is `x0`, row $k$ the point after $k$ steps. Do not change `x0`.
 #
-# *Hint:* keep a list of points; write `x = x - lr * grad(x)` (a new array each step) rather than `x -= ...`, which would change every point already in the list; `np.array(path)` stacks the list.
+# *Hint:* lesson 01, section 3 (the update rule). Mind that `x -= …` changes an array in place, and with it every point of the path that is that same array.
 #
 # *Checked:* a 1-D, a 2-D and a matrix-shaped problem, one of them diverging on purpose; `x0` must be unchanged.
 

@@ -36,7 +36,7 @@ epochs = sized(20, 3)  # passes over the training set at the end
 #
 # It must work for scores like $[1010, 1000, 990]$ and for a batch whose rows have very different scales, and must not change `x`.
 #
-# *Hint:* `x.max(axis=-1, keepdims=True)` is each row's maximum with shape `(N, 1)` (or `(1,)` for one sample), ready to broadcast.
+# *Hint:* lesson 02, section 3 (overflow and the max-subtraction trick). For a batch `(N, K)` a row is one sample; a single sample has shape `(K,)`, so pick the axis that works for both.
 #
 # *Checked:* $[1010, 1000, 990]$, batches of shapes (4, 3), (2, 7), (1, 10), and a (3, 5) batch with rows near 0, +1000 and −1000.
 
@@ -68,7 +68,7 @@ print(np.round(softmax(np.array([1010.0, 1000.0, 990.0])), 4))
 #
 # $$L = -\frac{1}{N} \sum_{n} \sum_{k} t_{nk} \log \max(y_{nk}, 10^{-7}).$$
 #
-# *Hint:* turn labels into one-hot rows first (`if t.ndim == 1: t = np.eye(y.shape[1])[t]`), and guard the log with `np.maximum(y, 1e-7)`.
+# *Hint:* lesson 02, sections 4 (one-hot targets) and 5 (cross-entropy and the $\log 0$ guard).
 #
 # *Checked:* three batch shapes, each with one-hot targets and with labels; a prediction that gives the true class probability 0 must give a large but finite loss.
 
@@ -96,7 +96,7 @@ assert abs(cross_entropy(np.array([[0.5, 0.5]]), np.array([0])) - np.log(2)) < 1
 #
 # $$\frac{\partial L}{\partial a} = \frac{\text{softmax}(a) - t}{N} \qquad (N, K).$$
 #
-# *Hint:* use your `softmax` from Task 2.1, and the same one-hot conversion as in Task 2.2.
+# *Hint:* lesson 02, section 6 (why the gradient is $y - t$); the loss is a *mean* over the batch.
 #
 # *Checked:* against the formula on batches of shapes (4, 3), (7, 10) and (5, 4), the last with scores around ±1000; the check names a wrong sign or a missing $1/N$.
 
@@ -137,7 +137,7 @@ print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical
 # 3. update `params["W"]` and `params["b"]` by gradient descent with learning rate `lr`;
 # 4. return the loss of step 1 (before the update).
 #
-# *Hint:* `params["W"] -= lr * grad_W` updates the array in place; `da.sum(axis=0)` sums over the batch.
+# *Hint:* lesson 02, section 7 (softmax regression): $\partial L/\partial W$ and $\partial L/\partial b$ follow from $\partial L/\partial a$ by the chain rule through $a = xW + b$.
 #
 # *Checked:* two problems with non-square shapes, one-hot targets and labels; `x` and `t` must be unchanged.
 

@@ -35,14 +35,14 @@ steps = sized(3000, 1500)  # training steps at the end of the assignment
 #
 # $$\sigma(x) = \frac{1}{1 + e^{-|x|}} \;\text{ for } x \ge 0, \qquad \sigma(x) = \frac{e^{-|x|}}{1 + e^{-|x|}} \;\text{ for } x < 0.$$
 #
-# *Hint:* compute `z = np.exp(-np.abs(x))` once, then choose the formula with `np.where(x >= 0, ..., ...)`.
+# *Hint:* lesson 02, sections 1 and 3 (the sigmoid, and why `np.exp` overflows): for negative inputs, rewrite $\sigma(x)$ so that `np.exp` only ever sees numbers $\le 0$.
 #
 # *Checked:* values on arrays of three shapes; no overflow warning for inputs of ±1000; the derivative against $\sigma(1 - \sigma)$ (it names the mix-up with $x(1 - x)$); arguments not changed.
 
 # %% dlcourse={"points": 2, "task": "3.1"}
 def sigmoid(x):
     """Logistic function, elementwise, without overflow. x: any shape; returns the same shape."""
-    # Hint: z = np.exp(-np.abs(x)) is at most 1.
+    # Hint: np.exp of a number <= 0 never overflows.
     ### BEGIN SOLUTION
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
@@ -73,7 +73,7 @@ assert abs(sigmoid_grad(np.array([0.0]))[0] - 0.25) < 1e-12
 #
 # Return `y: (N, K)`. Use your `sigmoid` from Task 3.1.
 #
-# *Hint:* subtract each row's maximum before `np.exp` (`a.max(axis=1, keepdims=True)`), so scores of 1000 do not overflow.
+# *Hint:* lesson 03, section 2 (the network) and lesson 02, section 3 (a softmax that does not overflow).
 #
 # *Checked:* three networks with different $N$, $D$, $H$, $K$ and random weights, and one with scores of about ±1000; the check recognises a missing sigmoid, a softmax over the wrong axis and unnormalised scores.
 
@@ -110,7 +110,7 @@ check("3.2", predict)
 #
 # $$\delta_2 = \frac{y - t}{N}, \quad \frac{\partial J}{\partial W_2} = z_1^\top \delta_2, \quad \frac{\partial J}{\partial b_2} = \sum_n \delta_2, \quad \delta_1 = (\delta_2 W_2^\top) \odot z_1 \odot (1 - z_1), \quad \frac{\partial J}{\partial W_1} = x^\top \delta_1, \quad \frac{\partial J}{\partial b_1} = \sum_n \delta_1.$$
 #
-# *Hint:* each gradient has the shape of its parameter; if a shape does not fit, a transpose is in the wrong place.
+# *Hint:* lesson 03, section 4 (backpropagation by hand). Each gradient has the shape of its parameter; if a shape does not fit, a transpose is in the wrong place.
 #
 # *Checked:* against a numerical gradient (central differences in float64) on three networks whose sizes all differ, so a transposed matrix cannot pass; the check names a missing $1/N$, a wrong sign and a forgotten sigmoid derivative, and otherwise reports the worst element's relative error.
 

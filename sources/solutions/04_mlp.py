@@ -31,7 +31,7 @@ epochs = sized(15, 6)  # training epochs at the end of the assignment
 #
 # Write `minibatch_indices(n, batch_size, rng)` that returns one epoch of mini-batches as a list of integer index arrays: every index $0, \ldots, n-1$ exactly once, in a random order drawn from `rng` (a `np.random.Generator`), cut into consecutive batches of `batch_size`; the last batch holds what is left and may be smaller.
 #
-# *Hint:* `rng.permutation(n)` is a shuffled `0..n-1`; slice it with `range(0, n, batch_size)`.
+# *Hint:* lesson 04, section 2 (mini-batches): one shuffle per epoch, then consecutive slices; the last batch may be shorter.
 #
 # *Checked:* four sizes (some not divisible by the batch size); each index exactly once; a shuffled order that comes from `rng` (same seed, same batches; next call, a new order). It names sampling with replacement, a dropped last batch and an unshuffled order.
 
@@ -57,7 +57,7 @@ assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))
 #
 # $$h = \max(0,\, x W_1 + b_1), \qquad y = \operatorname{softmax}(h W_2 + b_2), \qquad J = -\frac{1}{N} \sum_{n,k} t_{nk} \log y_{nk}.$$
 #
-# *Hint:* use the stable softmax (subtract each row's maximum) and guard the log, `np.log(np.maximum(y, 1e-7))`, so a confident wrong answer costs about 16, not infinity.
+# *Hint:* lesson 04, section 3, and lesson 02, sections 3 and 5 (a softmax that does not overflow, a log that is never $\log 0$).
 #
 # *Checked:* three networks whose sizes all differ, and one with scores of several hundred (no nan or inf); it names a summed instead of a mean loss, a sigmoid instead of a ReLU, a missing ReLU and a per-sample array instead of one number.
 
@@ -84,14 +84,14 @@ check("4.2", mlp_loss)
 #
 # $$\delta_2 = \frac{y - t}{N}, \quad \frac{\partial J}{\partial W_2} = h^\top \delta_2, \quad \frac{\partial J}{\partial b_2} = \sum_n \delta_2, \quad \delta_1 = (\delta_2 W_2^\top) \odot [a_1 > 0], \quad \frac{\partial J}{\partial W_1} = x^\top \delta_1, \quad \frac{\partial J}{\partial b_1} = \sum_n \delta_1.$$
 #
-# *Hint:* the ReLU's derivative is the mask `a1 > 0` from the forward pass; multiply by it (a boolean array multiplies as 0 and 1).
+# *Hint:* lesson 04, section 3 (forward, backward and the chain rule): what is the derivative of $\max(a, 0)$ with respect to $a$?
 #
 # *Checked:* against a numerical gradient in float64 on three networks whose sizes all differ; it names a transposed $\partial J/\partial W$, a missing $1/N$, a wrong sign, a missing mask, a ReLU applied to the gradient and a sigmoid derivative, and otherwise reports the worst element's relative error.
 
 # %% dlcourse={"points": 3, "task": "4.3"}
 def mlp_gradients(x, t, params):
     """Gradients of mlp_loss. x: (N, D), t: (N, K) one-hot; returns a dict like params."""
-    # Hint: a1 = x @ W1 + b1; the mask is (a1 > 0).
+    # Hint: recompute the forward pass; keep what backward needs.
     ### BEGIN SOLUTION
     a1 = x @ params["W1"] + params["b1"]
     h = np.maximum(a1, 0)

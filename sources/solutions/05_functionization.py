@@ -56,7 +56,7 @@ class Dense:
         ### END SOLUTION
 
     def backward(self, dout):
-        # Hint: dW = x_flat.T @ dout has the shape of W.
+        # Hint: every gradient has the shape of the thing it is the gradient of.
         ### BEGIN SOLUTION
         self.grads["W"] = self.x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
@@ -167,7 +167,7 @@ check("5.3", SoftmaxWithLoss)
 #
 # Write `backprop(layers, loss_layer, x, t)`: send `x` forward through every layer in order, compute the loss with `loss_layer.forward`, then start the backward pass with `dout = loss_layer.backward()` and send it backward through the layers **in reverse order**. Return the loss. Afterwards every layer's `grads` holds its gradients.
 #
-# *Hint:* `reversed(layers)` walks a list backwards.
+# *Hint:* lesson 05, section 3 (the network as an ordered container, and its `forward` and `backward` walks).
 #
 # *Checked:* with recording layers, the order of the calls, the loss and every gradient, on three seeds.
 

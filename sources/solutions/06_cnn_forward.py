@@ -33,14 +33,14 @@ sns.set_theme(style="white", palette="colorblind")
 #
 # times. Write `conv_output_size(size, filter_size, stride=1, pad=0)` that returns $H_\text{out}$ as an `int`, and raises `ValueError` (with a message that says why) when the filter does not fit: when $H + 2P - F$ is negative or not divisible by $S$.
 #
-# *Hint:* compute `span = size + 2 * pad - filter_size` first; `span % stride` tells you whether the division is exact.
+# *Hint:* lesson 06, section 3 (output size, padding and stride): when is the number of positions not a whole number?
 #
 # *Checked:* six sizes (with and without padding and stride) and three that must raise.
 
 # %% dlcourse={"points": 1, "task": "6.1"}
 def conv_output_size(size, filter_size, stride=1, pad=0):
     """Number of positions of a filter along one axis; ValueError if it does not fit evenly."""
-    # Hint: span = size + 2 * pad - filter_size; then check span < 0 and span % stride.
+    # Hint: make sure the filter fits before you divide.
     ### BEGIN SOLUTION
     span = size + 2 * pad - filter_size
     if span < 0:
@@ -130,14 +130,14 @@ plt.show()
 #
 # Pixel $(i, j)$ of the patch at $(p, q)$ is `padded[p*stride + i, q*stride + j]`. Build one integer array of row indices and one of column indices whose shapes broadcast to `(H_out, W_out, fh, fw)`; indexing `padded` with both picks every patch at once.
 #
-# *Hint:* lesson 06, section 5 (what each row of `cols` holds, and the printed 4×4 example). `np.arange(h_out)[:, None, None, None] * stride` has one entry per output row and broadcasts along the other three axes.
+# *Hint:* lesson 06, section 5 (what each row of `cols` holds, and the printed 4×4 example). Integer arrays used as indices broadcast against each other like any arrays: an index array of shape `(H_out, 1, 1, 1)` and one of shape `(1, W_out, 1, 1)` pick a `(H_out, W_out, 1, 1)` block.
 #
 # *Checked:* three images with non-square filters, strides and padding; the check tells you when the matrix is transposed or its rows or columns are in another order.
 
 # %% dlcourse={"points": 2, "task": "6.3"}
 def im2col_single(image, fh, fw, stride=1, pad=0):
     """Patches of image as rows. image: (H, W); returns cols: (H_out * W_out, fh * fw)."""
-    # Hint: rows (H_out, 1, fh, 1) and columns (1, W_out, 1, fw) broadcast to every patch.
+    # Hint: one row-index array and one column-index array that broadcast to every patch.
     ### BEGIN SOLUTION
     padded = np.pad(image, pad)
     h_out = (image.shape[0] + 2 * pad - fh) // stride + 1
@@ -167,14 +167,14 @@ print("im2col product equals the loop:", np.allclose(as_product, feature_map))
 #
 # Write `max_pool_forward(x, pool_h=2, pool_w=2, stride=2)` for a batch of feature maps `x: (N, C, H, W)`. Each output value is the maximum of one `pool_h × pool_w` window, taken separately for every sample and every channel; the windows move `stride` pixels at a time, with no padding. Return `(N, C, H_out, W_out)` with $H_\text{out} = (H - \text{pool\_h}) / \text{stride} + 1$ and likewise $W_\text{out}$.
 #
-# *Hint:* loop over the output positions only; `window = x[:, :, i*stride : i*stride + pool_h, j*stride : j*stride + pool_w]` holds that window for all samples and channels at once, and `window.max(axis=(2, 3))` is its maximum.
+# *Hint:* lesson 06, section 6 (max pooling); handle all samples and channels of one window at once.
 #
 # *Checked:* three batches with non-square pools, overlapping windows (stride smaller than the pool), and all-negative values.
 
 # %% dlcourse={"points": 2, "task": "6.4"}
 def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):
     """Max over each window. x: (N, C, H, W); returns (N, C, H_out, W_out)."""
-    # Hint: two loops over the output positions; max over axes 2 and 3 of each window.
+    # Hint: one window per output position, for all samples and channels at once.
     ### BEGIN SOLUTION
     n, c, h, w = x.shape
     h_out = (h - pool_h) // stride + 1

@@ -72,14 +72,14 @@ check("7.1", conv_input_gradient)
 # - **Ties.** When a window holds its maximum twice, give the gradient to the *first* one in row-major order (the one `np.argmax` of the flattened window picks), never to both.
 # - **Overlap.** When `stride` is smaller than the pool, windows overlap and one input can be the maximum of two windows: add (`+=`) the gradients.
 #
-# *Hint:* loop over the output positions `(p, q)`; for the window `x[:, :, p*stride : p*stride + pool_h, q*stride : q*stride + pool_w]`, `window.reshape(n, c, -1).argmax(axis=2)` gives the flat index of each maximum, `np.unravel_index(..., (pool_h, pool_w))` its row and column, and `n_idx, c_idx = np.indices((n, c))` lets you index all samples and channels at once.
+# *Hint:* lesson 07, section 3 (ReLU and max pooling, backward). `np.argmax` of a flattened window picks the first maximum; `np.unravel_index` turns that flat index back into a row and a column.
 #
 # *Checked:* four cases, with ties, non-square pools and overlapping windows.
 
 # %% dlcourse={"points": 2, "task": "7.2"}
 def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
     """Route dout to each window's first maximum. x: (N, C, H, W); returns dx: (N, C, H, W)."""
-    # Hint: argmax of each flattened window, unravel it, then dx[...] += dout[:, :, p, q].
+    # Hint: for every output position, find each window's first maximum and add dout there.
     ### BEGIN SOLUTION
     dx = np.zeros_like(x)
     n, c, h_out, w_out = dout.shape
@@ -106,14 +106,14 @@ check("7.2", max_pool_backward)
 # - $dz = \text{dout} \cdot [z > 0]$: ReLU lets the gradient through where its input was positive. At $z = 0$ exactly, take the gradient as 0 (as `dlcourse`'s `ReLU` does).
 # - $db[f] = \sum_{n, p, q} dz[n, f, p, q]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
 #
-# *Hint:* `z > 0` is a boolean mask you can multiply with; `dz.sum(axis=(0, 2, 3))` sums everything but the filter axis.
+# *Hint:* lesson 07, section 3 (ReLU backward). Which axes of `dz` does one bias $b[f]$ touch?
 #
 # *Checked:* two shapes, with some `z` exactly 0.
 
 # %% dlcourse={"points": 2, "task": "7.3"}
 def bias_relu_backward(dout, z):
     """dout, z: (N, F, H_out, W_out); returns dz: (N, F, H_out, W_out) and db: (F,)."""
-    # Hint: mask, then sum over every axis but the filter axis.
+    # Hint: mask first, then sum.
     ### BEGIN SOLUTION
     dz = dout * (z > 0)
     db = dz.sum(axis=(0, 2, 3))
@@ -130,14 +130,14 @@ check("7.3", bias_relu_backward)
 #
 # In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `p * W_out + q` for output position `(p, q)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
 #
-# *Hint:* start from `padded = np.zeros((H + 2*pad, W + 2*pad))`, loop over the output positions, and `+=` each row, reshaped to `(fh, fw)`, onto its patch; return `padded[pad : pad + H, pad : pad + W]`.
+# *Hint:* lesson 07, section 2 (col2im, and how many patches contain each pixel). Your `im2col_single` of assignment 06 visits the patches in the same order.
 #
 # *Checked:* three cases with overlapping patches, strides, a non-square filter and padding.
 
 # %% dlcourse={"points": 2, "task": "7.4"}
 def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
     """Add rows of cols: (H_out * W_out, fh * fw) back onto an image of shape (H, W)."""
-    # Hint: the im2col loops, with padded[patch] += cols[a * w_out + b].reshape(fh, fw).
+    # Hint: accumulate on the padded image, then cut the padding off.
     ### BEGIN SOLUTION
     h, w = shape
     h_out = (h + 2 * pad - fh) // stride + 1
