@@ -390,3 +390,11 @@ def test_skipping_a_layer_is_named():
 
 def check_result(task, *objects):
     return check(task, *objects, verbose=False)
+
+
+def test_backprop_returning_a_tuple_says_what_came_back():
+    def wrong(layers, loss_layer, x, t):
+        return (backprop(layers, loss_layer, x, t), "done")
+
+    message = failed("5.4", wrong)
+    assert "should return one number" in message and "returned tuple" in message

@@ -381,7 +381,8 @@ def check_backprop(backprop: Callable) -> None:
             )
         if loss is None:
             raise CheckFailed("backprop returned None; return the loss value")
-        expect_close("loss", np.asarray(float(loss)), np.asarray(want_loss), rtol=1e-6)
+        loss = _loss_value(loss, "backprop")
+        expect_close("loss", np.asarray(loss), np.asarray(want_loss), rtol=1e-6)
         for nm, got, want in zip(names, mine, want_layers, strict=True):
             for key in want.params:
                 expect_close(

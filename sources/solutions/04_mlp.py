@@ -27,28 +27,32 @@ epochs = sized(15, 6)  # training epochs at the end of the assignment
 
 
 # %% [markdown]
-# ### Task 4.1 — mini-batches without replacement (2 points)
+# ### Task 4.1 — mini-batches with every class in each (2 points)
 #
-# Write `minibatch_indices(n, batch_size, rng)` that returns one epoch of mini-batches as a list of integer index arrays: every index $0, \ldots, n-1$ exactly once, in a random order drawn from `rng` (a `np.random.Generator`), cut into consecutive batches of `batch_size`; the last batch holds what is left and may be smaller.
+# Lesson 04 cut one shuffled permutation into consecutive batches. With few samples of a class, such a batch may hold none of them, and the gradient steps swing from batch to batch. Write `stratified_batches(labels, batch_size, rng)` for integer labels `(N,)` that returns one epoch of mini-batches as a list of integer index arrays such that
 #
-# *Hint:* lesson 04, section 2 (mini-batches): one shuffle per epoch, then consecutive slices; the last batch may be shorter.
+# - every index $0, \ldots, N-1$ appears exactly once,
+# - there are $B = \lceil N / 	ext{batch\_size} ceil$ batches, none larger than `batch_size`, whose sizes differ by at most 1,
+# - every class is spread as evenly as possible: the number of samples of a class in two batches differs by at most 1,
+# - the order is random and drawn from `rng` (a `np.random.Generator`): same seed, same batches; next call, new batches.
 #
-# *Checked:* four sizes (some not divisible by the batch size); each index exactly once; a shuffled order that comes from `rng` (same seed, same batches; next call, a new order). It names sampling with replacement, a dropped last batch and an unshuffled order.
+# *Hint:* lesson 04, section 2 (mini-batches). Think of dealing cards: if the samples are lined up class by class (each class shuffled), handing them out to the $B$ batches in turn gives every batch its share of every class.
+#
+# *Checked:* four label sets, balanced and unbalanced, with batch sizes that do not divide $N$; each index exactly once, the batch sizes, the class counts per batch, and that the order comes from `rng`. It names a plain shuffle (lesson 04's sampler), repeated or missing indices and an order that ignores `rng`.
 
 # %% dlcourse={"points": 2, "task": "4.1"}
-def minibatch_indices(n, batch_size, rng):
-    """One epoch of shuffled batches: a list of 1-D index arrays covering 0..n-1 once."""
+def stratified_batches(labels, batch_size, rng):
+    """One epoch of batches with every class spread evenly. labels: (N,); returns index arrays."""
     ### BEGIN SOLUTION
-    order = rng.permutation(n)
-    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+    n_batches = -(-len(labels) // batch_size)  # ceil
+    order = rng.permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]  # class by class, shuffled within
+    return [order[start::n_batches] for start in range(n_batches)]
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "4.1"}
-check("4.1", minibatch_indices)
-### BEGIN HIDDEN TESTS
-assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))) == list(range(10))
-### END HIDDEN TESTS
+check("4.1", stratified_batches)
 
 # %% [markdown]
 # ### Task 4.2 — forward pass and loss (2 points)
@@ -141,6 +145,7 @@ check("4.4", lr_for_mean_loss)
 # %%
 data = load_mnist()
 x_train, t_train = data.x_train, one_hot(data.t_train)
+labels_train = data.t_train
 x_test, t_test = data.x_test, one_hot(data.t_test)
 
 init = np.random.default_rng(0)
@@ -153,7 +158,7 @@ params = {
 lr = lr_for_mean_loss(0.005, 100)
 train_losses, test_accuracies = [], []
 for _ in range(epochs):
-    for batch in minibatch_indices(len(x_train), 100, init):
+    for batch in stratified_batches(labels_train, 100, init):
         grads = mlp_gradients(x_train[batch], t_train[batch], params)
         for name in params:
             params[name] -= lr * grads[name]
