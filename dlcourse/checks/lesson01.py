@@ -1,10 +1,11 @@
 """Checkers for assignment 01 · Gradient descent (numerical derivatives, the update rule).
 
 Each checker compares the learner's function with the formula it should implement, on
-several functions, points and step sizes (an explicit ``h`` so that a forward difference
-cannot pass for a central one), and names the typical mistake when it recognises one:
-a forward difference, a missing factor 2, a perturbed copy instead of the array itself,
-an array left changed after the call, a path whose rows all alias the same array.
+several functions, points and step sizes (an explicit ``h`` so that lesson 01's central
+difference cannot pass for the five-point one), and names the typical mistake when it
+recognises one: the central or forward difference, a wrong denominator or sign, a
+perturbed copy instead of the array itself, an array left changed after the call, a
+path whose rows all alias the same array.
 """
 
 from __future__ import annotations

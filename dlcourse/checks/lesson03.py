@@ -1,10 +1,10 @@
-"""Checkers for assignment 03 · XOR (sigmoid, a two-layer forward pass, backprop by hand).
+"""Checkers for assignment 03 · XOR (sigmoid, a forward pass of any depth, backprop by hand).
 
-The network is ``x (N, D) → affine W1, b1 → sigmoid → affine W2, b2 → softmax → y (N, K)``
-with the mean cross-entropy loss. The forward pass is compared with a reference written
-here; the gradients with a numerical gradient (central differences in float64) of that
-reference loss, so the learner's backprop is judged against the definition of a
-derivative, on non-square shapes (D ≠ H ≠ K) and several seeds.
+Task 3.2's network is ``x → (affine → sigmoid) × (L − 1) → affine → softmax``; Task 3.3's
+is the two-layer one, with the mean cross-entropy loss. Forward passes are compared with
+references written here; the gradients with a numerical gradient (central differences
+in float64) of the reference loss, so the learner's backprop is judged against the
+definition of a derivative, on non-square shapes (D ≠ H ≠ K) and several seeds.
 """
 
 from __future__ import annotations

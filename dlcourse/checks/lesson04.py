@@ -1,9 +1,11 @@
-"""Checkers for assignment 04 · MLP on MNIST (mini-batches, forward + loss, backprop).
+"""Checkers for assignment 04 · MLP on MNIST (stratified mini-batches, forward + loss,
+backprop).
 
 The network is ``x (N, D) → affine W1, b1 → ReLU → affine W2, b2 → softmax`` with the
 mean cross-entropy loss. The loss is compared with a reference written here, the
 gradients with a numerical gradient (central differences in float64) of that reference,
-on shapes where D, H and K all differ, so a transposed gradient cannot pass.
+on shapes where D, H and K all differ, so a transposed gradient cannot pass. The batches
+are checked for cover, sizes, the class counts per batch and their randomness.
 """
 
 from __future__ import annotations

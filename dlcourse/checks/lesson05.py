@@ -1,10 +1,13 @@
 """Checkers for assignment 05 · Functionization (layers with forward and backward).
 
-The learner writes layer *classes*; each checker builds them on non-square random
-shapes with several seeds, compares outputs and gradients with :mod:`dlcourse.layers`
-(in float64) and names the typical mistake when it recognises one: a transposed dW,
-a bias gradient averaged instead of summed, a ReLU mask of the wrong sign, a
-gradient not divided by the batch size, layers visited in the wrong order.
+The learner writes layer *classes* (Dense for inputs of any shape, LeakyReLU, Sigmoid,
+SoftmaxWithLoss); each checker builds them on non-square random shapes drawn from
+``case_rng``, compares outputs and gradients with float64 references written here, and
+names the typical mistake when it recognises one: a transposed dW, a bias gradient
+averaged, gradients piling up across calls, a dx left flat, a sigmoid that overflows, an
+unguarded log, a backward that ignores dout or overwrites its cache, layers visited in
+the wrong order. Task 5.4 runs the learner's loop over ``dlcourse.layers`` layers
+wrapped in recorders (the layers are scaffolding there, not the answer).
 """
 
 from __future__ import annotations

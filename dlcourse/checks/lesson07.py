@@ -1,9 +1,12 @@
-"""Checkers for assignment 07 · CNN backward (filter gradient, pooling, bias/ReLU, col2im).
+"""Checkers for assignment 07 · CNN backward and training (input gradient, pooling,
+bias/ReLU, col2im, sanity checks, a CNN against the clock).
 
-The filter gradient is compared with a numerical gradient (central differences in
-float64) of the scalar ``L(W) = sum(conv(x, W) * dout)``, whose exact gradient is the
-``dW`` the learner computes. The other checkers compare with references written here,
-on non-square shapes and several seeds, and name the typical mistake when they see it.
+The input gradient is compared with a numerical gradient (central differences in
+float64) of the scalar ``L(x) = sum(conv(x, W) * dout)``, whose exact gradient is the
+``dx`` the learner computes. The other backward pieces are compared with references
+written here, on non-square shapes and several seeds. Tasks 7.6 and 7.7 measure the
+learner's returned model themselves (its accuracy on digits the check picks, and the
+wall-clock time of the call).
 """
 
 from __future__ import annotations
