@@ -279,9 +279,9 @@ def sanity_checks(x, labels, seed, max_steps=300, report_after=False, expected=N
     return model, {"initial_loss": initial_loss, "expected_loss": expected_loss, "steps": steps}
 
 
-def train_cnn(x_train, labels_train, seconds, stop_on_time=True, lr=0.001):
+def train_cnn(x_train, labels_train, seconds, stop_on_time=True, lr=0.002):
     start = time.perf_counter()
-    model = simple_convnet(rng=0)
+    model = simple_convnet(filters=16, rng=0)
     optimizer = Adam(lr=lr)
     shuffle = np.random.default_rng(0)
     while time.perf_counter() - start < 0.9 * seconds or not stop_on_time:

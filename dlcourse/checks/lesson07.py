@@ -518,7 +518,7 @@ def _budget() -> tuple[int, float, float, int]:
     """(training digits, seconds, accuracy goal, test digits): the full and the quick run."""
     from dlcourse.config import sized
 
-    return sized(4000, 1000), sized(60.0, 8.0), sized(0.95, 0.75), sized(1000, 500)
+    return sized(4000, 1000), sized(90.0, 6.0), sized(0.95, 0.75), sized(1000, 500)
 
 
 @checker("7.7", uses=("train_cnn",))

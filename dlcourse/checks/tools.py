@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -240,7 +243,7 @@ def _is_library_file(filename: str) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
-def learner_frame(tb: object) -> object | None:
+def learner_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
     """The innermost frame of traceback ``tb`` that is the learner's code, or None.
 
     A learner's error surfaces deep inside numpy (``line 41 of _amax``) or inside the
@@ -250,9 +253,7 @@ def learner_frame(tb: object) -> object | None:
     :class:`traceback.FrameSummary` (``.lineno``, ``.name``, ``.line``) or None when no
     frame of the learner's is in the traceback.
     """
-    import traceback
-
-    frames = traceback.extract_tb(tb)  # type: ignore[arg-type]
+    frames = traceback.extract_tb(tb)
     for frame in reversed(frames):
         if not _is_library_file(frame.filename):
             return frame
@@ -270,7 +271,7 @@ def describe_raise(err: BaseException) -> str:
     text = f"your code raised {type(err).__name__}: {err}"
     if frame is None:
         return text
-    line = f": `{frame.line.strip()}`" if getattr(frame, "line", None) else ""
+    line = f": `{frame.line.strip()}`" if frame.line else ""
     return f"{text} (line {frame.lineno} of {frame.name}{line})"
 
 
@@ -289,7 +290,7 @@ def _parameter_names(func: Callable, count: int) -> list[str]:
     return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(count)]
 
 
-def call_keeping(func: Callable, *args: object, example: str = "", **kwargs: object) -> object:
+def call_keeping(func: Callable, *args: object, example: str = "", **kwargs: object) -> Any:
     """Call the learner's ``func`` on copies of ``args``; fail, naming the parameter, if it
     changed one of them in place.
 

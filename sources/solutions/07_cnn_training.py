@@ -9,7 +9,7 @@
 #
 # **You need:** lesson 07 (sections 1–6), lesson 02 (section 5) and assignment 06.
 #
-# **Time:** about 100 minutes, two of them training.
+# **Time:** about 100 minutes, a minute and a half of them training.
 #
 # Notation, as in the lesson: `x: (N, C, H, W)` the layer's input, `W: (F, C, FH, FW)` the filters, `dout` the gradient of the loss with respect to the layer's output; stride 1 and no padding unless a task says otherwise.
 
@@ -277,8 +277,8 @@ check("7.6", sanity_checks)
 #
 # | run | training digits | `seconds` | goal (test accuracy) |
 # |---|---|---|---|
-# | your notebook | 4,000 | 60 | ≥ 95 % |
-# | the tests' quick run | 1,000 | 8 | ≥ 75 % |
+# | your notebook | 4,000 | 90 | ≥ 95 % |
+# | the tests' quick run | 1,000 | 6 | ≥ 75 % |
 #
 # Any CNN and any training loop will do, as long as it watches the clock: read `time.perf_counter()` after every mini-batch and stop when the budget is used up (the check accepts 25 % over the budget, plus 2 s, for a busy machine). Run the sanity checks of Task 7.6 on your network first.
 #
@@ -292,8 +292,8 @@ def train_cnn(x_train, labels_train, seconds):
     # Hint: an epoch loop around a mini-batch loop, both stopping when time is up.
     ### BEGIN SOLUTION
     start = time.perf_counter()
-    model = simple_convnet(rng=0)
-    optimizer = Adam(lr=0.001)
+    model = simple_convnet(filters=16, rng=0)  # fewer filters: more epochs within the budget
+    optimizer = Adam(lr=0.002)
     shuffle = np.random.default_rng(0)
     while time.perf_counter() - start < 0.9 * seconds:
         order = shuffle.permutation(len(x_train))
