@@ -12,9 +12,13 @@ from dlcourse.checks import check
 # The same code as in solutions/02_softmax.ipynb.
 
 
+def log_softmax(x):
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return np.exp(log_softmax(x))
 
 
 def as_one_hot(t, num_classes):
@@ -45,7 +49,7 @@ def train_step(params, x, t, lr):
 @pytest.mark.parametrize(
     ("task", "func"),
     [
-        ("2.1", softmax),
+        ("2.1", log_softmax),
         ("2.2", cross_entropy),
         ("2.3", softmax_cross_entropy_gradient),
         ("2.4", train_step),
@@ -60,58 +64,69 @@ def test_stub_fails_as_not_implemented(task):
     assert_not_implemented(task, stub)
 
 
-def test_package_softmax_and_cross_entropy_pass():
+def test_package_log_softmax_and_cross_entropy_pass():
     from dlcourse.functions import cross_entropy as package_cross_entropy
-    from dlcourse.functions import softmax as package_softmax
+    from dlcourse.functions import log_softmax as package_log_softmax
 
-    assert check("2.1", package_softmax, verbose=False).passed
+    assert check("2.1", package_log_softmax, verbose=False).passed
     assert check("2.2", package_cross_entropy, verbose=False).passed
 
 
 # ----------------------------------------------------------------------------- 2.1
 
 
-def test_naive_softmax_overflow_is_named():
+def test_naive_log_softmax_overflow_is_named():
     def wrong(x):
-        e = np.exp(x)
-        return e / e.sum(axis=-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
     message = failed("2.1", wrong)
-    assert message.startswith("softmax([1010, 1000, 990]) returned nan")
+    assert message.startswith("log_softmax([1010, 1000, 990]) returned")
     assert "subtract the row maximum before exp()" in message
+
+
+def test_log_of_softmax_is_named():
+    def wrong(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return np.log(e / e.sum(axis=-1, keepdims=True))
+
+    message = failed("2.1", wrong)
+    assert "class 800 below the others returned -inf" in message
+    assert "that is np.log(softmax(x))" in message
 
 
 def test_global_maximum_is_named():
     def wrong(x):  # the textbook one-sample version, applied to a batch
-        e = np.exp(x - np.max(x))
-        return e / e.sum(axis=-1, keepdims=True)
+        shifted = x - np.max(x)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
     message = failed("2.1", wrong)
-    assert "rows are near 0, +1000 and -1000 returned nan" in message
+    assert "rows are near 0, +1000 and -1000 returned" in message
     assert "not the maximum of the whole batch" in message
 
 
-def test_normalising_columns_is_named():
+def test_sum_over_columns_is_named():
     def wrong(x):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=0, keepdims=True)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
 
-    assert "the columns sum to 1 instead of the rows" in failed("2.1", wrong)
+    assert "the sum of exp runs down the columns" in failed("2.1", wrong)
 
 
-def test_normalising_the_whole_batch_is_named():
+def test_probabilities_instead_of_logs_are_named():
+    assert "returned probabilities" in failed("2.1", softmax)
+
+
+def test_missing_log_sum_exp_term_is_named():
     def wrong(x):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum()
+        return x - x.max(axis=-1, keepdims=True)
 
-    assert "the whole batch sums to 1" in failed("2.1", wrong)
+    assert "subtract log Σ exp(x − max) as well" in failed("2.1", wrong)
 
 
-def test_softmax_that_changes_its_input_is_caught():
+def test_log_softmax_that_changes_its_input_is_caught():
     def wrong(x):
         x -= x.max(axis=-1, keepdims=True)
-        e = np.exp(x)
-        return e / e.sum(axis=-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
     assert "changed `x` in place" in failed("2.1", wrong)
 
@@ -252,18 +267,17 @@ def test_step_without_mean_is_named():
 @pytest.mark.parametrize("shift", ["min", "mean"])
 def test_subtracting_the_row_minimum_or_mean_is_named(shift):
     def wrong(x):
-        e = np.exp(x - getattr(x, shift)(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        shifted = x - getattr(x, shift)(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
     message = failed("2.1", wrong)
     assert f"subtracted each row's {'minimum' if shift == 'min' else 'mean'}" in message
     assert "Subtract the row maximum" in message
 
 
-def test_softmax_written_another_way_passes():
-    def variant(x):  # log-sum-exp form: another correct formulation
-        m = np.max(x, axis=-1, keepdims=True)
-        return np.exp(x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))
+def test_log_softmax_written_with_logaddexp_passes():
+    def variant(x):  # another correct formulation
+        return x - np.logaddexp.reduce(x, axis=-1, keepdims=True)
 
     assert_passes("2.1", variant)
 
