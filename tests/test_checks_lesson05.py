@@ -71,17 +71,32 @@ class SoftmaxWithLoss:
         return dout * (self.y - self.t) / self.y.shape[0]
 
 
-def backprop(layers, loss_layer, x, t):
-    for layer in layers:
-        x = layer.forward(x)
-    loss = loss_layer.forward(x, t)
-    dout = loss_layer.backward()
-    for layer in reversed(layers):
-        dout = layer.backward(dout)
-    return loss
+def accumulated_gradients(layers, loss_layer, x, t, micro_batch, combine="share"):
+    """The model answer; combine="sum", "mean" or "last" are the typical mistakes."""
+    n = len(x)
+    loss = 0.0
+    grads = [{} for _ in layers]
+    starts = range(0, n, micro_batch)
+    for start in starts:
+        piece_x, piece_t = x[start : start + micro_batch], t[start : start + micro_batch]
+        weight = {"share": len(piece_x) / n, "sum": 1.0, "mean": 1 / len(starts), "last": 1.0}
+        out = piece_x
+        for layer in layers:
+            out = layer.forward(out)
+        loss += weight[combine] * loss_layer.forward(out, piece_t)
+        dout = loss_layer.backward()
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        for total, layer in zip(grads, layers, strict=True):
+            for name, value in getattr(layer, "grads", {}).items():
+                if combine == "last":
+                    total[name] = value.copy()
+                else:
+                    total[name] = total.get(name, 0) + weight[combine] * value
+    return loss, grads
 
 
-def stub_backprop(layers, loss_layer, x, t):
+def stub_accumulated(layers, loss_layer, x, t, micro_batch):
     raise NotImplementedError("Task 5.4: write your code here")
 
 
@@ -94,7 +109,7 @@ def stub_backprop(layers, loss_layer, x, t):
         ("5.1", (Dense,)),
         ("5.2", (LeakyReLU, Sigmoid)),
         ("5.3", (SoftmaxWithLoss,)),
-        ("5.4", (backprop,)),
+        ("5.4", (accumulated_gradients, Dense, LeakyReLU, SoftmaxWithLoss)),
     ],
 )
 def test_reference_solution_passes(task, objects):
@@ -103,7 +118,12 @@ def test_reference_solution_passes(task, objects):
 
 @pytest.mark.parametrize(
     ("task", "objects"),
-    [("5.1", (Stub,)), ("5.2", (Stub, Stub)), ("5.3", (Stub,)), ("5.4", (stub_backprop,))],
+    [
+        ("5.1", (Stub,)),
+        ("5.2", (Stub, Stub)),
+        ("5.3", (Stub,)),
+        ("5.4", (stub_accumulated, Dense, LeakyReLU, SoftmaxWithLoss)),
+    ],
 )
 def test_stub_fails_as_not_implemented(task, objects):
     assert_not_implemented(task, *objects)
@@ -354,47 +374,89 @@ def test_a_loss_that_is_not_a_number_says_what_came_back():
 
 # ----------------------------------------------------------------------------- 5.4
 
+LAYERS = (Dense, LeakyReLU, SoftmaxWithLoss)
 
-def test_backward_in_forward_order_is_named():
-    def wrong(layers, loss_layer, x, t):
+
+@pytest.mark.parametrize(
+    ("combine", "words"),
+    [
+        ("sum", "you added the micro-batches' gradients"),
+        ("mean", "averaged the micro-batches' gradients with equal weights"),
+        ("last", "these are the gradients of the last micro-batch only"),
+    ],
+)
+def test_wrong_combination_of_micro_batches_is_named(combine, words):
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        return accumulated_gradients(layers, loss_layer, x, t, micro_batch, combine)
+
+    assert words in failed("5.4", wrong, *LAYERS)
+
+
+def test_unweighted_loss_is_named():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return loss * 1.5, grads
+
+    assert "weight each micro-batch's mean loss" in failed("5.4", wrong, *LAYERS)
+
+
+def test_backward_in_forward_order_names_the_learners_line():
+    def wrong(layers, loss_layer, x, t, micro_batch):
         for layer in layers:
             x = layer.forward(x)
-        loss = loss_layer.forward(x, t)
+        loss_layer.forward(x, t)
         dout = loss_layer.backward()
-        for layer in layers:
+        for layer in layers:  # forward order: the first Dense gets the wrong dout
             dout = layer.backward(dout)
-        return loss
+        return 0.0, []
 
-    assert "it must go in reverse order" in failed("5.4", wrong)
-
-
-def test_forgetting_to_return_the_loss_is_named():
-    def wrong(layers, loss_layer, x, t):
-        backprop(layers, loss_layer, x, t)
-
-    assert "return the loss value" in failed("5.4", wrong)
+    message = failed("5.4", wrong, *LAYERS)
+    assert message.startswith("your code raised ValueError")
+    assert "of backward" in message  # the learner's Dense.backward line, not the checker's
 
 
-def test_skipping_a_layer_is_named():
-    def wrong(layers, loss_layer, x, t):
-        for layer in layers:
-            x = layer.forward(x)
-        loss = loss_layer.forward(x, t)
-        dout = loss_layer.backward()
-        for layer in reversed(layers[1:]):
-            dout = layer.backward(dout)
-        return loss
+def test_grads_that_are_not_a_list_say_what_came_back():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return loss, {i: g for i, g in enumerate(grads)}
 
-    assert "call it on every layer" in failed("5.4", wrong)
+    message = failed("5.4", wrong, *LAYERS)
+    assert "should return a pair (loss, grads)" in message and "returned tuple" in message
+
+
+def test_accumulated_loss_that_is_not_a_number_says_what_came_back():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return [loss], grads
+
+    assert "should return one number" in failed("5.4", wrong, *LAYERS)
+
+
+def test_accumulating_with_numpy_arrays_passes():
+    def variant(layers, loss_layer, x, t, micro_batch):
+        pieces = np.array_split(np.arange(len(x)), -(-len(x) // micro_batch))
+        totals, loss = None, 0.0
+        for piece in pieces:
+            out = x[piece]
+            for layer in layers:
+                out = layer.forward(out)
+            loss += loss_layer.forward(out, t[piece]) * len(piece) / len(x)
+            dout = loss_layer.backward()
+            for layer in layers[::-1]:
+                dout = layer.backward(dout)
+            now = [
+                {k: v * len(piece) / len(x) for k, v in getattr(la, "grads", {}).items()}
+                for la in layers
+            ]
+            totals = (
+                now
+                if totals is None
+                else [{k: a[k] + b[k] for k in a} for a, b in zip(totals, now, strict=True)]
+            )
+        return loss, totals
+
+    assert_passes("5.4", variant, *LAYERS)
 
 
 def check_result(task, *objects):
     return check(task, *objects, verbose=False)
-
-
-def test_backprop_returning_a_tuple_says_what_came_back():
-    def wrong(layers, loss_layer, x, t):
-        return (backprop(layers, loss_layer, x, t), "done")
-
-    message = failed("5.4", wrong)
-    assert "should return one number" in message and "returned tuple" in message

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from dlcourse import layers as ref
 from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
@@ -312,85 +311,125 @@ def _check_log_guard(SoftmaxWithLoss: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 5.4
 
-
-class _Recorder:
-    """Wraps a dlcourse layer and records the order of forward/backward calls."""
-
-    def __init__(self, name: str, layer: ref.Layer, log: list[str]) -> None:
-        self.name, self.layer, self.log = name, layer, log
-        self.params, self.grads = layer.params, layer.grads
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self.log.append(f"forward {self.name}")
-        return self.layer.forward(x)
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self.log.append(f"backward {self.name}")
-        if self.log.count(f"forward {self.name}") == 0:
-            raise CheckFailed(f"backward of {self.name} was called before its forward")
-        order = [e.split()[1] for e in self.log if e.startswith("backward")]
-        expected = list(reversed(_NAMES))[: len(order)]
-        if order != expected:  # report the order before the reference fails on a shape
-            raise CheckFailed(
-                f"backward visited the layers as {order}; it must go in reverse order, "
-                f"{list(reversed(_NAMES))}: each layer needs the gradient of the layer after it"
-            )
-        return self.layer.backward(dout)
+# (N, D, H, K, micro_batch): micro-batches that divide N, that do not, and one of N
+_ACCUMULATE_CASES = ((10, 4, 5, 3, 4), (9, 3, 6, 4, 3), (7, 5, 3, 4, 7), (8, 2, 4, 3, 3))
 
 
-_NAMES = ["affine1", "relu1", "affine2"]
+def _reference(params: dict, x: np.ndarray, t1: np.ndarray, alpha: float):
+    """Mean loss and grads [dW1/db1, {}, dW2/db2] of Dense → LeakyReLU → Dense → softmax-CE."""
+    n = len(x)
+    a1 = x @ params["W1"] + params["b1"]
+    h = np.where(a1 > 0, a1, alpha * a1)
+    scores = h @ params["W2"] + params["b2"]
+    guarded, y, _ = _softmax_ce(scores, t1)
+    d2 = (y - t1) / n
+    dh = d2 @ params["W2"].T
+    d1 = dh * np.where(a1 > 0, 1.0, alpha)
+    grads = [{"W": x.T @ d1, "b": d1.sum(axis=0)}, {}, {"W": h.T @ d2, "b": d2.sum(axis=0)}]
+    return guarded, grads
 
 
-def _network(rng: np.random.Generator, d: int, h: int, k: int) -> list[ref.Layer]:
+def _micro(x, t1, size):
+    return [(x[i : i + size], t1[i : i + size]) for i in range(0, len(x), size)]
+
+
+def _combine(parts, weights):
     return [
-        ref.Affine(rng.standard_normal((d, h)), rng.standard_normal(h) * 0.1),
-        ref.ReLU(),
-        ref.Affine(rng.standard_normal((h, k)), rng.standard_normal(k) * 0.1),
+        {
+            key: sum(w * part[layer][key] for part, w in zip(parts, weights, strict=True))
+            for key in g
+        }
+        for layer, g in enumerate(parts[0])
     ]
 
 
-@checker("5.4", uses=("backprop",))
-def check_backprop(backprop: Callable) -> None:
-    """Task 5.4: forward through the layers in order, loss, backward in reverse order."""
-    for seed, (n, d, k) in zip(SEEDS, SHAPES, strict=True):
-        rng = np.random.default_rng(seed)
-        x, t = rng.standard_normal((n, d)), np.eye(k + 1)[rng.integers(0, k + 1, n)]
-        want_layers = _network(np.random.default_rng(seed + 10), d, 4, k + 1)
-        reference = ref.SoftmaxCrossEntropy()
-        out = x
-        for layer in want_layers:
-            out = layer.forward(out)
-        want_loss = reference.forward(out, t)
-        grad = reference.backward()
-        for layer in reversed(want_layers):
-            grad = layer.backward(grad)
+def _accumulation_hint(got, x, t1, params, alpha, size) -> str:
+    """What wrong way of combining the micro-batches the learner's grads match."""
+    parts = [_reference(params, xm, tm, alpha)[1] for xm, tm in _micro(x, t1, size)]
+    count = len(parts)
+    variants = {
+        "summed": (
+            [1.0] * count,
+            "you added the micro-batches' gradients: each is the gradient "
+            "of a *mean* over its micro-batch, so weight it by its share, len(micro) / N",
+        ),
+        "averaged": (
+            [1.0 / count] * count,
+            "you averaged the micro-batches' gradients with equal "
+            "weights; the last micro-batch is smaller, so weight each by len(micro) / N",
+        ),
+        "last": (
+            [0.0] * (count - 1) + [1.0],
+            "these are the gradients of the last micro-batch "
+            "only: every backward overwrites layer.grads, so add each micro-batch's share "
+            "into arrays of your own before the next forward",
+        ),
+    }
+    for weights, hint in variants.values():
+        want = _combine(parts, weights)
+        if all(
+            np.allclose(np.asarray(got[i][key]), want[i][key], rtol=1e-6, atol=1e-10)
+            for i in (0, 2)
+            for key in ("W", "b")
+        ):
+            return hint
+    return ""
 
-        log: list[str] = []
-        names = _NAMES
-        mine = _network(np.random.default_rng(seed + 10), d, 4, k + 1)
-        wrapped = [_Recorder(nm, layer, log) for nm, layer in zip(names, mine, strict=True)]
-        loss = backprop(wrapped, ref.SoftmaxCrossEntropy(), x.copy(), t)
-        backward_order = [e.split()[1] for e in log if e.startswith("backward")]
-        is_prefix = backward_order == names[::-1][: len(backward_order)]
-        if not is_prefix:
+
+@checker("5.4", uses=("accumulated_gradients", "Dense", "LeakyReLU", "SoftmaxWithLoss"))
+def check_accumulated_gradients(
+    accumulated_gradients: Callable, Dense: Callable, LeakyReLU: Callable, SoftmaxWithLoss: Callable
+) -> None:
+    """Task 5.4: micro-batches whose weighted gradients equal the full batch's, with the
+    learner's own layers (Tasks 5.1–5.3)."""
+    for salt, (n, d, h, k, size) in enumerate(_ACCUMULATE_CASES):
+        rng = case_rng(540 + salt)
+        params = {
+            "W1": rng.standard_normal((d, h)),
+            "b1": rng.standard_normal(h) * 0.1,
+            "W2": rng.standard_normal((h, k)),
+            "b2": rng.standard_normal(k) * 0.1,
+        }
+        alpha = 0.1
+        x, labels = rng.standard_normal((n, d)), rng.integers(0, k, n)
+        t1 = np.eye(k)[labels]
+        t = labels if salt % 2 else t1
+        layers = [
+            Dense(params["W1"].copy(), params["b1"].copy()),
+            LeakyReLU(alpha),
+            Dense(params["W2"].copy(), params["b2"].copy()),
+        ]
+        text = (
+            f"accumulated_gradients(a {d}-{h}-{k} net of your layers, x of shape {x.shape}, "
+            f"micro_batch={size})"
+        )
+        result = accumulated_gradients(layers, SoftmaxWithLoss(), x.copy(), t.copy(), size)
+        if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], list):
             raise CheckFailed(
-                f"backward visited the layers as {backward_order}; it must go in reverse "
-                f"order, {names[::-1]}: each layer needs the gradient of the layer after it"
+                f"{text} should return a pair (loss, grads) with grads a list of one dict per "
+                f"layer, but returned {type(result).__name__} {result!r:.80}"
             )
-        if len(backward_order) < len(names):
+        loss, grads = _loss_value(result[0], text), result[1]
+        if len(grads) != 3 or not all(isinstance(g, dict) for g in grads):
             raise CheckFailed(
-                f"backward was called on {backward_order or 'no layer'}; call it on every "
-                "layer, starting with the loss layer's backward()"
+                f"{text}: grads should hold one dict per layer (3 here; {{}} for LeakyReLU) but "
+                f"is {grads!r:.80}"
             )
-        if loss is None:
-            raise CheckFailed("backprop returned None; return the loss value")
-        loss = _loss_value(loss, "backprop")
-        expect_close("loss", np.asarray(loss), np.asarray(want_loss), rtol=1e-6)
-        for nm, got, want in zip(names, mine, want_layers, strict=True):
-            for key in want.params:
-                expect_close(
-                    f"{nm}.grads[{key!r}]",
-                    got.grads.get(key),
-                    want.grads[key],
-                    hint="start the backward pass with dout = loss_layer.backward()",
-                )
+        want_loss, want = _reference(params, x, t1, alpha)
+        if not all({"W", "b"} <= set(grads[i]) for i in (0, 2)):
+            raise CheckFailed(f"{text}: the dicts of the Dense layers need keys 'W' and 'b'")
+        close = all(
+            np.allclose(np.asarray(grads[i][key]), want[i][key], rtol=1e-6, atol=1e-10)
+            for i in (0, 2)
+            for key in ("W", "b")
+        )
+        if not close:
+            hint = _accumulation_hint(grads, x, t1, params, alpha, size)
+            if not hint:
+                hint = "pass Tasks 5.1–5.3 first: this check runs your own layers"
+            raise CheckFailed(f"{text}: the gradients differ from the full batch's; {hint}")
+        if not np.isclose(loss, want_loss, rtol=1e-5):
+            raise CheckFailed(
+                f"{text} returned the loss {loss:.6g}; the full batch's mean loss is "
+                f"{want_loss:.6g}: weight each micro-batch's mean loss by len(micro) / N too"
+            )

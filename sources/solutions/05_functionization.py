@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Assignment 05 · Functionization
 #
-# In lesson 05 you rebuilt the MNIST network as layer objects, each with a `forward` and a `backward` method. Here you write those layers yourself and the loop that runs them, so you can see that backpropagation is nothing more than each layer passing a gradient to the one before it.
+# In lesson 05 you rebuilt the MNIST network as layer objects, each with a `forward` and a `backward` method. Here you write such layers yourself, a step further than the lesson's (images as input, more activations, either kind of target), and the loop that runs them over micro-batches, so you can see that backpropagation is nothing more than each layer passing a gradient to the one before it.
 #
 # **Points:** 10 (four code tasks, one written answer).
 #
@@ -163,40 +163,53 @@ check("5.3", SoftmaxWithLoss)
 
 
 # %% [markdown]
-# ### Task 5.4 — backpropagation through a list of layers (2 points)
+# ### Task 5.4 — gradients accumulated over micro-batches (2 points)
 #
-# Write `backprop(layers, loss_layer, x, t)`: send `x` forward through every layer in order, compute the loss with `loss_layer.forward`, then start the backward pass with `dout = loss_layer.backward()` and send it backward through the layers **in reverse order**. Return the loss. Afterwards every layer's `grads` holds its gradients.
+# Lesson 05's `backward` walks the layers once per batch. When a batch does not fit in memory, practitioners split it into **micro-batches**, run forward and backward on each, and combine the gradients so that the step is the same as for the whole batch. Write `accumulated_gradients(layers, loss_layer, x, t, micro_batch)` that
 #
-# *Hint:* lesson 05, section 3 (the network as an ordered container, and its `forward` and `backward` walks).
+# - cuts `x` and `t` into consecutive pieces of `micro_batch` samples (the last piece may be smaller),
+# - for each piece, sends it forward through `layers` and `loss_layer`, then backward in reverse order, starting from `loss_layer.backward()`,
+# - combines the pieces so that the result equals the gradient and the loss of the **whole** batch: each piece's loss is a mean over its own samples, so it counts with weight $\frac{\text{len(piece)}}{N}$,
+# - returns `(loss, grads)`: the whole batch's mean loss and a list with one dict per layer, with the keys of that layer's `grads` (an empty dict for a layer without parameters, such as `LeakyReLU`).
 #
-# *Checked:* with recording layers, the order of the calls, the loss and every gradient, on three seeds.
+# Your `Dense.backward` overwrites `self.grads` on every call (Task 5.1), so add each piece's share into arrays of your own.
+#
+# *Hint:* lesson 05, section 3 (the network as an ordered container, and its `forward` and `backward` walks); `getattr(layer, "grads", {})` is `{}` for a layer without parameters.
+#
+# *Checked:* with **your** `Dense`, `LeakyReLU` and `SoftmaxWithLoss` (pass Tasks 5.1–5.3 first), on four networks and micro-batch sizes that divide $N$, that do not, and one of $N$, against the full-batch gradient computed by the check; it names gradients that were summed or averaged with equal weights, and those of the last piece only.
 
 # %% dlcourse={"points": 2, "task": "5.4"}
-def backprop(layers, loss_layer, x, t):
-    """Forward through layers, loss, backward in reverse order; returns the loss."""
+def accumulated_gradients(layers, loss_layer, x, t, micro_batch):
+    """The whole batch's mean loss and grads, from micro-batches. Returns (loss, grads list)."""
     ### BEGIN SOLUTION
-    for layer in layers:
-        x = layer.forward(x)
-    loss = loss_layer.forward(x, t)
-    dout = loss_layer.backward()
-    for layer in reversed(layers):
-        dout = layer.backward(dout)
-    return loss
+    n = len(x)
+    loss = 0.0
+    grads = [{} for _ in layers]
+    for start in range(0, n, micro_batch):
+        piece_x, piece_t = x[start : start + micro_batch], t[start : start + micro_batch]
+        share = len(piece_x) / n
+        out = piece_x
+        for layer in layers:
+            out = layer.forward(out)
+        loss += share * loss_layer.forward(out, piece_t)
+        dout = loss_layer.backward()
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        for total, layer in zip(grads, layers):
+            for name, value in getattr(layer, "grads", {}).items():
+                total[name] = total.get(name, 0) + share * value
+    return loss, grads
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "5.4"}
-check("5.4", backprop)
-### BEGIN HIDDEN TESTS
-_layers = [Dense(np.eye(3), np.zeros(3))]
-_loss = backprop(_layers, SoftmaxWithLoss(), np.zeros((2, 3)), np.eye(3)[[0, 1]])
-assert np.isclose(_loss, np.log(3), atol=1e-6)
-### END HIDDEN TESTS
+check("5.4", accumulated_gradients, Dense, LeakyReLU, SoftmaxWithLoss)
+
 
 # %% [markdown]
 # ### Your layers on real digits
 #
-# With all four tasks done, your own classes train a 784-100-10 network on a few hundred MNIST digits, fed as images (your `Dense` flattens them) with integer labels. Each step is one call of your `backprop`, then a plain gradient-descent update of every parameter.
+# With all four tasks done, your own classes train a 784-100-10 network on a few hundred MNIST digits, fed as images (your `Dense` flattens them) with integer labels. Each step takes a batch of 100 digits in micro-batches of 25, then a plain gradient-descent update of every parameter.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -211,10 +224,11 @@ loss_layer = SoftmaxWithLoss()
 losses = []
 for _ in range(60):
     batch = rng.choice(len(x), 100, replace=False)
-    losses.append(backprop(net, loss_layer, x[batch], t[batch]))
-    for layer in net:
-        for name in getattr(layer, "params", {}):
-            layer.params[name] -= 0.1 * layer.grads[name]
+    loss, grads = accumulated_gradients(net, loss_layer, x[batch], t[batch], 25)
+    losses.append(loss)
+    for layer, layer_grads in zip(net, grads):
+        for name, grad in layer_grads.items():
+            layer.params[name] -= 0.1 * grad
 print("loss decreased by more than half:", losses[-1] < 0.5 * losses[0])
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "5.5"}
