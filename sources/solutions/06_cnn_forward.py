@@ -195,7 +195,8 @@ check("6.4", max_pool_forward)
 # Pool the feature map of Task 6.2 after a ReLU, as a CNN layer would:
 
 # %%
-activated = np.maximum(conv2d_offsets(digit[None, None], edge_filter[None, None]), 0)  # (1, 1, 24, 24)
+conv_out = conv2d_offsets(digit[None, None], edge_filter[None, None])  # (1, 1, 24, 24)
+activated = np.maximum(conv_out, 0)
 pooled = max_pool_forward(activated)
 print(f"{activated.shape} -> {pooled.shape}")
 
