@@ -72,7 +72,7 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
 
 def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
     """Random x (n, d), one-hot t (n, k) and params of a d-h-k net, all float64."""
-    rng = np.random.default_rng(seed)
+    rng = case_rng(seed)
     x = rng.normal(size=(n, d))
     t = np.eye(k)[rng.integers(0, k, size=n)]
     params = {
@@ -91,7 +91,7 @@ def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
 def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
     """Task 3.1: a sigmoid that never overflows, and its derivative s·(1 − s)."""
     for seed, shape in enumerate(((3, 5), (7,), (2, 3, 4))):
-        x = np.random.default_rng(seed).normal(scale=3.0, size=shape)
+        x = case_rng(seed).normal(scale=3.0, size=shape)
         expect_close(
             f"sigmoid(x of shape {shape})",
             call_keeping(sigmoid, x, example="x = np.clip(x, -500, 500), not x[x < -500] = -500"),
@@ -113,7 +113,7 @@ def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
     expect_close("sigmoid of [[-1000, -50, 0], [50, 1000, -745]]", got, _sigmoid(big), atol=1e-12)
 
     for seed, shape in enumerate(((4, 6), (5,))):
-        x = np.random.default_rng(10 + seed).normal(scale=2.0, size=shape)
+        x = case_rng(10 + seed).normal(scale=2.0, size=shape)
         got = expect_array(
             f"sigmoid_grad(x of shape {shape})",
             call_keeping(sigmoid_grad, x, example="s = sigmoid(x); return s * (1 - s)"),

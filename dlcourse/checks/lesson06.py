@@ -224,7 +224,7 @@ _IM2COL_CASES = (
 def check_im2col_single(im2col_single: Callable) -> None:
     """Task 6.3: one patch per row (row-major over output positions), flattened row-major."""
     for seed, (image_shape, (fh, fw), stride, pad) in enumerate(_IM2COL_CASES):
-        image = np.random.default_rng(10 + seed).normal(size=image_shape)
+        image = case_rng(10 + seed).normal(size=image_shape)
         text = (
             f"im2col_single(image of shape {image_shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
@@ -283,7 +283,7 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride)
 def check_max_pool_forward(max_pool_forward: Callable) -> None:
     """Task 6.4: the maximum of each (pool_h, pool_w) window, per sample and channel."""
     for seed, (shape, pool_h, pool_w, stride) in enumerate(_POOL_CASES):
-        x = np.random.default_rng(20 + seed).normal(size=shape)
+        x = case_rng(20 + seed).normal(size=shape)
         if seed == 1:
             x = -np.abs(x) - 0.1  # every value negative: a max started at 0 shows up here
         text = (

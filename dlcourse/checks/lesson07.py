@@ -220,7 +220,7 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride, ties)
 def check_max_pool_backward(max_pool_backward: Callable) -> None:
     """Task 7.2: route each dout value to the first maximum of its window, adding overlaps."""
     for seed, (shape, pool_h, pool_w, stride, ties) in enumerate(_POOL_CASES):
-        rng = np.random.default_rng(40 + seed)
+        rng = case_rng(40 + seed)
         x = rng.integers(-2, 3, size=shape).astype(float) if ties else rng.normal(size=shape)
         h_out, w_out = (shape[2] - pool_h) // stride + 1, (shape[3] - pool_w) // stride + 1
         dout = rng.normal(size=(*shape[:2], h_out, w_out))
@@ -284,7 +284,7 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
 def check_bias_relu_backward(bias_relu_backward: Callable) -> None:
     """Task 7.3: dz = dout · (z > 0) and db = dz summed over N, H and W, one value per filter."""
     for seed, shape in enumerate(((2, 3, 4, 5), (3, 2, 5, 3))):
-        rng = np.random.default_rng(50 + seed)
+        rng = case_rng(50 + seed)
         z = rng.normal(size=shape)
         z[0, 0, 0, :2] = 0.0  # exact zeros: ReLU's gradient is taken as 0 there
         dout = rng.normal(size=shape)
@@ -368,7 +368,7 @@ def check_col2im_single(col2im_single: Callable) -> None:
     for seed, (shape, fh, fw, stride, pad) in enumerate(_COL2IM_CASES):
         h_out = (shape[0] + 2 * pad - fh) // stride + 1
         w_out = (shape[1] + 2 * pad - fw) // stride + 1
-        cols = np.random.default_rng(60 + seed).normal(size=(h_out * w_out, fh * fw))
+        cols = case_rng(60 + seed).normal(size=(h_out * w_out, fh * fw))
         text = (
             f"col2im_single(cols of shape {cols.shape}, {shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
