@@ -12,9 +12,13 @@ from dlcourse.checks import check
 # The same code as in solutions/02_softmax.ipynb.
 
 
+def log_softmax(x):
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return np.exp(log_softmax(x))
 
 
 def as_one_hot(t, num_classes):
@@ -45,7 +49,7 @@ def train_step(params, x, t, lr):
 @pytest.mark.parametrize(
     ("task", "func"),
     [
-        ("2.1", softmax),
+        ("2.1", log_softmax),
         ("2.2", cross_entropy),
         ("2.3", softmax_cross_entropy_gradient),
         ("2.4", train_step),
@@ -60,11 +64,11 @@ def test_stub_fails_as_not_implemented(task):
     assert_not_implemented(task, stub)
 
 
-def test_package_softmax_and_cross_entropy_earn_nothing():  # issue 11 §5
+def test_package_log_softmax_and_cross_entropy_earn_nothing():  # issue 11 §5
     from dlcourse.functions import cross_entropy as package_cross_entropy
-    from dlcourse.functions import softmax as package_softmax
+    from dlcourse.functions import log_softmax as package_log_softmax
 
-    for task, func in (("2.1", package_softmax), ("2.2", package_cross_entropy)):
+    for task, func in (("2.1", package_log_softmax), ("2.2", package_cross_entropy)):
         result = check(task, func, verbose=False)
         assert not result.passed and "from the dlcourse package" in result.message
 
@@ -72,49 +76,60 @@ def test_package_softmax_and_cross_entropy_earn_nothing():  # issue 11 §5
 # ----------------------------------------------------------------------------- 2.1
 
 
-def test_naive_softmax_overflow_is_named():
+def test_naive_log_softmax_overflow_is_named():
     def wrong(x):
-        e = np.exp(x)
-        return e / e.sum(axis=-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
     message = failed("2.1", wrong)
-    assert message.startswith("softmax([1010, 1000, 990]) returned nan")
+    assert message.startswith("log_softmax([1010, 1000, 990]) returned")
     assert "subtract the row maximum before exp()" in message
+
+
+def test_log_of_softmax_is_named():
+    def wrong(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return np.log(e / e.sum(axis=-1, keepdims=True))
+
+    message = failed("2.1", wrong)
+    assert "class 800 below the others returned -inf" in message
+    assert "that is np.log(softmax(x))" in message
 
 
 def test_global_maximum_is_named():
     def wrong(x):  # the textbook one-sample version, applied to a batch
-        e = np.exp(x - np.max(x))
-        return e / e.sum(axis=-1, keepdims=True)
+        shifted = x - np.max(x)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
     message = failed("2.1", wrong)
-    assert "rows are near 0, +1000 and -1000 returned nan" in message
+    assert "rows are near 0, +1000 and -1000 returned" in message
     assert "not the maximum of the whole batch" in message
 
 
-def test_normalising_columns_is_named():
+def test_sum_over_columns_is_named():
     def wrong(x):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=0, keepdims=True)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
 
-    assert "the columns sum to 1 instead of the rows" in failed("2.1", wrong)
+    assert "the sum of exp runs down the columns" in failed("2.1", wrong)
 
 
-def test_normalising_the_whole_batch_is_named():
+def test_probabilities_instead_of_logs_are_named():
+    assert "returned probabilities" in failed("2.1", softmax)
+
+
+def test_missing_log_sum_exp_term_is_named():
     def wrong(x):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum()
+        return x - x.max(axis=-1, keepdims=True)
 
-    assert "the whole batch sums to 1" in failed("2.1", wrong)
+    assert "subtract log Σ exp(x − max) as well" in failed("2.1", wrong)
 
 
-def test_softmax_that_changes_its_input_is_caught():
+def test_log_softmax_that_changes_its_input_is_caught():
     def wrong(x):
         x -= x.max(axis=-1, keepdims=True)
-        e = np.exp(x)
-        return e / e.sum(axis=-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
-    assert "changed its argument 1 in place" in failed("2.1", wrong)
+    assert "changed `x` in place" in failed("2.1", wrong)
 
 
 # ----------------------------------------------------------------------------- 2.2
@@ -245,3 +260,43 @@ def test_step_without_mean_is_named():
         return train_step(params, x, t, lr * x.shape[0])
 
     assert "N times too large" in failed("2.4", wrong)
+
+
+# ----------------------------------------------------------------------------- issue 11 §2, §3
+
+
+@pytest.mark.parametrize("shift", ["min", "mean"])
+def test_subtracting_the_row_minimum_or_mean_is_named(shift):
+    def wrong(x):
+        shifted = x - getattr(x, shift)(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+    message = failed("2.1", wrong)
+    assert f"subtracted each row's {'minimum' if shift == 'min' else 'mean'}" in message
+    assert "Subtract the row maximum" in message
+
+
+def test_log_softmax_written_with_logaddexp_passes():
+    def variant(x):  # another correct formulation
+        return x - np.logaddexp.reduce(x, axis=-1, keepdims=True)
+
+    assert_passes("2.1", variant)
+
+
+def test_gradient_divided_by_classes_is_named():
+    def wrong(a, t):
+        return (softmax(a) - as_one_hot(t, a.shape[1])) / a.shape[1]
+
+    assert "you divided by K" in failed("2.3", wrong)
+
+
+def test_bias_gradient_as_a_mean_is_named():
+    def wrong(params, x, t, lr):
+        a = x @ params["W"] + params["b"]
+        loss = cross_entropy(softmax(a), t)
+        da = softmax_cross_entropy_gradient(a, t)
+        params["W"] -= lr * x.T @ da
+        params["b"] -= lr * da.mean(axis=0)
+        return loss
+
+    assert "you took the mean of dL/da over the batch for the bias" in failed("2.4", wrong)

@@ -27,9 +27,27 @@ def softmax(a):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict(x, params):
-    z1 = sigmoid(x @ params["W1"] + params["b1"])
-    return softmax(z1 @ params["W2"] + params["b2"])
+def predict_deep(x, params):
+    layers = len(params) // 2
+    z = x
+    for layer in range(1, layers):
+        z = sigmoid(z @ params[f"W{layer}"] + params[f"b{layer}"])
+    return softmax(z @ params[f"W{layers}"] + params[f"b{layers}"])
+
+
+def deep(hidden=sigmoid, output=softmax, stop=0):
+    """predict_deep with one typical mistake: another hidden or output function, or a loop
+    that stops ``stop`` layers early."""
+
+    def forward(x, params):
+        layers = len(params) // 2
+        z = x
+        for layer in range(1, layers + 1 - stop):
+            a = z @ params[f"W{layer}"] + params[f"b{layer}"]
+            z = hidden(a) if layer < layers else output(a)
+        return z
+
+    return forward
 
 
 def gradients(x, t, params):
@@ -45,7 +63,7 @@ def gradients(x, t, params):
 
 @pytest.mark.parametrize(
     ("task", "funcs"),
-    [("3.1", (sigmoid, sigmoid_grad)), ("3.2", (predict,)), ("3.3", (gradients,))],
+    [("3.1", (sigmoid, sigmoid_grad)), ("3.2", (predict_deep,)), ("3.3", (gradients,))],
 )
 def test_reference_solution_passes(task, funcs):
     assert_passes(task, *funcs)
@@ -96,44 +114,62 @@ def test_sigmoid_that_changes_its_input_is_caught():
         np.negative(x, out=x)
         return sigmoid(-x)
 
-    assert "changed its argument 1 in place" in failed("3.1", wrong, sigmoid_grad)
+    assert "changed `x` in place" in failed("3.1", wrong, sigmoid_grad)
 
 
 # ----------------------------------------------------------------------------- 3.2
 
 
 def test_missing_hidden_sigmoid_is_named():
-    def wrong(x, params):
-        return softmax((x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"])
-
-    assert "the hidden layer has no sigmoid" in failed("3.2", wrong)
+    assert "the hidden layers have no sigmoid" in failed("3.2", deep(hidden=lambda a: a))
 
 
 def test_softmax_over_columns_is_named():
-    def wrong(x, params):
-        a2 = sigmoid(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
-        e = np.exp(a2 - a2.max(axis=0))
+    def column_softmax(a):
+        e = np.exp(a - a.max(axis=0))
         return e / e.sum(axis=0)
 
-    assert "normalised each column" in failed("3.2", wrong)
+    assert "normalised each column" in failed("3.2", deep(output=column_softmax))
 
 
 def test_naive_softmax_nan_is_named():
-    def wrong(x, params):
-        a2 = sigmoid(x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
-        e = np.exp(a2)
+    def naive(a):
+        e = np.exp(a)
         return e / e.sum(axis=1, keepdims=True)
 
-    message = failed("3.2", wrong)
+    message = failed("3.2", deep(output=naive))
     assert "contains nan" in message
     assert "subtract each row's maximum" in message
 
 
-def test_only_the_hidden_layer_is_named():
-    def wrong(x, params):
-        return sigmoid(x @ params["W1"] + params["b1"])
+def test_scores_instead_of_probabilities_are_named():
+    assert "apply softmax" in failed("3.2", deep(output=lambda a: a))
 
-    assert "apply the second layer" in failed("3.2", wrong)
+
+def test_sigmoid_on_the_output_layer_is_named():
+    assert "went through the sigmoid" in failed("3.2", deep(output=lambda a: softmax(sigmoid(a))))
+
+
+def test_loop_that_stops_a_layer_early_is_named():
+    assert "loop over all of them" in failed("3.2", deep(stop=1))
+
+
+def test_lessons_two_layer_predict_is_reported():
+    def lesson(x, params):
+        z1 = sigmoid(x @ params["W1"] + params["b1"])
+        return softmax(z1 @ params["W2"] + params["b2"])
+
+    assert "should have shape" in failed("3.2", lesson)
+
+
+def test_recursive_predict_deep_passes():
+    def variant(x, params, layer=1):
+        a = x @ params[f"W{layer}"] + params[f"b{layer}"]
+        if f"W{layer + 1}" not in params:
+            return softmax(a)
+        return variant(sigmoid(a), params, layer + 1)
+
+    assert_passes("3.2", variant)
 
 
 # ----------------------------------------------------------------------------- 3.3
@@ -201,3 +237,26 @@ def test_missing_key_is_named():
         return grads
 
     assert "has no 'b1'" in failed("3.3", wrong)
+
+
+def test_sigmoid_grad_of_the_output_is_named():
+    def wrong(x, t, params):
+        z1 = sigmoid(x @ params["W1"] + params["b1"])
+        y = softmax(z1 @ params["W2"] + params["b2"])
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * sigmoid_grad(z1)  # z1 is already the sigmoid's output
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert "sigmoid_grad(z1)" in failed("3.3", wrong)
+
+
+def test_sigmoid_grad_of_the_pre_activation_passes():
+    def variant(x, t, params):
+        a1 = x @ params["W1"] + params["b1"]
+        z1 = sigmoid(a1)
+        y = softmax(z1 @ params["W2"] + params["b2"])
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * sigmoid_grad(a1)
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert_passes("3.3", variant)

@@ -10,9 +10,11 @@ from checker_testing import assert_not_implemented, assert_passes, failed, stub
 # The same code as in solutions/04_mlp.ipynb.
 
 
-def minibatch_indices(n, batch_size, rng):
-    order = rng.permutation(n)
-    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+def stratified_batches(labels, batch_size, rng):
+    n_batches = -(-len(labels) // batch_size)
+    order = rng.permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]
+    return [order[start::n_batches] for start in range(n_batches)]
 
 
 def log_softmax(a):
@@ -46,7 +48,7 @@ def lr_for_mean_loss(lr_sum, batch_size):
 @pytest.mark.parametrize(
     ("task", "func"),
     [
-        ("4.1", minibatch_indices),
+        ("4.1", stratified_batches),
         ("4.2", mlp_loss),
         ("4.3", mlp_gradients),
         ("4.4", lr_for_mean_loss),
@@ -72,35 +74,63 @@ def test_stub_of_lr_conversion_fails_as_not_implemented():
 
 
 def test_sampling_with_replacement_is_named():
-    def wrong(n, batch_size, rng):
+    def wrong(labels, batch_size, rng):
+        n = len(labels)
         return [rng.choice(n, batch_size) for _ in range(-(-n // batch_size))]
 
     assert "draw without replacement" in failed("4.1", wrong)
 
 
-def test_unshuffled_batches_are_named():
-    def wrong(n, batch_size, rng):
-        return [np.arange(n)[s : s + batch_size] for s in range(0, n, batch_size)]
+def test_lessons_plain_shuffle_is_named():
+    def wrong(labels, batch_size, rng):  # lesson 04's minibatch_indices
+        order = rng.permutation(len(labels))
+        return [order[s : s + batch_size] for s in range(0, len(labels), batch_size)]
 
-    assert "in order 0, 1, 2" in failed("4.1", wrong)
+    assert "that is a plain shuffle (lesson 04's sampler)" in failed("4.1", wrong)
 
 
-def test_dropped_last_batch_is_named():
-    def wrong(n, batch_size, rng):
-        order = rng.permutation(n)
-        return [order[s : s + batch_size] for s in range(0, n - batch_size + 1, batch_size)]
+def test_dropped_samples_are_named():
+    def wrong(labels, batch_size, rng):
+        return [b[:-1] if len(b) > 1 else b for b in stratified_batches(labels, batch_size, rng)]
 
-    message = failed("4.1", wrong)
-    assert "never appear" in message
-    assert "keep the last, smaller batch" in message
+    assert "never appear" in failed("4.1", wrong)
+
+
+def test_unshuffled_dealing_is_named():
+    def wrong(labels, batch_size, rng):
+        n_batches = -(-len(labels) // batch_size)
+        order = np.argsort(labels, kind="stable")
+        return [order[start::n_batches] for start in range(n_batches)]
+
+    assert "shuffle with rng at every call" in failed("4.1", wrong)
 
 
 def test_global_random_state_is_named():
-    def wrong(n, batch_size, rng):
-        order = np.random.default_rng().permutation(n)
-        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+    def wrong(labels, batch_size, rng):
+        return stratified_batches(labels, batch_size, np.random.default_rng())
 
     assert "from the rng argument" in failed("4.1", wrong)
+
+
+def test_a_generator_instead_of_a_list_says_what_came_back():
+    def wrong(labels, batch_size, rng):
+        return iter(stratified_batches(labels, batch_size, rng))
+
+    assert "should return a non-empty list" in failed("4.1", wrong)
+
+
+def test_stratified_batches_by_class_loops_pass():
+    def variant(labels, batch_size, rng):
+        n_batches = -(-len(labels) // batch_size)
+        batches = [[] for _ in range(n_batches)]
+        turn = 0
+        for c in np.unique(labels):
+            for i in rng.permutation(np.flatnonzero(labels == c)):
+                batches[turn % n_batches].append(i)
+                turn += 1
+        return [np.array(b) for b in batches]
+
+    assert_passes("4.1", variant)
 
 
 # ----------------------------------------------------------------------------- 4.2
@@ -215,3 +245,15 @@ def test_unconverted_learning_rate_fails():
         return lr_sum
 
     assert "lr_for_mean_loss(0.001, 100) should be 0.1 but is 0.001" in failed("4.4", wrong)
+
+
+def test_gradient_times_the_activation_instead_of_the_mask_is_named():
+    def wrong(x, t, params):
+        a1 = x @ params["W1"] + params["b1"]
+        h = np.maximum(a1, 0)
+        y = np.exp(log_softmax(h @ params["W2"] + params["b2"]))
+        da2 = (y - t) / len(x)
+        da1 = (da2 @ params["W2"].T) * h
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ da2, "b2": da2.sum(axis=0)}
+
+    assert "multiplied by the hidden activation" in failed("4.3", wrong)

@@ -6,36 +6,41 @@ import numpy as np
 import pytest
 from checker_testing import Stub, assert_not_implemented, assert_passes, failed
 
+from dlcourse.checks import check
+
 # ----------------------------------------------------------------------------- references
 # The same code as in solutions/05_functionization.ipynb.
 
 
-class Affine:
+class Dense:
     def __init__(self, W, b):
         self.params = {"W": W, "b": b}
         self.grads = {}
         self.x = None
+        self.x_shape = None
 
     def forward(self, x):
-        self.x = x
-        return x @ self.params["W"] + self.params["b"]
+        self.x_shape = x.shape
+        self.x = x.reshape(len(x), -1)
+        return self.x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout):
         self.grads["W"] = self.x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
-        return dout @ self.params["W"].T
+        return (dout @ self.params["W"].T).reshape(self.x_shape)
 
 
-class ReLU:
-    def __init__(self):
-        self.mask = None
+class LeakyReLU:
+    def __init__(self, alpha=0.01):
+        self.alpha = alpha
+        self.slope = None
 
     def forward(self, x):
-        self.mask = x > 0
-        return np.maximum(x, 0)
+        self.slope = np.where(x > 0, 1.0, self.alpha)
+        return x * self.slope
 
     def backward(self, dout):
-        return dout * self.mask
+        return dout * self.slope
 
 
 class Sigmoid:
@@ -59,24 +64,39 @@ class SoftmaxWithLoss:
         shifted = x - x.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         self.y = e / e.sum(axis=1, keepdims=True)
-        self.t = t
-        return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+        self.t = t if t.ndim == 2 else np.eye(x.shape[1])[t]
+        return -np.sum(self.t * np.log(self.y + 1e-7)) / x.shape[0]
 
     def backward(self, dout=1.0):
         return dout * (self.y - self.t) / self.y.shape[0]
 
 
-def backprop(layers, loss_layer, x, t):
-    for layer in layers:
-        x = layer.forward(x)
-    loss = loss_layer.forward(x, t)
-    dout = loss_layer.backward()
-    for layer in reversed(layers):
-        dout = layer.backward(dout)
-    return loss
+def accumulated_gradients(layers, loss_layer, x, t, micro_batch, combine="share"):
+    """The model answer; combine="sum", "mean" or "last" are the typical mistakes."""
+    n = len(x)
+    loss = 0.0
+    grads = [{} for _ in layers]
+    starts = range(0, n, micro_batch)
+    for start in starts:
+        piece_x, piece_t = x[start : start + micro_batch], t[start : start + micro_batch]
+        weight = {"share": len(piece_x) / n, "sum": 1.0, "mean": 1 / len(starts), "last": 1.0}
+        out = piece_x
+        for layer in layers:
+            out = layer.forward(out)
+        loss += weight[combine] * loss_layer.forward(out, piece_t)
+        dout = loss_layer.backward()
+        for layer in reversed(layers):
+            dout = layer.backward(dout)
+        for total, layer in zip(grads, layers, strict=True):
+            for name, value in getattr(layer, "grads", {}).items():
+                if combine == "last":
+                    total[name] = value.copy()
+                else:
+                    total[name] = total.get(name, 0) + weight[combine] * value
+    return loss, grads
 
 
-def stub_backprop(layers, loss_layer, x, t):
+def stub_accumulated(layers, loss_layer, x, t, micro_batch):
     raise NotImplementedError("Task 5.4: write your code here")
 
 
@@ -86,10 +106,10 @@ def stub_backprop(layers, loss_layer, x, t):
 @pytest.mark.parametrize(
     ("task", "objects"),
     [
-        ("5.1", (Affine,)),
-        ("5.2", (ReLU, Sigmoid)),
+        ("5.1", (Dense,)),
+        ("5.2", (LeakyReLU, Sigmoid)),
         ("5.3", (SoftmaxWithLoss,)),
-        ("5.4", (backprop,)),
+        ("5.4", (accumulated_gradients, Dense, LeakyReLU, SoftmaxWithLoss)),
     ],
 )
 def test_reference_solution_passes(task, objects):
@@ -98,7 +118,12 @@ def test_reference_solution_passes(task, objects):
 
 @pytest.mark.parametrize(
     ("task", "objects"),
-    [("5.1", (Stub,)), ("5.2", (Stub, Stub)), ("5.3", (Stub,)), ("5.4", (stub_backprop,))],
+    [
+        ("5.1", (Stub,)),
+        ("5.2", (Stub, Stub)),
+        ("5.3", (Stub,)),
+        ("5.4", (stub_accumulated, Dense, LeakyReLU, SoftmaxWithLoss)),
+    ],
 )
 def test_stub_fails_as_not_implemented(task, objects):
     assert_not_implemented(task, *objects)
@@ -108,7 +133,7 @@ def test_stub_fails_as_not_implemented(task, objects):
 
 
 def test_transposed_dW_is_named():
-    class Wrong(Affine):
+    class Wrong(Dense):
         def backward(self, dout):
             dx = super().backward(dout)
             self.grads["W"] = dout.T @ self.x
@@ -118,7 +143,7 @@ def test_transposed_dW_is_named():
 
 
 def test_averaged_bias_gradient_is_named():
-    class Wrong(Affine):
+    class Wrong(Dense):
         def backward(self, dout):
             dx = super().backward(dout)
             self.grads["b"] = dout.mean(axis=0)
@@ -128,7 +153,7 @@ def test_averaged_bias_gradient_is_named():
 
 
 def test_unsummed_bias_gradient_is_named():
-    class Wrong(Affine):
+    class Wrong(Dense):
         def backward(self, dout):
             dx = super().backward(dout)
             self.grads["b"] = dout
@@ -137,42 +162,115 @@ def test_unsummed_bias_gradient_is_named():
     assert "one row per sample" in failed("5.1", Wrong)
 
 
-def test_dx_with_untransposed_W_is_reported():
-    class Wrong(Affine):
+def test_dx_of_the_wrong_shape_is_reported():
+    class Wrong(Dense):
         def backward(self, dout):
             super().backward(dout)
             return dout @ self.params["W"][:, : dout.shape[1]].T[:, :0]  # wrong shape
 
-    assert "dx = dout @ W.T" in failed("5.1", Wrong)
+    assert "but x has shape" in failed("5.1", Wrong)
 
 
-def test_affine_without_bias_is_reported():
-    class Wrong(Affine):
+def test_dx_left_flat_is_named():
+    class Wrong(Dense):
+        def backward(self, dout):
+            super().backward(dout)
+            return dout @ self.params["W"].T
+
+    assert "reshape dx back to it" in failed("5.1", Wrong)
+
+
+def test_layer_without_bias_is_reported():
+    class Wrong(Dense):
+        def forward(self, x):
+            return super().forward(x) - self.params["b"]
+
+    assert "Dense.forward(x)" in failed("5.1", Wrong)
+
+
+def test_gradients_accumulated_across_calls_are_named():
+    class Wrong(Dense):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.total = getattr(self, "total", 0) + self.grads["W"]
+            self.grads["W"] = self.total  # grads["W"] += x.T @ dout
+            return dx
+
+    assert "you accumulated" in failed("5.1", Wrong)
+
+
+def test_lesson_affine_for_flat_inputs_only_is_named():
+    class Wrong(Dense):  # lesson 05's Affine, x @ W: fails on images
         def forward(self, x):
             self.x = x
-            return x @ self.params["W"]
+            return x @ self.params["W"] + self.params["b"]
 
-    assert "Affine.forward(x)" in failed("5.1", Wrong)
+    message = failed("5.1", Wrong)
+    assert "raised ValueError" in message or "flatten each sample" in message
 
 
 # ----------------------------------------------------------------------------- 5.2
 
 
-def test_relu_mask_of_wrong_sign_is_named():
-    class Wrong(ReLU):
+def test_plain_relu_instead_of_leaky_is_named():
+    class Wrong(LeakyReLU):
+        def forward(self, x):
+            super().forward(x)
+            return np.maximum(x, 0)
+
+    assert "a plain ReLU" in failed("5.2", Wrong, Sigmoid)
+
+
+def test_leaky_backward_that_blocks_negative_inputs_is_named():
+    class Wrong(LeakyReLU):
         def backward(self, dout):
-            return dout * ~self.mask
+            return dout * (self.slope == 1.0)
 
-    assert "the mask has the wrong sign" in failed("5.2", Wrong, Sigmoid)
+    assert "blocks the gradient where x < 0" in failed("5.2", Wrong, Sigmoid)
 
 
-def test_relu_changing_dout_in_place_is_named():
-    class Wrong(ReLU):
+def test_leaky_slopes_swapped_is_named():
+    class Wrong(LeakyReLU):
         def backward(self, dout):
-            dout[~self.mask] = 0
+            return dout * np.where(self.slope == 1.0, self.alpha, 1.0)
+
+    assert "swapped the slopes" in failed("5.2", Wrong, Sigmoid)
+
+
+def test_either_slope_at_zero_passes():
+    class SlopeOneAtZero(LeakyReLU):
+        def forward(self, x):
+            self.slope = np.where(x >= 0, 1.0, self.alpha)
+            return x * self.slope
+
+    assert_passes("5.2", SlopeOneAtZero, Sigmoid)
+
+
+def test_leaky_changing_dout_in_place_is_named():
+    class Wrong(LeakyReLU):
+        def backward(self, dout):
+            dout *= self.slope
             return dout
 
     assert "changed dout in place" in failed("5.2", Wrong, Sigmoid)
+
+
+def test_sigmoid_without_overflow_protection_is_named():
+    class Wrong(Sigmoid):
+        def forward(self, x):
+            self.out = 1 / (1 + np.exp(-x))
+            return self.out
+
+    assert "overflowed" in failed("5.2", LeakyReLU, Wrong)
+
+
+def test_sigmoid_written_with_tanh_passes():
+    class Variant(Sigmoid):
+        def forward(self, x):
+            self.out = 0.5 * (1 + np.tanh(0.5 * x))
+            return self.out
+
+    assert_passes("5.2", LeakyReLU, Variant)
 
 
 def test_sigmoid_backward_from_the_input_is_named():
@@ -184,7 +282,7 @@ def test_sigmoid_backward_from_the_input_is_named():
         def backward(self, dout):
             return dout * self.x * (1 - self.x)
 
-    assert "used the input x" in failed("5.2", ReLU, Wrong)
+    assert "used the input x" in failed("5.2", LeakyReLU, Wrong)
 
 
 # ----------------------------------------------------------------------------- 5.3
@@ -203,8 +301,8 @@ def test_unstable_softmax_is_named():
         def forward(self, x, t):
             e = np.exp(x)
             self.y = e / e.sum(axis=1, keepdims=True)
-            self.t = t
-            return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+            self.t = t if t.ndim == 2 else np.eye(x.shape[1])[t]
+            return -np.sum(self.t * np.log(self.y + 1e-7)) / x.shape[0]
 
     assert "subtract each row's maximum" in failed("5.3", Wrong)
 
@@ -217,40 +315,148 @@ def test_summed_loss_is_named():
     assert "return the mean" in failed("5.3", Wrong)
 
 
+def test_unguarded_log_is_named():
+    class Wrong(SoftmaxWithLoss):
+        def forward(self, x, t):
+            super().forward(x, t)
+            return -np.sum(self.t * np.log(self.y)) / x.shape[0]
+
+    assert "log(0) is -inf" in failed("5.3", Wrong)
+
+
+def test_exact_log_softmax_loss_passes():
+    class Variant(SoftmaxWithLoss):
+        def forward(self, x, t):
+            super().forward(x, t)
+            shifted = x - x.max(axis=1, keepdims=True)
+            log_y = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-np.sum(self.t * log_y) / x.shape[0])
+
+    assert_passes("5.3", Variant)
+
+
+def test_backward_ignoring_dout_is_named():
+    class Wrong(SoftmaxWithLoss):
+        def backward(self, dout=1.0):
+            return (self.y - self.t) / self.y.shape[0]
+
+    assert "it ignored dout" in failed("5.3", Wrong)
+
+
+def test_backward_overwriting_the_cache_is_named():
+    class Wrong(SoftmaxWithLoss):
+        def backward(self, dout=1.0):
+            self.y -= self.t
+            self.y *= dout / self.y.shape[0]
+            return self.y
+
+    assert "changed the cached self.y in place" in failed("5.3", Wrong)
+
+
+def test_one_hot_only_loss_is_reported():
+    class Wrong(SoftmaxWithLoss):
+        def forward(self, x, t):
+            super().forward(x, t)
+            self.t = t
+            return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+
+    assert not check_result("5.3", Wrong).passed
+
+
+def test_a_loss_that_is_not_a_number_says_what_came_back():
+    class Wrong(SoftmaxWithLoss):
+        def forward(self, x, t):
+            return {"loss": super().forward(x, t)}
+
+    message = failed("5.3", Wrong)
+    assert "should return one number" in message and "returned dict" in message
+
+
 # ----------------------------------------------------------------------------- 5.4
 
+LAYERS = (Dense, LeakyReLU, SoftmaxWithLoss)
 
-def test_backward_in_forward_order_is_named():
-    def wrong(layers, loss_layer, x, t):
+
+@pytest.mark.parametrize(
+    ("combine", "words"),
+    [
+        ("sum", "you added the micro-batches' gradients"),
+        ("mean", "averaged the micro-batches' gradients with equal weights"),
+        ("last", "these are the gradients of the last micro-batch only"),
+    ],
+)
+def test_wrong_combination_of_micro_batches_is_named(combine, words):
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        return accumulated_gradients(layers, loss_layer, x, t, micro_batch, combine)
+
+    assert words in failed("5.4", wrong, *LAYERS)
+
+
+def test_unweighted_loss_is_named():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return loss * 1.5, grads
+
+    assert "weight each micro-batch's mean loss" in failed("5.4", wrong, *LAYERS)
+
+
+def test_backward_in_forward_order_names_the_learners_line():
+    def wrong(layers, loss_layer, x, t, micro_batch):
         for layer in layers:
             x = layer.forward(x)
-        loss = loss_layer.forward(x, t)
+        loss_layer.forward(x, t)
         dout = loss_layer.backward()
-        for layer in layers:
-            try:
-                dout = layer.backward(dout)
-            except ValueError:
-                break
-        return loss
-
-    assert "it must go in reverse order" in failed("5.4", wrong)
-
-
-def test_forgetting_to_return_the_loss_is_named():
-    def wrong(layers, loss_layer, x, t):
-        backprop(layers, loss_layer, x, t)
-
-    assert "return the loss value" in failed("5.4", wrong)
-
-
-def test_skipping_a_layer_is_named():
-    def wrong(layers, loss_layer, x, t):
-        for layer in layers:
-            x = layer.forward(x)
-        loss = loss_layer.forward(x, t)
-        dout = loss_layer.backward()
-        for layer in reversed(layers[1:]):
+        for layer in layers:  # forward order: the first Dense gets the wrong dout
             dout = layer.backward(dout)
-        return loss
+        return 0.0, []
 
-    assert "call it on every layer" in failed("5.4", wrong)
+    message = failed("5.4", wrong, *LAYERS)
+    assert message.startswith("your code raised ValueError")
+    assert "of backward" in message  # the learner's Dense.backward line, not the checker's
+
+
+def test_grads_that_are_not_a_list_say_what_came_back():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return loss, {i: g for i, g in enumerate(grads)}
+
+    message = failed("5.4", wrong, *LAYERS)
+    assert "should return a pair (loss, grads)" in message and "returned tuple" in message
+
+
+def test_accumulated_loss_that_is_not_a_number_says_what_came_back():
+    def wrong(layers, loss_layer, x, t, micro_batch):
+        loss, grads = accumulated_gradients(layers, loss_layer, x, t, micro_batch)
+        return [loss], grads
+
+    assert "should return one number" in failed("5.4", wrong, *LAYERS)
+
+
+def test_accumulating_with_numpy_arrays_passes():
+    def variant(layers, loss_layer, x, t, micro_batch):
+        pieces = np.array_split(np.arange(len(x)), -(-len(x) // micro_batch))
+        totals, loss = None, 0.0
+        for piece in pieces:
+            out = x[piece]
+            for layer in layers:
+                out = layer.forward(out)
+            loss += loss_layer.forward(out, t[piece]) * len(piece) / len(x)
+            dout = loss_layer.backward()
+            for layer in layers[::-1]:
+                dout = layer.backward(dout)
+            now = [
+                {k: v * len(piece) / len(x) for k, v in getattr(la, "grads", {}).items()}
+                for la in layers
+            ]
+            totals = (
+                now
+                if totals is None
+                else [{k: a[k] + b[k] for k in a} for a, b in zip(totals, now, strict=True)]
+            )
+        return loss, totals
+
+    assert_passes("5.4", variant, *LAYERS)
+
+
+def check_result(task, *objects):
+    return check(task, *objects, verbose=False)

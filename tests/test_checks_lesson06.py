@@ -17,16 +17,34 @@ def conv_output_size(size, filter_size, stride=1, pad=0):
     return span // stride + 1
 
 
-def conv2d_naive(image, filt, stride=1, pad=0):
-    fh, fw = filt.shape
-    padded = np.pad(image, pad)
-    h_out = conv_output_size(image.shape[0], fh, stride, pad)
-    w_out = conv_output_size(image.shape[1], fw, stride, pad)
-    out = np.zeros((h_out, w_out))
-    for i in range(h_out):
-        for j in range(w_out):
-            patch = padded[i * stride : i * stride + fh, j * stride : j * stride + fw]
-            out[i, j] = np.sum(patch * filt)
+def conv2d_offsets(x, W, stride=1, pad=0):
+    n, _, h, w = x.shape
+    f, _, fh, fw = W.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h_out = (h + 2 * pad - fh) // stride + 1
+    w_out = (w + 2 * pad - fw) // stride + 1
+    out = np.zeros((n, f, h_out, w_out))
+    for i in range(fh):
+        for j in range(fw):
+            window = padded[:, :, i : i + stride * h_out : stride, j : j + stride * w_out : stride]
+            out += np.einsum("ncpq,fc->nfpq", window, W[:, :, i, j])
+    return out
+
+
+def conv_loop(x, W, stride=1, pad=0):
+    """Lesson 06's loop over samples, filters and positions: another correct formulation."""
+    n, _, h, w = x.shape
+    f, _, fh, fw = W.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h_out = (h + 2 * pad - fh) // stride + 1
+    w_out = (w + 2 * pad - fw) // stride + 1
+    out = np.zeros((n, f, h_out, w_out))
+    for k in range(n):
+        for m in range(f):
+            for p in range(h_out):
+                for q in range(w_out):
+                    patch = padded[k, :, p * stride : p * stride + fh, q * stride : q * stride + fw]
+                    out[k, m, p, q] = np.sum(patch * W[m])
     return out
 
 
@@ -60,7 +78,7 @@ def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):
     ("task", "func"),
     [
         ("6.1", conv_output_size),
-        ("6.2", conv2d_naive),
+        ("6.2", conv2d_offsets),
         ("6.3", im2col_single),
         ("6.4", max_pool_forward),
     ],
@@ -111,36 +129,56 @@ def test_output_size_must_reject_uneven_strides():
 
 
 def test_flipped_filter_is_named():
-    def wrong(image, filt, stride=1, pad=0):
-        return conv2d_naive(image, filt[::-1, ::-1], stride, pad)
+    def wrong(x, W, stride=1, pad=0):
+        return conv2d_offsets(x, W[:, :, ::-1, ::-1], stride, pad)
 
     assert "flipped the filter" in failed("6.2", wrong)
 
 
 def test_transposed_filter_is_named():
-    def wrong(image, filt, stride=1, pad=0):
-        # correct for non-square filters, transposed for square ones
-        return conv2d_naive(image, filt.T if filt.shape[0] == filt.shape[1] else filt, stride, pad)
+    def wrong(x, W, stride=1, pad=0):
+        square = W.shape[2] == W.shape[3]
+        return conv2d_offsets(x, W.transpose(0, 1, 3, 2) if square else W, stride, pad)
 
     assert "transposed filter" in failed("6.2", wrong)
 
 
 def test_ignored_stride_and_pad_are_named():
-    def wrong(image, filt, stride=1, pad=0):
-        return conv2d_naive(image, filt)
+    def wrong(x, W, stride=1, pad=0):
+        return conv2d_offsets(x, W)
 
-    message = failed("6.2", wrong)
-    assert "should have shape (5, 6)" in message
-    assert "stride and pad were ignored" in message
+    assert "stride and pad were ignored" in failed("6.2", wrong)
+
+
+def test_unsummed_channels_are_named():
+    def wrong(x, W, stride=1, pad=0):
+        parts = [
+            conv2d_offsets(x[:, c : c + 1], W[:, c : c + 1], stride, pad) for c in range(x.shape[1])
+        ]
+        return np.stack(parts, axis=2)
+
+    assert "sum over the input channels" in failed("6.2", wrong)
+
+
+def test_integer_result_for_integer_images_is_named():
+    def wrong(x, W, stride=1, pad=0):
+        out = conv_loop(x, W, stride, pad)
+        return out.astype(x.dtype)  # like np.zeros_like(x) for the output
+
+    assert "returned an integer array" in failed("6.2", wrong)
 
 
 def test_conv_that_changes_its_input_is_caught():
-    def wrong(image, filt, stride=1, pad=0):
-        out = conv2d_naive(image, filt, stride, pad)
-        image -= image.mean()
+    def wrong(x, W, stride=1, pad=0):
+        out = conv2d_offsets(x, W, stride, pad)
+        x -= x.mean()
         return out
 
-    assert "changed its argument 1 in place" in failed("6.2", wrong)
+    assert "changed `x` in place" in failed("6.2", wrong)
+
+
+def test_loop_over_positions_passes():
+    assert_passes("6.2", conv_loop)
 
 
 # ----------------------------------------------------------------------------- 6.3
@@ -207,3 +245,28 @@ def test_swapped_pool_sizes_are_named():
         return max_pool_forward(x, pool_w, pool_h, stride)
 
     assert "pool_h goes with the height axis" in failed("6.4", wrong)
+
+
+def test_pooling_size_from_floor_division_is_named():
+    def wrong(x, pool_h=2, pool_w=2, stride=2):
+        n, c, h, w = x.shape
+        out = np.zeros((n, c, h // stride, w // stride))
+        for i in range(h // stride):
+            for j in range(w // stride):
+                window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
+                out[:, :, i, j] = window.max(axis=(2, 3))
+        return out
+
+    assert "hang over the border" in failed("6.4", wrong)
+
+
+def test_im2col_by_index_arrays_passes():
+    def variant(image, fh, fw, stride=1, pad=0):
+        padded = np.pad(image, pad)
+        h_out = (image.shape[0] + 2 * pad - fh) // stride + 1
+        w_out = (image.shape[1] + 2 * pad - fw) // stride + 1
+        rows = np.arange(h_out)[:, None, None, None] * stride + np.arange(fh)[None, None, :, None]
+        cols = np.arange(w_out)[None, :, None, None] * stride + np.arange(fw)[None, None, None, :]
+        return padded[rows, cols].reshape(h_out * w_out, fh * fw)
+
+    assert_passes("6.3", variant)

@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from checker_testing import assert_not_implemented, assert_passes, failed, stub
+
+from dlcourse.checks import lesson07
+from dlcourse.convnets import simple_convnet
+from dlcourse.optimizers import Adam
 
 # ----------------------------------------------------------------------------- references
 # The same code as in solutions/07_cnn_training.ipynb.
 
 
-def filter_gradient(x, dout):
-    fh = x.shape[2] - dout.shape[2] + 1
-    fw = x.shape[3] - dout.shape[3] + 1
+def conv_input_gradient(dout, W, x_shape, stride=1, pad=0):
+    n, c, h, w = x_shape
+    _, _, fh, fw = W.shape
     h_out, w_out = dout.shape[2:]
-    dW = np.zeros((dout.shape[1], x.shape[1], fh, fw))
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
     for i in range(fh):
         for j in range(fw):
-            window = x[:, :, i : i + h_out, j : j + w_out]  # (N, C, H_out, W_out)
-            dW[:, :, i, j] = np.einsum("nfab,ncab->fc", dout, window)
-    return dW
+            rows = slice(i, i + stride * (h_out - 1) + 1, stride)
+            cols = slice(j, j + stride * (w_out - 1) + 1, stride)
+            dx[:, :, rows, cols] += np.einsum("nfpq,fc->ncpq", dout, W[:, :, i, j])
+    return dx[:, :, pad : pad + h, pad : pad + w]
+
+
+def input_gradient_by_positions(dout, W, x_shape, stride=1, pad=0, add=True):
+    """Another correct formulation: a loop over output positions (add=False: the mistake)."""
+    n, c, h, w = x_shape
+    _, _, fh, fw = W.shape
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    for p in range(dout.shape[2]):
+        for q in range(dout.shape[3]):
+            patch = np.tensordot(dout[:, :, p, q], W, axes=(1, 0))  # (N, C, FH, FW)
+            rows = slice(p * stride, p * stride + fh)
+            cols = slice(q * stride, q * stride + fw)
+            if add:
+                dx[:, :, rows, cols] += patch
+            else:
+                dx[:, :, rows, cols] = patch
+    return dx[:, :, pad : pad + h, pad : pad + w]
 
 
 def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
@@ -58,7 +82,7 @@ def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
 @pytest.mark.parametrize(
     ("task", "func"),
     [
-        ("7.1", filter_gradient),
+        ("7.1", conv_input_gradient),
         ("7.2", max_pool_backward),
         ("7.3", bias_relu_backward),
         ("7.4", col2im_single),
@@ -68,7 +92,7 @@ def test_reference_solution_passes(task, func):
     assert_passes(task, func)
 
 
-@pytest.mark.parametrize("task", ["7.1", "7.2", "7.3", "7.4"])
+@pytest.mark.parametrize("task", ["7.1", "7.2", "7.3", "7.4", "7.6", "7.7"])
 def test_stub_fails_as_not_implemented(task):
     assert_not_implemented(task, stub)
 
@@ -76,49 +100,39 @@ def test_stub_fails_as_not_implemented(task):
 # ----------------------------------------------------------------------------- 7.1
 
 
-def test_flipped_filter_gradient_is_named():
-    def wrong(x, dout):
-        return filter_gradient(x, dout)[..., ::-1, ::-1]
+def test_flipped_filter_in_input_gradient_is_named():
+    def wrong(dout, W, x_shape, stride=1, pad=0):
+        return conv_input_gradient(dout, W[:, :, ::-1, ::-1], x_shape, stride, pad)
 
-    assert "flipped filter gradient" in failed("7.1", wrong)
-
-
-def test_transposed_filter_gradient_is_named():
-    def wrong(x, dout):
-        return filter_gradient(x, dout).swapaxes(-1, -2)
-
-    assert "height and width are swapped" in failed("7.1", wrong)
+    assert "the filter is flipped" in failed("7.1", wrong)
 
 
-def test_transposed_square_filter_gradient_is_named():
-    def wrong(x, dout):
-        dW = filter_gradient(x, dout)
-        return dW.swapaxes(-1, -2) if dW.shape[-1] == dW.shape[-2] else dW
+def test_overwriting_overlapping_patches_is_named():
+    def wrong(dout, W, x_shape, stride=1, pad=0):
+        return input_gradient_by_positions(dout, W, x_shape, stride, pad, add=False)
 
-    assert "is transposed" in failed("7.1", wrong)
-
-
-def test_batch_mean_instead_of_sum_is_named():
-    def wrong(x, dout):
-        return filter_gradient(x, dout) / x.shape[0]
-
-    assert "you averaged over the batch" in failed("7.1", wrong)
+    assert "add (+=) instead of assigning (=)" in failed("7.1", wrong)
 
 
-def test_swapped_filter_and_channel_axes_are_named():
-    def wrong(x, dout):
-        return filter_gradient(x, dout).transpose(1, 0, 2, 3)
+def test_ignored_stride_is_named():
+    def wrong(dout, W, x_shape, stride=1, pad=0):
+        n, c, h, w = x_shape
+        wide = (n, c, h + 2 * stride * dout.shape[2], w + 2 * stride * dout.shape[3])
+        return conv_input_gradient(dout, W, wide, 1, pad)[:, :, :h, :w]
 
-    assert "the filter axis F comes first" in failed("7.1", wrong)
+    assert "with stride 2 the patch of output position" in failed("7.1", wrong)
 
 
-def test_other_wrong_filter_gradient_reports_the_numerical_comparison():
-    def wrong(x, dout):
-        dW = filter_gradient(x, dout)
-        dW[..., 0, 0] *= 1.01
-        return dW
+def test_padding_left_on_is_named():
+    def wrong(dout, W, x_shape, stride=1, pad=0):
+        n, c, h, w = x_shape
+        return conv_input_gradient(dout, W, (n, c, h + 2 * pad, w + 2 * pad), stride, 0)
 
-    assert "disagrees with the numerical gradient: relative error" in failed("7.1", wrong)
+    assert "cut the padding off" in failed("7.1", wrong)
+
+
+def test_input_gradient_by_positions_passes():
+    assert_passes("7.1", input_gradient_by_positions)
 
 
 # ----------------------------------------------------------------------------- 7.2
@@ -245,3 +259,92 @@ def test_col2im_keeping_the_padding_is_named():
         return full if pad else col2im_single(cols, shape, fh, fw, stride, pad)
 
     assert "cut the padding off" in failed("7.4", wrong)
+
+
+# ----------------------------------------------------------------------------- 7.6 and 7.7
+
+
+def sanity_checks(x, labels, seed, max_steps=300, report_after=False, expected=None):
+    model = simple_convnet(rng=seed)
+    initial_loss = float(model.loss(x, labels))
+    optimizer = Adam(lr=0.001)
+    steps = 0
+    while model.accuracy(x, labels) < 1.0 and steps < max_steps:
+        model.loss_and_gradient(x, labels)
+        optimizer.update(model.params, model.grads)
+        steps += 1
+    if report_after:
+        initial_loss = float(model.loss(x, labels))  # the mistake: measured after training
+    expected_loss = float(np.log(10)) if expected is None else expected
+    return model, {"initial_loss": initial_loss, "expected_loss": expected_loss, "steps": steps}
+
+
+def train_cnn(x_train, labels_train, seconds, stop_on_time=True, lr=0.002):
+    start = time.perf_counter()
+    model = simple_convnet(filters=16, rng=0)
+    optimizer = Adam(lr=lr)
+    shuffle = np.random.default_rng(0)
+    while time.perf_counter() - start < 0.9 * seconds or not stop_on_time:
+        order = shuffle.permutation(len(x_train))
+        for batch in np.array_split(order, max(1, len(order) // 100)):
+            model.loss_and_gradient(x_train[batch], labels_train[batch])
+            optimizer.update(model.params, model.grads)
+            if stop_on_time and time.perf_counter() - start > 0.9 * seconds:
+                break
+        if not stop_on_time and time.perf_counter() - start > 2 * seconds:
+            break  # the mistake: an epoch count that ignores the budget
+    return model
+
+
+def test_sanity_checks_model_answer_passes():
+    assert_passes("7.6", sanity_checks)
+
+
+def test_initial_loss_measured_after_training_is_named():
+    def wrong(x, labels, seed, max_steps=300):
+        return sanity_checks(x, labels, seed, max_steps, report_after=True)
+
+    assert "the loss *after* training" in failed("7.6", wrong)
+
+
+def test_expected_loss_with_log10_is_named():
+    def wrong(x, labels, seed, max_steps=300):
+        return sanity_checks(x, labels, seed, max_steps, expected=1.0)
+
+    assert "natural log" in failed("7.6", wrong)
+
+
+def test_stopping_before_the_digits_are_learned_is_named():
+    def wrong(x, labels, seed, max_steps=300):
+        return sanity_checks(x, labels, seed, max_steps=1)
+
+    assert "learns 20 digits by heart" in failed("7.6", wrong)
+
+
+def test_report_that_is_not_a_pair_says_what_came_back():
+    def wrong(x, labels, seed, max_steps=300):
+        return {"initial_loss": 2.3, "expected_loss": 2.3, "steps": 1}
+
+    message = failed("7.6", wrong)
+    assert "should return a pair (model, report)" in message and "returned dict" in message
+
+
+def test_train_cnn_model_answer_passes():
+    assert_passes("7.7", train_cnn)
+
+
+def test_training_that_ignores_the_clock_is_named(monkeypatch):
+    monkeypatch.setattr(lesson07, "_budget", lambda: (100, 0.2, 0.0, 100))  # 0.2 s, no goal
+
+    def wrong(x_train, labels_train, seconds):
+        time.sleep(2.5)  # stands for epochs run without looking at the clock
+        return simple_convnet(rng=0)
+
+    assert "check the clock" in failed("7.7", wrong)
+
+
+def test_a_network_that_does_not_learn_misses_the_goal():
+    def wrong(x_train, labels_train, seconds):
+        return train_cnn(x_train, labels_train, seconds / 8, lr=1e-6)
+
+    assert "the goal is" in failed("7.7", wrong)

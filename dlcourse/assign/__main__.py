@@ -67,10 +67,15 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from dlcourse.assign.release import release
+    from dlcourse.assign.release import find_overlaps, overlap_report, release
 
-    files = release(args.out, root=args.root, solutions=args.solutions, force=args.force)
-    print(f"student bundle written to {args.out} ({len(files)} files, no solutions)")
+    files = release(
+        args.out, root=args.root, solutions=args.solutions, force=args.force, through=args.through
+    )
+    solutions = args.solutions if args.solutions is not None else args.root / "solutions"
+    which = "all lessons" if args.through is None else f"lessons up to {args.through:02d}"
+    print(f"student bundle written to {args.out} ({which}, {len(files)} files, no solutions)")
+    print(overlap_report(find_overlaps(args.out, solutions)))
     return 0
 
 
@@ -113,6 +118,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--root", type=Path, default=Path("."), help="the course folder")
     r.add_argument("--solutions", type=Path, default=None, help="default: ROOT/solutions")
     r.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    r.add_argument(
+        "--through",
+        type=int,
+        default=None,
+        metavar="NN",
+        help="the last lesson to include (lessons and exercises 00…NN); default: all",
+    )
     r.set_defaults(run=_release)
     return main
 

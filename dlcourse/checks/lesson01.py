@@ -1,10 +1,11 @@
 """Checkers for assignment 01 · Gradient descent (numerical derivatives, the update rule).
 
 Each checker compares the learner's function with the formula it should implement, on
-several functions, points and step sizes (an explicit ``h`` so that a forward difference
-cannot pass for a central one), and names the typical mistake when it recognises one:
-a forward difference, a missing factor 2, a perturbed copy instead of the array itself,
-an array left changed after the call, a path whose rows all alias the same array.
+several functions, points and step sizes (an explicit ``h`` so that lesson 01's central
+difference cannot pass for the five-point one), and names the typical mistake when it
+recognises one: the central or forward difference, a wrong denominator or sign, a
+perturbed copy instead of the array itself, an array left changed after the call, a
+path whose rows all alias the same array.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
-    call,
+    call_keeping,
+    case_rng,
     expect_array,
     expect_finite,
     relative_error,
 )
-from dlcourse.gradients import numerical_gradient as reference_gradient
 
 # ----------------------------------------------------------------------------- task 1.1
 
@@ -40,41 +41,55 @@ def _central(f: Callable, x: float, h: float) -> float:
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+def _five_point(f: Callable, x: float, h: float) -> float:
+    """(f(x − 2h) − 8 f(x − h) + 8 f(x + h) − f(x + 2h)) / (12h): error of order h⁴."""
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
+
+
 def _same(got: float, want: float, rtol: float = 1e-9) -> bool:
     return bool(np.isclose(got, want, rtol=rtol, atol=1e-12))
 
 
 def _diff_mistake(got: float, f: Callable, x: float, h: float) -> str:
     """Name the typical mistake that explains ``got``, or ''."""
+    five = _five_point(f, x, h)
+    if _same(got, _central(f, x, h)):
+        return (
+            "; that is lesson 01's central difference (f(x + h) − f(x − h)) / (2h), whose "
+            "error shrinks like h². The task asks for the five-point formula, which also uses "
+            "f(x ± 2h) and whose error shrinks like h⁴"
+        )
     if _same(got, (f(x + h) - f(x)) / h):
         return (
             "; that is the forward difference (f(x + h) − f(x)) / h, whose error shrinks "
-            "only like h. Use the central difference (f(x + h) − f(x − h)) / (2h)"
+            "only like h. Use the five-point formula of the task"
         )
-    if _same(got, (f(x) - f(x - h)) / h):
-        return "; that is the backward difference. Use (f(x + h) − f(x − h)) / (2h)"
-    if _same(got, 2 * _central(f, x, h)):
-        return "; it is twice too large: divide by 2h, the distance between x − h and x + h"
-    if _same(got, -_central(f, x, h)):
-        return "; it has the wrong sign: f(x + h) comes first in the numerator"
-    if _same(got, _central(f, x, 1e-4), rtol=1e-7):
-        return "; it looks like the h argument was ignored (the value is that of h = 1e-4)"
+    if _same(got, _central(f, x, 2 * h)):
+        return "; that is the central difference with step 2h: the formula needs f(x ± h) too"
+    if _same(got, 2 * five):
+        return "; it is twice too large: divide by 12h"
+    if _same(got, 0.5 * five):
+        return "; it is half the derivative: divide by 12h, not 24h"
+    if _same(got, -five):
+        return "; it has the wrong sign: +8 f(x + h) and −8 f(x − h)"
+    if _same(got, _five_point(f, x, 1e-3), rtol=1e-7):
+        return "; it looks like the h argument was ignored (the value is that of h = 1e-3)"
     return ""
 
 
-@checker("1.1", uses=("numerical_diff",))
-def check_numerical_diff(numerical_diff: Callable) -> None:
-    """Task 1.1: central difference (f(x + h) − f(x − h)) / (2h), h = 1e-4 by default."""
+@checker("1.1", uses=("numerical_diff5",))
+def check_numerical_diff5(numerical_diff5: Callable) -> None:
+    """Task 1.1: five-point difference, h = 1e-3 by default; error shrinking like h⁴."""
     for name, f, x, h in _DIFF_CASES:
-        text = f"numerical_diff(f, {x}, h={h}) for f(x) = {name}"
-        got = numerical_diff(f, x, h=h)
+        text = f"numerical_diff5(f, {x}, h={h}) for f(x) = {name}"
+        got = numerical_diff5(f, x, h=h)
         if isinstance(got, np.ndarray) and got.ndim > 0:
             raise CheckFailed(f"{text} should return a number but returned an array {got!r}")
         try:
             got = float(got)
         except (TypeError, ValueError):
             raise CheckFailed(f"{text} should return a number but returned {got!r}") from None
-        want = _central(f, x, h)
+        want = _five_point(f, x, h)
         if not np.isfinite(got):
             raise CheckFailed(f"{text} returned {got}; expected {want:.8g}")
         if not _same(got, want):
@@ -82,133 +97,202 @@ def check_numerical_diff(numerical_diff: Callable) -> None:
                 f"{text} returned {got:.8g}; expected {want:.8g}" + _diff_mistake(got, f, x, h)
             )
     f, x = _DIFF_CASES[1][1], 1.0
-    got = float(numerical_diff(f, x))
-    want = _central(f, x, 1e-4)
+    got = float(numerical_diff5(f, x))
+    want = _five_point(f, x, 1e-3)
     if not _same(got, want, rtol=1e-7):
         hint = (
             "; with a tiny default h such as 1e-50, x + h == x in floating point and the "
-            "difference is 0"
-            if got == 0
+            "differences are 0 or rounding noise divided by a tiny h"
+            if got == 0 or abs(got) > 1e3 * abs(want)
             else ""
         )
         raise CheckFailed(
-            f"numerical_diff(exp, 1.0) with the default h returned {got:.10g}; expected "
-            f"{want:.10g} (the central difference with h = 1e-4){hint}"
+            f"numerical_diff5(exp, 1.0) with the default h returned {got:.10g}; expected "
+            f"{want:.10g} (the five-point formula with h = 1e-3){hint}"
         )
 
 
 # ----------------------------------------------------------------------------- task 1.2
 
-_GRAD_SHAPES = ((3, 4), (5,), (2, 3, 2))
+# Parameter dicts of a few arrays each: a matrix, a vector, a 3-D array
+_GRAD_CASES: tuple[dict[str, tuple[int, ...]], ...] = (
+    {"W": (3, 4), "b": (4,)},
+    {"W1": (2, 3), "b1": (3,), "W2": (3, 2, 2)},
+    {"v": (5,)},
+)
 
 
-def _quadratic_loss(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, Callable]:
-    """A smooth non-symmetric function of an array: sum(A * x**2) + sum(B * x) + x.flat[0]**3."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.uniform(0.5, 2.0, shape), rng.normal(size=shape)
-    return a, lambda x: float(np.sum(a * x**2) + np.sum(b * x) + x.flat[0] ** 3)
+def _dict_loss(shapes: dict[str, tuple[int, ...]], salt: int) -> Callable:
+    """A smooth, non-symmetric f(params): Σ (A·p² + B·p) per array, a cube and a coupling term."""
+    rng = case_rng(salt)
+    coef = {name: (rng.uniform(0.5, 2.0, s), rng.normal(size=s)) for name, s in shapes.items()}
+    names = list(shapes)
+
+    def f(params: dict) -> float:
+        total = sum(float(np.sum(a * params[k] ** 2 + b * params[k])) for k, (a, b) in coef.items())
+        first, last = params[names[0]].flat[0], params[names[-1]].flat[-1]
+        return total + float(first) ** 3 + float(first * last)
+
+    return f
 
 
-def _first_difference(before: np.ndarray, after: np.ndarray) -> tuple[int, ...] | None:
-    changed = np.argwhere(before != after)
-    return tuple(int(i) for i in changed[0]) if changed.size else None
+def _reference_grads(f: Callable, params: dict, h: float, forward: bool = False) -> dict:
+    """Central (or forward) differences of f(params) for every element, on a private copy."""
+    mine = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    grads = {}
+    for name, array in mine.items():
+        grad = np.zeros_like(array)
+        base = f(mine) if forward else 0.0
+        for index in np.ndindex(array.shape):
+            old = array[index]
+            array[index] = old + h
+            plus = f(mine)
+            array[index] = old - h
+            minus = base if forward else f(mine)
+            array[index] = old
+            grad[index] = (plus - minus) / (h if forward else 2 * h)
+        grads[name] = grad
+    return grads
 
 
-def _restored_hint(name: str, before: np.ndarray, after: np.ndarray, where: tuple) -> str:
+def _changed(before: dict, after: dict) -> tuple[str, tuple[int, ...]] | None:
+    for name, old in before.items():
+        changed = np.argwhere(old != after[name])
+        if changed.size:
+            return name, tuple(int(i) for i in changed[0])
+    return None
+
+
+def _restored_hint(name: str, where: tuple, before: dict, after: dict) -> str:
     return (
-        f"{name}[{', '.join(map(str, where))}] was {float(before[where])!r} before the call and "
-        f"is {float(after[where])!r} after it. Save the old value and put it back "
-        "(old = x[idx]; ...; x[idx] = old): adding and subtracting h does not always "
-        "give the same float back"
+        f"params[{name!r}][{', '.join(map(str, where))}] was {float(before[name][where])!r} "
+        f"before the call and is {float(after[name][where])!r} after it. Save the old value and "
+        "put it back (old = x[idx]; ...; x[idx] = old): adding and subtracting h does not "
+        "always give the same float back"
     )
 
 
+def _grads_hint(got: dict, want: dict, f: Callable, params: dict) -> str:
+    """Name the typical mistake behind a wrong gradient dict."""
+
+    def all_close(other: dict) -> bool:
+        return all(np.allclose(got[k], other[k], rtol=1e-6, atol=1e-9) for k in want)
+
+    if all_close(_reference_grads(f, params, 1e-4, forward=True)):
+        return (
+            "; the numbers are those of the forward difference (f(x + h) − f(x)) / h, off by "
+            "about h·f''/2. Use the central difference (f(x + h) − f(x − h)) / (2h)"
+        )
+    if all_close({k: 2 * v for k, v in want.items()}):
+        return "; it is twice too large: divide by 2h"
+    if all_close({k: -v for k, v in want.items()}):
+        return "; it has the wrong sign: (f(x + h) − f(x − h)) / (2h)"
+    right = [k for k in want if np.allclose(got[k], want[k], rtol=1e-6, atol=1e-9)]
+    if right and len(right) < len(want):
+        return f"; only {', '.join(map(repr, right))} is right: do every array of the dict"
+    return ""
+
+
 class _Boom(Exception):
-    """Raised by a test function to see whether numerical_gradient restores x."""
+    """Raised by a test function to see whether numerical_gradients restores params."""
 
 
-@checker("1.2", uses=("numerical_gradient",))
-def check_numerical_gradient(numerical_gradient: Callable) -> None:
-    """Task 1.2: central differences element by element, x perturbed in place and restored."""
-    for seed, shape in enumerate(_GRAD_SHAPES):
-        x = np.random.default_rng(100 + seed).normal(size=shape)
-        # For some of these values x + h - h != x in float64: restoring by subtraction shows.
-        before = x.copy()
-        _, f = _quadratic_loss(shape, seed)
-        text = f"numerical_gradient(f, x) for x of shape {shape}"
-        # f reads the array through its argument here; below it reads it from outside.
-        got = expect_array(text, numerical_gradient(f, x))
-        where = _first_difference(before, x)
-        if where is not None:
-            raise CheckFailed(f"{text} left x changed: " + _restored_hint("x", before, x, where))
-        if got.shape != shape:
-            raise CheckFailed(f"{text} should have shape {shape} (like x) but has {got.shape}")
-        expect_finite(text, got)
-        want = reference_gradient(f, x.copy(), 1e-4)
-        if not np.allclose(got, want, rtol=1e-6, atol=1e-9):
-            error = relative_error(got, want)
-            worst = argmax_index(error)
-            hint = ""
-            if np.allclose(got, 2 * want, rtol=1e-6):
-                hint = "; it is twice too large: divide by 2h"
-            elif np.allclose(got, -want, rtol=1e-6):
-                hint = "; it has the wrong sign: (f(x + h) − f(x − h)) / (2h)"
-            elif len(shape) > 1 and np.allclose(got.flat[: shape[-1]], want.flat[: shape[-1]]):
-                hint = (
-                    "; only the first row is right: loop over every element (np.ndindex or x.flat)"
-                )
+@checker("1.2", uses=("numerical_gradients",))
+def check_numerical_gradients(numerical_gradients: Callable) -> None:
+    """Task 1.2: central differences for every element of every array of a dict, each
+    perturbed in place and restored exactly, even when f raises."""
+    for salt, shapes in enumerate(_GRAD_CASES):
+        rng = case_rng(120 + salt)
+        params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+        before = {k: v.copy() for k, v in params.items()}
+        f = _dict_loss(shapes, 125 + salt)
+        text = f"numerical_gradients(f, params) for params {dict(shapes)}"
+        got = numerical_gradients(f, params)
+        moved = _changed(before, params)
+        if moved is not None:
             raise CheckFailed(
-                f"{text} is off: relative error {error[worst]:.1e} at index {worst} "
-                f"(got {got[worst]:.6g}, expected {want[worst]:.6g}){hint}"
+                f"{text} left params changed: " + _restored_hint(*moved, before, params)
             )
+        if not isinstance(got, dict) or set(got) != set(shapes):
+            raise CheckFailed(
+                f"{text} should return a dict with the keys of params, {sorted(shapes)}, but "
+                f"returned {type(got).__name__} {got!r:.60}"
+            )
+        for name, shape in shapes.items():
+            value = expect_array(f"grads[{name!r}]", got[name])
+            if value.shape != shape:
+                raise CheckFailed(
+                    f"{text}: grads[{name!r}] should have shape {shape} (like params[{name!r}]) "
+                    f"but has {value.shape}"
+                )
+            expect_finite(f"grads[{name!r}]", value)
+        want = _reference_grads(f, before, 1e-4)
+        for name in shapes:
+            if not np.allclose(got[name], want[name], rtol=1e-6, atol=1e-9):
+                error = relative_error(got[name], want[name])
+                worst = argmax_index(error)
+                raise CheckFailed(
+                    f"{text}: grads[{name!r}] is off: relative error {error[worst]:.1e} at index "
+                    f"{worst} (got {got[name][worst]:.6g}, expected {want[name][worst]:.6g})"
+                    + _grads_hint(got, want, f, before)
+                )
+    _check_reads_from_outside(numerical_gradients)
+    _check_restores_on_error(numerical_gradients)
 
-    # A network's loss reads its weights from the network, not from its argument:
-    # f ignores what it is given, so only perturbing x itself (in place) works.
-    W = np.random.default_rng(7).normal(size=(2, 3))
-    before = W.copy()
-    _, loss = _quadratic_loss(W.shape, 7)
-    text = "numerical_gradient(lambda _: loss(W), W)"
-    got = expect_array(text, numerical_gradient(lambda _: loss(W), W))
-    where = _first_difference(before, W)
-    if where is not None:
-        raise CheckFailed(f"{text} left W changed: " + _restored_hint("W", before, W, where))
-    want = reference_gradient(loss, W.copy(), 1e-4)
-    if got.shape == W.shape and not np.any(got) and np.any(want):
+
+def _check_reads_from_outside(numerical_gradients: Callable) -> None:
+    """A network's loss reads its weights from the network, not from its argument."""
+    shapes = {"W": (2, 3), "b": (3,)}
+    params = {name: case_rng(130).normal(size=shape) for name, shape in shapes.items()}
+    loss = _dict_loss(shapes, 131)
+    text = "numerical_gradients(lambda _: loss(params), params)"
+    got = numerical_gradients(lambda _: loss(params), params)
+    want = _reference_grads(loss, params, 1e-4)
+    if isinstance(got, dict) and all(
+        isinstance(got.get(k), np.ndarray) and not np.any(got[k]) for k in want
+    ):
         raise CheckFailed(
-            f"{text} returned all zeros: a function that reads W from outside (like a "
-            "network's loss) never sees a perturbed copy. Change x itself, in place "
+            f"{text} returned all zeros: a function that reads the arrays from outside (like a "
+            "network's loss) never sees a perturbed copy. Change each array itself, in place "
             "(x[idx] = old + h), then restore it"
         )
-    if got.shape != W.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-9):
-        raise CheckFailed(f"{text} is off; expected {np.round(want, 4).tolist()}")
+    if not isinstance(got, dict) or not all(
+        np.allclose(got.get(k, np.nan), want[k], rtol=1e-6, atol=1e-9) for k in want
+    ):
+        raise CheckFailed(
+            f"{text} is off; expected { {k: np.round(v, 4).tolist() for k, v in want.items()} }"
+        )
 
-    # If f raises half-way, x must still come back unchanged (try/finally).
-    x = np.array([[0.3, -1.2, 2.5], [0.7, 0.1, -0.4]])
-    before = x.copy()
+
+def _check_restores_on_error(numerical_gradients: Callable) -> None:
+    """If f raises half-way, every array must still come back unchanged (try/finally)."""
+    params = {"W": np.array([[0.3, -1.2, 2.5], [0.7, 0.1, -0.4]]), "b": np.array([0.2, -0.3])}
+    before = {k: v.copy() for k, v in params.items()}
     calls = 0
 
-    def fragile(v: np.ndarray) -> float:
+    def fragile(p: dict) -> float:
         nonlocal calls
         calls += 1
         if calls == 4:
             raise _Boom("f failed on its 4th call")
-        return float(np.sum(v**2))
+        return float(np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2))
 
     try:
-        numerical_gradient(fragile, x)
+        numerical_gradients(fragile, params)
     except _Boom:
         pass
     else:
         raise CheckFailed(
-            "numerical_gradient swallowed an error raised by f; let it propagate "
+            "numerical_gradients swallowed an error raised by f; let it propagate "
             "(use try/finally, not try/except)"
         )
-    where = _first_difference(before, x)
-    if where is not None:
+    moved = _changed(before, params)
+    if moved is not None:
+        name, where = moved
         raise CheckFailed(
-            f"when f raised an error, x was left perturbed at index {where} "
-            f"({float(before[where])!r} became {float(x[where])!r}); restore the element in a "
-            "finally: block so that x is unchanged even when f fails"
+            f"when f raised an error, params[{name!r}] was left perturbed at index {where} "
+            f"({float(before[name][where])!r} became {float(params[name][where])!r}); restore "
+            "the element in a finally: block so that params is unchanged even when f fails"
         )
 
 
@@ -237,7 +321,14 @@ def check_gradient_descent(gradient_descent: Callable) -> None:
     """Task 1.3: x ← x − lr·grad(x), ``steps`` times; the path (steps + 1, *x0.shape)."""
     for name, grad, x0, lr, steps in _GD_CASES:
         text = f"gradient_descent(grad, x0={x0.tolist()}, lr={lr}, steps={steps}) for {name}"
-        got = call(gradient_descent, grad, x0, lr, steps)
+        got = call_keeping(
+            gradient_descent,
+            grad,
+            x0,
+            lr,
+            steps,
+            example="x = x - lr * grad(x), starting from x = np.array(x0, dtype=float)",
+        )
         want = _reference_path(grad, x0, lr, steps)
         got = np.asarray(got)
         if got.shape != want.shape:

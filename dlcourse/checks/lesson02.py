@@ -15,7 +15,15 @@ from collections.abc import Callable
 import numpy as np
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, relative_error
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call,
+    call_keeping,
+    case_rng,
+    expect_array,
+    relative_error,
+)
 
 # ----------------------------------------------------------------------------- references
 
@@ -68,75 +76,137 @@ def _close(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> bool:
 # ----------------------------------------------------------------------------- task 2.1
 
 
-def _softmax_cases() -> list[tuple[str, np.ndarray]]:
-    rng = np.random.default_rng(2)
+def _log_softmax(a: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float64: a − max − log Σ exp(a − max). a: (..., K)."""
+    a = np.asarray(a, np.float64)
+    shifted = a - a.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _log_softmax_cases() -> list[tuple[str, np.ndarray]]:
+    rng = case_rng(20)
     mixed = rng.normal(size=(3, 5))
     mixed[1] += 1000.0  # one row of huge scores...
     mixed[2] -= 1000.0  # ...and one of hugely negative ones, in the same batch
+    tiny = rng.normal(size=(2, 4))
+    tiny[:, 1] -= 800.0  # exp(−800) underflows to 0: its log must still be about −800
     return [
-        ("softmax([1010, 1000, 990])", np.array([1010.0, 1000.0, 990.0])),
-        ("softmax of a (4, 3) batch", rng.normal(size=(4, 3))),
-        ("softmax of a (2, 7) batch", 3 * rng.normal(size=(2, 7))),
-        ("softmax of a (3, 5) batch whose rows are near 0, +1000 and -1000", mixed),
-        ("softmax of a (1, 10) batch", rng.normal(size=(1, 10))),
+        ("log_softmax([1010, 1000, 990])", np.array([1010.0, 1000.0, 990.0])),
+        ("log_softmax of a (4, 3) batch", rng.normal(size=(4, 3))),
+        ("log_softmax of a (2, 7) batch", 3 * rng.normal(size=(2, 7))),
+        ("log_softmax of a (3, 5) batch whose rows are near 0, +1000 and -1000", mixed),
+        ("log_softmax of a (2, 4) batch with a class 800 below the others", tiny),
+        # A wide spread within one row: only the row maximum keeps every exponent <= 0.
+        ("log_softmax of a (3, 4) batch with a spread of up to 1660 within a row", _wide_rows()),
     ]
 
 
-@checker("2.1", uses=("softmax",))
-def check_softmax(softmax: Callable) -> None:
-    """Task 2.1: row-wise softmax, stable for large scores, for a vector (K,) or a batch (N, K)."""
-    for text, a in _softmax_cases():
-        want = _softmax(a)
+def _wide_rows() -> np.ndarray:
+    """Rows whose scores span far more than exp's range (709): max − min and max − mean both
+    overflow, so shifting by the row minimum or mean gives inf."""
+    rng = case_rng(21)
+    rows = rng.normal(size=(3, 4))
+    rows[0, :2] = (800.0, -800.0)
+    rows[1, 1:3] = (-900.0, 760.0)
+    rows[2, 3] = -720.0  # max − min overflows here, max − mean does not: tells the two apart
+    return rows
+
+
+def _shift_hint(a: np.ndarray, got: np.ndarray) -> str | None:
+    """Which wrong shift the learner's non-finite pattern matches: the row minimum or mean."""
+    if a.ndim != 2:
+        return None
+    with np.errstate(all="ignore"):
+        for what, shift in (
+            ("minimum", a.min(axis=-1, keepdims=True)),
+            ("mean", a.mean(axis=-1, keepdims=True)),
+        ):
+            shifted = a - shift
+            theirs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+            if np.array_equal(np.isfinite(got), np.isfinite(theirs)):
+                return (
+                    f"it looks like you subtracted each row's {what}: the largest score minus "
+                    f"the {what} can still be above 709, where exp() overflows. Subtract the row "
+                    "maximum (x.max(axis=-1, keepdims=True)): then every exponent is ≤ 0 and "
+                    "the largest term is exactly 1"
+                )
+    return None
+
+
+def _nonfinite_hint(a: np.ndarray, got: np.ndarray) -> str:
+    """Name the mistake behind a nan or inf in the learner's log-softmax."""
+    with np.errstate(all="ignore"):
+        naive_log = np.log(_softmax(a))
+    if np.isneginf(got).any() and np.array_equal(np.isneginf(got), np.isneginf(naive_log)):
+        return (
+            "that is np.log(softmax(x)): a probability like exp(−800) underflows to 0 and its "
+            "log is −inf. Never take the log of a probability here: compute "
+            "(x − max) − log Σ exp(x − max) directly"
+        )
+    shift = _shift_hint(a, got)
+    if shift:
+        return shift
+    if a.ndim == 2 and np.array_equal(np.isfinite(got), np.isfinite(_global_shift(a))):
+        return (
+            "subtract each row's own maximum before exp() (x.max(axis=-1, keepdims=True)), "
+            "not the maximum of the whole batch"
+        )
+    return "subtract the row maximum before exp()"
+
+
+def _global_shift(a: np.ndarray) -> np.ndarray:
+    """What a log-softmax that subtracts the maximum of the whole batch returns."""
+    with np.errstate(all="ignore"):
+        shifted = a - a.max()
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+@checker("2.1", uses=("log_softmax",))
+def check_log_softmax(log_softmax: Callable) -> None:
+    """Task 2.1: row-wise log-softmax, finite for any finite scores, (N, K) or (K,)."""
+    for text, a in _log_softmax_cases():
+        want = _log_softmax(a)
         with np.errstate(all="ignore"):  # the learner's overflow is reported in words below
-            got = call(softmax, a)
+            got = call_keeping(
+                log_softmax, a, example="shifted = x - x.max(axis=-1, keepdims=True)"
+            )
         got = expect_array(text, got)
         if got.shape != want.shape:
             raise CheckFailed(f"{text} should have shape {want.shape} but has shape {got.shape}")
         bad = ~np.isfinite(got)
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
-            kind = "nan" if np.isnan(got[where]) else "inf"
-            hint = "subtract the row maximum before exp()"
-            shifted_globally = _global_shift_softmax(a)
-            if a.ndim == 2 and np.array_equal(np.isnan(got), np.isnan(shifted_globally)):
-                hint = (
-                    "subtract each row's own maximum before exp() "
-                    "(x.max(axis=-1, keepdims=True)), not the maximum of the whole batch"
-                )
+            kind = "nan" if np.isnan(got[where]) else str(got[where])
             at = f" at index {where}" if a.ndim > 1 else ""
-            raise CheckFailed(f"{text} returned {kind}{at} — {hint}")
+            raise CheckFailed(f"{text} returned {kind}{at} — {_nonfinite_hint(a, got)}")
         if _close(got, want):
             continue
-        sums = got.sum(axis=-1)
-        if a.ndim == 2 and got.shape[0] > 1 and np.allclose(got.sum(axis=0), 1):
+        if _close(got, np.exp(want)):
             raise CheckFailed(
-                f"{text}: the columns sum to 1 instead of the rows; normalise over the last "
-                "axis (e.sum(axis=-1, keepdims=True)), one row per sample"
+                f"{text} returned probabilities (each row sums to 1); return their logarithms, "
+                "log y = (x − max) − log Σ exp(x − max)"
             )
-        if a.ndim == 2 and np.isclose(got.sum(), 1):
+        with np.errstate(all="ignore"):
+            shifted = a - a.max(axis=-1, keepdims=True)
+            per_column = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+        if a.ndim == 2 and a.shape[0] > 1 and _close(got, per_column):
             raise CheckFailed(
-                f"{text}: the whole batch sums to 1; each row (sample) should sum to 1 on its "
-                "own: e.sum(axis=-1, keepdims=True)"
+                f"{text}: the sum of exp runs down the columns (axis=0); sum over each row, "
+                "np.exp(shifted).sum(axis=-1, keepdims=True)"
             )
-        if not np.allclose(sums, 1, atol=1e-6):
+        if _close(got, a - a.max(axis=-1, keepdims=True)):
             raise CheckFailed(
-                f"{text}: every row should sum to 1 but the sums are {np.round(sums, 4).tolist()}"
+                f"{text} returned x − max only; subtract log Σ exp(x − max) as well, so that "
+                "the probabilities exp(log y) sum to 1"
             )
         raise CheckFailed(f"{text} is off: {_worst(got, want)}")
-
-
-def _global_shift_softmax(a: np.ndarray) -> np.ndarray:
-    """What a softmax that subtracts the maximum of the whole batch returns."""
-    with np.errstate(all="ignore"):
-        e = np.exp(a - a.max())
-        return e / e.sum(axis=-1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- task 2.2
 
 
 def _ce_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(22)
+    rng = case_rng(22)
     cases = []
     for n, k in ((4, 3), (6, 10), (1, 5)):
         y = _softmax(rng.normal(size=(n, k)))
@@ -154,7 +224,10 @@ def check_cross_entropy(cross_entropy: Callable) -> None:
     for setting, y, t in _ce_cases():
         text = f"cross_entropy(y, t) for {setting}"
         try:
-            got = _scalar(text, call(cross_entropy, y, t))
+            got = _scalar(
+                text,
+                call_keeping(cross_entropy, y, t, example="np.log(y + 1e-7) instead of y += 1e-7"),
+            )
         except (ValueError, IndexError) as err:
             if t.ndim != 1:
                 raise
@@ -187,7 +260,9 @@ def check_cross_entropy(cross_entropy: Callable) -> None:
     t = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     text = "cross_entropy(y, t) where the true class of sample 0 has probability 0"
     with np.errstate(all="ignore"):
-        got = _scalar(text, call(cross_entropy, y, t))
+        got = _scalar(
+            text, call_keeping(cross_entropy, y, t, example="np.log(y + 1e-7) instead of y += 1e-7")
+        )
     if not np.isfinite(got):
         raise CheckFailed(
             f"{text} returned {got} — log(0) is -inf (and 0·log(0) is nan); raise y to at "
@@ -207,7 +282,7 @@ def check_cross_entropy(cross_entropy: Callable) -> None:
 def _grad_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
     cases = []
     for seed, (n, k, scale) in enumerate(((4, 3, 1.0), (7, 10, 3.0), (5, 4, 1000.0))):
-        rng = np.random.default_rng(230 + seed)
+        rng = case_rng(230 + seed)
         a = scale * rng.normal(size=(n, k))
         labels = rng.integers(0, k, size=n)
         cases.append(
@@ -223,7 +298,9 @@ def check_softmax_cross_entropy_gradient(softmax_cross_entropy_gradient: Callabl
     for setting, a, t in _grad_cases():
         text = f"softmax_cross_entropy_gradient(a, t) for {setting}"
         with np.errstate(all="ignore"):
-            got = call(softmax_cross_entropy_gradient, a, t)
+            got = call_keeping(
+                softmax_cross_entropy_gradient, a, t, example="return (y - t) / n, not y -= t"
+            )
         got = expect_array(text, got)
         n, k = a.shape
         t1 = t if t.ndim == 2 else _one_hot(t, k)
@@ -249,6 +326,11 @@ def check_softmax_cross_entropy_gradient(softmax_cross_entropy_gradient: Callabl
             )
         elif _close(got, (a - t1) / n):
             hint = "; use the probabilities y = softmax(a), not the raw scores a"
+        elif k != n and _close(got, (y - t1) / k):
+            hint = (
+                f"; the numbers are exactly (y − t) / {k}: you divided by K, the number of "
+                f"classes, but the loss is a mean over the N = {n} samples, so divide by N"
+            )
         raise CheckFailed(f"{text} is off: {_worst(got, want)}{hint}")
 
 
@@ -268,7 +350,7 @@ def _reference_step(params: dict, x: np.ndarray, t: np.ndarray, lr: float) -> tu
 def check_train_step(train_step: Callable) -> None:
     """Task 2.4: one gradient-descent step of softmax regression; returns the loss before it."""
     for seed, (n, d, k, labels_form) in enumerate(((5, 6, 4, False), (8, 3, 5, True))):
-        rng = np.random.default_rng(240 + seed)
+        rng = case_rng(240 + seed)
         x = rng.normal(size=(n, d))
         labels = rng.integers(0, k, size=n)
         t = labels if labels_form else _one_hot(labels, k)
@@ -307,6 +389,12 @@ def check_train_step(train_step: Callable) -> None:
                 hint = "; you moved uphill: subtract lr * gradient"
             elif _close(got, start[name] - n * step[name]):
                 hint = "; the step is N times too large: divide y − t by the batch size N"
+            elif name == "b" and n > 1 and _close(got, start[name] - step[name] / n):
+                hint = (
+                    f"; params['b'] moved exactly 1/{n} of the right step: you took the mean of "
+                    "dL/da over the batch for the bias, but dL/da = (y − t) / N already holds "
+                    "the 1/N, so sum it: db = da.sum(axis=0)"
+                )
             elif _close(got, start[name] - step[name] / lr):
                 hint = "; the learning rate is missing: multiply the gradient by lr"
             raise CheckFailed(

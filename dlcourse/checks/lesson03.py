@@ -1,14 +1,15 @@
-"""Checkers for assignment 03 · XOR (sigmoid, a two-layer forward pass, backprop by hand).
+"""Checkers for assignment 03 · XOR (sigmoid, a forward pass of any depth, backprop by hand).
 
-The network is ``x (N, D) → affine W1, b1 → sigmoid → affine W2, b2 → softmax → y (N, K)``
-with the mean cross-entropy loss. The forward pass is compared with a reference written
-here; the gradients with a numerical gradient (central differences in float64) of that
-reference loss, so the learner's backprop is judged against the definition of a
-derivative, on non-square shapes (D ≠ H ≠ K) and several seeds.
+Task 3.2's network is ``x → (affine → sigmoid) × (L − 1) → affine → softmax``; Task 3.3's
+is the two-layer one, with the mean cross-entropy loss. Forward passes are compared with
+references written here; the gradients with a numerical gradient (central differences
+in float64) of the reference loss, so the learner's backprop is judged against the
+definition of a derivative, on non-square shapes (D ≠ H ≠ K) and several seeds.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable
 
@@ -17,8 +18,9 @@ import numpy as np
 from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
-    call,
     call_gradients,
+    call_keeping,
+    case_rng,
     copy_params,
     expect_array,
     expect_close,
@@ -59,13 +61,18 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     n = 1 if variant == "no_mean" else len(x)
     d2 = (y - t) / n
     dz1 = d2 @ params["W2"].T
-    da1 = dz1 if variant == "no_sigmoid_grad" else dz1 * z1 * (1 - z1)
+    if variant == "no_sigmoid_grad":
+        da1 = dz1
+    elif variant == "sigmoid_grad_of_output":  # sigmoid_grad(z1): σ applied twice
+        da1 = dz1 * _sigmoid(z1) * (1 - _sigmoid(z1))
+    else:
+        da1 = dz1 * z1 * (1 - z1)
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ d2, "b2": d2.sum(axis=0)}
 
 
 def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
     """Random x (n, d), one-hot t (n, k) and params of a d-h-k net, all float64."""
-    rng = np.random.default_rng(seed)
+    rng = case_rng(seed)
     x = rng.normal(size=(n, d))
     t = np.eye(k)[rng.integers(0, k, size=n)]
     params = {
@@ -84,13 +91,19 @@ def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
 def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
     """Task 3.1: a sigmoid that never overflows, and its derivative s·(1 − s)."""
     for seed, shape in enumerate(((3, 5), (7,), (2, 3, 4))):
-        x = np.random.default_rng(seed).normal(scale=3.0, size=shape)
-        expect_close(f"sigmoid(x of shape {shape})", call(sigmoid, x), _sigmoid(x))
+        x = case_rng(seed).normal(scale=3.0, size=shape)
+        expect_close(
+            f"sigmoid(x of shape {shape})",
+            call_keeping(sigmoid, x, example="x = np.clip(x, -500, 500), not x[x < -500] = -500"),
+            _sigmoid(x),
+        )
     big = np.array([[-1000.0, -50.0, 0.0], [50.0, 1000.0, -745.0]])
     with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
         warnings.simplefilter("error", RuntimeWarning)
         try:
-            got = call(sigmoid, big)
+            got = call_keeping(
+                sigmoid, big, example="x = np.clip(x, -500, 500), not x[x < -500] = -500"
+            )
         except (FloatingPointError, RuntimeWarning) as err:
             raise CheckFailed(
                 f"sigmoid([-1000, ..., 1000]) overflowed ({err}): np.exp(-x) is exp(1000) for "
@@ -100,8 +113,12 @@ def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
     expect_close("sigmoid of [[-1000, -50, 0], [50, 1000, -745]]", got, _sigmoid(big), atol=1e-12)
 
     for seed, shape in enumerate(((4, 6), (5,))):
-        x = np.random.default_rng(10 + seed).normal(scale=2.0, size=shape)
-        got = expect_array(f"sigmoid_grad(x of shape {shape})", call(sigmoid_grad, x), x.shape)
+        x = case_rng(10 + seed).normal(scale=2.0, size=shape)
+        got = expect_array(
+            f"sigmoid_grad(x of shape {shape})",
+            call_keeping(sigmoid_grad, x, example="s = sigmoid(x); return s * (1 - s)"),
+            x.shape,
+        )
         s = _sigmoid(x)
         want = s * (1 - s)
         if np.allclose(got, x * (1 - x)):
@@ -118,68 +135,114 @@ def check_sigmoid(sigmoid: Callable, sigmoid_grad: Callable) -> None:
     text = "sigmoid_grad of [[-1000, -50, 0], [50, 1000, -745]]"
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        got = call(sigmoid_grad, big)
+        got = call_keeping(sigmoid_grad, big, example="s = sigmoid(x); return s * (1 - s)")
     s = _sigmoid(big)
     expect_close(text, got, s * (1 - s), atol=1e-12, hint="use your stable sigmoid inside")
 
 
 # ----------------------------------------------------------------------------- task 3.2
 
-_NET_SHAPES = ((6, 3, 5, 4), (4, 2, 3, 2), (9, 4, 2, 3))  # (N, D, H, K), D ≠ H ≠ K mostly
+# (N, sizes D, H1, …, K): one, two and three hidden layers, no two neighbours equal
+_DEEP_NETS = ((6, (3, 5, 4)), (4, (2, 3, 5, 2)), (9, (4, 2, 6, 3, 3)))
 
 
-@checker("3.2", uses=("predict",))
-def check_predict(predict: Callable) -> None:
-    """Task 3.2: y = softmax(sigmoid(x W1 + b1) W2 + b2), rows summing to 1."""
-    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
-        x, _, params = _make_net(seed, n, d, h, k)
-        text = f"predict(x of shape {(n, d)}, params of a {d}-{h}-{k} net)"
+def _deep_params(salt: int, sizes: tuple[int, ...], scale: float = 1.0) -> dict[str, np.ndarray]:
+    rng = case_rng(salt)
+    params = {}
+    for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
+        params[f"W{layer}"] = rng.normal(scale=scale, size=(fan_in, fan_out))
+        params[f"b{layer}"] = rng.normal(scale=0.5, size=fan_out)
+    return params
+
+
+def _deep_forward(x, params, hidden=_sigmoid, output=_softmax, layers: int | None = None):
+    """Sigmoid hidden layers W1…W(L−1), softmax after WL; ``layers`` stops early (a mistake)."""
+    count = len(params) // 2
+    z = x
+    for layer in range(1, (layers or count) + 1):
+        a = z @ params[f"W{layer}"] + params[f"b{layer}"]
+        z = hidden(a) if layer < count else output(a)
+    return z
+
+
+def _deep_hint(got: np.ndarray, x: np.ndarray, params: dict) -> str:
+    count = len(params) // 2
+    if count > 1 and np.allclose(got, _deep_forward(x, params, hidden=lambda a: a), atol=1e-9):
+        return (
+            "the hidden layers have no sigmoid; without it all layers collapse into one "
+            "linear map, which cannot learn XOR"
+        )
+    if np.allclose(got, _deep_forward(x, params, output=lambda a: a), atol=1e-9):
+        return "it returned the scores of the last layer; apply softmax to get probabilities"
+    if np.allclose(got, _deep_forward(x, params, output=lambda a: _softmax(_sigmoid(a)))):
+        return (
+            "the last layer went through the sigmoid before the softmax: the sigmoid is for "
+            f"the hidden layers W1…W{count - 1} only, the output layer W{count} gets the softmax"
+        )
+
+    def column_softmax(a):
+        e = np.exp(a - a.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    if np.allclose(got, _deep_forward(x, params, output=column_softmax), atol=1e-9):
+        return (
+            "softmax normalised each column (axis=0); normalise each row (axis=1, "
+            "keepdims=True) so every sample's probabilities sum to 1"
+        )
+    return ""
+
+
+@checker("3.2", uses=("predict_deep",))
+def check_predict_deep(predict_deep: Callable) -> None:
+    """Task 3.2: sigmoid hidden layers W1…W(L−1), softmax output after WL, any L."""
+    for salt, (n, sizes) in enumerate(_DEEP_NETS):
+        params = _deep_params(320 + salt, sizes)
+        x = case_rng(325 + salt).normal(size=(n, sizes[0]))
+        net = "-".join(map(str, sizes))
+        text = f"predict_deep(x of shape {x.shape}, params of a {net} net)"
         before = copy_params(params)
-        got = call(predict, x, params)
-        expect_params_unchanged(predict, before, params)
+        got = call_keeping(predict_deep, x, params, example="z = sigmoid(z @ W + b), not x @= ...")
+        expect_params_unchanged(predict_deep, before, params)
         got = expect_array(text, got)
+        k = sizes[-1]
         if got.shape != (n, k):
             hint = ""
-            if got.shape == (n, h):
-                hint = "; that is the hidden layer: apply the second layer (W2, b2) too"
+            if got.shape in {(n, size) for size in sizes[1:-1]}:
+                hint = (
+                    f"; that is a hidden layer's output: the net has {len(sizes) - 1} layers "
+                    "(W1, W2, …): loop over all of them, len(params) // 2"
+                )
             elif got.shape == (k, n):
                 hint = "; return one row per sample: (N, K)"
             raise CheckFailed(f"{text} should have shape {(n, k)} but has shape {got.shape}{hint}")
         expect_finite(text, got)
-        want = _forward(x, params)
+        want = _deep_forward(x, params)
         if np.allclose(got, want, rtol=1e-6, atol=1e-9):
             continue
-        a2_without = _forward(x, params, hidden=lambda a: a)
-        if np.allclose(got, a2_without, atol=1e-9):
-            raise CheckFailed(
-                f"{text}: the hidden layer has no sigmoid; without it the two layers collapse "
-                "into one linear map, which cannot learn XOR"
-            )
-        if np.allclose(got, _forward(x, params, output=lambda a: a), atol=1e-9):
-            raise CheckFailed(f"{text} returned the scores; apply softmax to get probabilities")
-
-        def column_softmax(a):
-            e = np.exp(a - a.max(axis=0, keepdims=True))
-            return e / e.sum(axis=0, keepdims=True)
-
-        if np.allclose(got, _forward(x, params, output=column_softmax), atol=1e-9):
-            raise CheckFailed(
-                f"{text}: softmax normalised each column (axis=0); normalise each row "
-                "(axis=1, keepdims=True) so every sample's probabilities sum to 1"
-            )
+        hint = _deep_hint(got, x, params)
+        if hint:
+            raise CheckFailed(f"{text}: {hint}")
         expect_close(text, got, want, rtol=1e-6)
     # Large weights: softmax scores near ±1000 must not overflow.
-    x, _, params = _make_net(7, 5, 3, 4, 3, scale=1.0)
+    params = _deep_params(329, (3, 4, 3))
     params["W2"] = params["W2"] * 400
-    text = "predict with scores of about ±1000 (W2 scaled by 400)"
+    params["b2"] = params["b2"] + 1000.0
+    x = case_rng(330).normal(size=(5, 3))
+    text = "predict_deep with scores of about 1000 (a 3-4-3 net, b2 raised by 1000)"
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        got = expect_array(text, call(predict, x, params), (5, 3))
+        got = expect_array(
+            text,
+            call_keeping(predict_deep, x, params, example="z = sigmoid(z @ W + b), not x @= ..."),
+            (5, 3),
+        )
     expect_finite(text, got, "subtract each row's maximum score before np.exp in softmax")
-    expect_close(text, got, _forward(x, params), atol=1e-9)
+    expect_close(text, got, _deep_forward(x, params), atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- task 3.3
+
+_NET_SHAPES = ((6, 3, 5, 4), (4, 2, 3, 2), (9, 4, 2, 3))  # (N, D, H, K), D ≠ H ≠ K mostly
 
 _TRANSPOSED_HINTS = {"W1": ", e.g. x.T @ da1", "W2": ", e.g. z1.T @ da2"}
 
@@ -209,5 +272,12 @@ def check_gradients(gradients: Callable) -> None:
             raise CheckFailed(
                 f"{text}: grads['W1'] is missing the sigmoid's derivative; multiply the "
                 "gradient arriving at the hidden layer by z1·(1 − z1)"
+            )
+        wrong = _grads_variant(x, t, params, "sigmoid_grad_of_output")
+        if np.allclose(got["W1"], wrong["W1"], rtol=1e-5, atol=1e-9):
+            raise CheckFailed(
+                f"{text}: grads['W1'] and grads['b1'] are what sigmoid_grad(z1) gives, with z1 "
+                "the hidden layer's *output*: that applies the sigmoid twice. sigmoid_grad "
+                "takes the pre-activation a1 = x @ W1 + b1 (or use z1 * (1 - z1) directly)"
             )
         expect_grads_close(text, got, want, PARAM_NAMES, rtol=1e-5, atol=1e-9)

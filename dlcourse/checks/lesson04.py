@@ -1,9 +1,11 @@
-"""Checkers for assignment 04 · MLP on MNIST (mini-batches, forward + loss, backprop).
+"""Checkers for assignment 04 · MLP on MNIST (stratified mini-batches, forward + loss,
+backprop).
 
 The network is ``x (N, D) → affine W1, b1 → ReLU → affine W2, b2 → softmax`` with the
 mean cross-entropy loss. The loss is compared with a reference written here, the
 gradients with a numerical gradient (central differences in float64) of that reference,
-on shapes where D, H and K all differ, so a transposed gradient cannot pass.
+on shapes where D, H and K all differ, so a transposed gradient cannot pass. The batches
+are checked for cover, sizes, the class counts per batch and their randomness.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import numpy as np
 from dlcourse.checks import checker
 from dlcourse.checks.tools import (
     CheckFailed,
-    call,
     call_gradients,
+    call_keeping,
+    case_rng,
     copy_params,
     expect_finite,
     expect_grads_close,
@@ -52,7 +55,12 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     y = np.exp(_log_softmax(a2))
     d2 = (y - t) / len(x)
     dh = d2 @ params["W2"].T
-    da1 = {"no_mask": dh, "relu_of_grad": np.maximum(dh, 0), "sigmoid": dh * h * (1 - h)}[variant]
+    da1 = {
+        "no_mask": dh,
+        "relu_of_grad": np.maximum(dh, 0),
+        "sigmoid": dh * h * (1 - h),
+        "times_h": dh * h,  # the activation itself instead of its 0/1 mask
+    }[variant]
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ d2, "b2": d2.sum(axis=0)}
 
 
@@ -75,75 +83,109 @@ def _make_net(seed: int, n: int, d: int, hidden: int, k: int):
 
 # ----------------------------------------------------------------------------- task 4.1
 
-_BATCH_CASES = ((100, 10), (103, 25), (7, 3), (5, 8))  # (n, batch_size)
+# (n, classes, batch_size, class shares): balanced and unbalanced label sets
+_BATCH_CASES = (
+    (100, 4, 10, None),
+    (103, 3, 25, (0.6, 0.3, 0.1)),
+    (47, 5, 8, None),
+    (60, 2, 7, (0.8, 0.2)),
+)
 
 
-@checker("4.1", uses=("minibatch_indices",))
-def check_minibatch_indices(minibatch_indices: Callable) -> None:
-    """Task 4.1: one epoch of shuffled batches that uses every index exactly once."""
-    for seed, (n, batch_size) in enumerate(_BATCH_CASES):
-        text = f"minibatch_indices({n}, {batch_size}, rng)"
-        batches = minibatch_indices(n, batch_size, np.random.default_rng(seed))
-        try:
-            batches = [np.asarray(b) for b in batches]
-        except TypeError:
+def _labels(salt: int, n: int, classes: int, shares) -> np.ndarray:
+    rng = case_rng(salt)
+    return rng.choice(classes, size=n, p=shares)
+
+
+def _as_batches(result: object, text: str) -> list[np.ndarray]:
+    if not isinstance(result, (list, tuple)) or not result:
+        raise CheckFailed(
+            f"{text} should return a non-empty list of index arrays but returned "
+            f"{type(result).__name__} {result!r:.60}"
+        )
+    batches = [np.asarray(b) for b in result]
+    for i, batch in enumerate(batches):
+        if batch.ndim != 1 or not np.issubdtype(batch.dtype, np.integer):
             raise CheckFailed(
-                f"{text} should return a list of index arrays but returned {type(batches).__name__}"
-            ) from None
-        if not batches:
-            raise CheckFailed(f"{text} returned no batches")
-        for i, batch in enumerate(batches):
-            if batch.ndim != 1 or not np.issubdtype(batch.dtype, np.integer):
-                raise CheckFailed(
-                    f"{text}: batch {i} should be a 1-D array of integer indices but has "
-                    f"shape {batch.shape} and dtype {batch.dtype}"
-                )
-        want_sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
-        sizes = [len(b) for b in batches]
-        everything = np.concatenate(batches)
-        counts = np.bincount(everything[(everything >= 0) & (everything < n)], minlength=n)
-        if everything.min() < 0 or everything.max() >= n:
+                f"{text}: batch {i} should be a 1-D array of integer indices but has "
+                f"shape {batch.shape} and dtype {batch.dtype}"
+            )
+    return batches
+
+
+def _check_cover(batches: list[np.ndarray], n: int, batch_size: int, text: str) -> None:
+    """Every index once; ceil(n / batch_size) batches whose sizes differ by at most 1."""
+    everything = np.concatenate(batches)
+    if everything.min() < 0 or everything.max() >= n:
+        raise CheckFailed(f"{text} returned index {everything.max()}; indices go from 0 to {n - 1}")
+    counts = np.bincount(everything, minlength=n)
+    if counts.max() > 1:
+        twice = int(np.argmax(counts))
+        raise CheckFailed(
+            f"{text}: index {twice} appears {counts[twice]} times in one epoch; every sample "
+            "is used exactly once (draw without replacement)"
+        )
+    if counts.min() == 0:
+        missing = np.flatnonzero(counts == 0)
+        raise CheckFailed(
+            f"{text}: {len(missing)} of the {n} indices never appear (e.g. {missing[0]}); "
+            "every sample must be used exactly once per epoch"
+        )
+    sizes = [len(b) for b in batches]
+    wanted = -(-n // batch_size)
+    if len(batches) != wanted or max(sizes) > batch_size or max(sizes) - min(sizes) > 1:
+        raise CheckFailed(
+            f"{text} gave {len(batches)} batches of sizes {sorted(set(sizes))}; expected "
+            f"{wanted} = ceil({n} / {batch_size}) batches of at most {batch_size}, whose sizes "
+            "differ by at most 1"
+        )
+
+
+def _check_balance(batches, labels: np.ndarray, text: str) -> None:
+    """Each class is spread over the batches as evenly as possible: counts differ by ≤ 1."""
+    for c in np.unique(labels):
+        per_batch = np.array([np.sum(labels[b] == c) for b in batches])
+        if per_batch.max() - per_batch.min() > 1:
             raise CheckFailed(
-                f"{text} returned index {everything.max()}; indices go from 0 to {n - 1}"
+                f"{text}: class {c} has {per_batch.min()} samples in one batch and "
+                f"{per_batch.max()} in another; that is a plain shuffle (lesson 04's sampler). "
+                "Deal each class's samples out over the batches in turn, so every batch gets "
+                "its share of every class (the counts of a class may differ by at most 1)"
             )
-        if counts.max() > 1:
-            twice = int(np.argmax(counts))
-            raise CheckFailed(
-                f"{text}: index {twice} appears {counts[twice]} times in one epoch; draw "
-                "without replacement, e.g. split rng.permutation(n) into consecutive pieces"
-            )
-        if counts.min() == 0:
-            missing = np.flatnonzero(counts == 0)
-            hint = (
-                "; keep the last, smaller batch"
-                if len(missing) == n % batch_size and sizes == want_sizes[:-1]
-                else ""
-            )
-            raise CheckFailed(
-                f"{text}: {len(missing)} of the {n} indices never appear (e.g. {missing[0]}); "
-                f"every sample must be used exactly once per epoch{hint}"
-            )
-        if sizes != want_sizes:
-            raise CheckFailed(f"{text} should give batches of sizes {want_sizes} but gave {sizes}")
-        if n >= 20 and np.array_equal(everything, np.arange(n)):
-            raise CheckFailed(
-                f"{text} returned the indices in order 0, 1, 2, ...; shuffle them with the "
-                "rng you are given (rng.permutation(n))"
-            )
-    again = [np.asarray(b) for b in minibatch_indices(100, 10, np.random.default_rng(0))]
-    first = [np.asarray(b) for b in minibatch_indices(100, 10, np.random.default_rng(0))]
-    if not all(np.array_equal(a, b) for a, b in zip(again, first, strict=True)):
+
+
+@checker("4.1", uses=("stratified_batches",))
+def check_stratified_batches(stratified_batches: Callable) -> None:
+    """Task 4.1: one epoch of batches, every index once, every class spread evenly, random."""
+    for salt, (n, classes, batch_size, shares) in enumerate(_BATCH_CASES):
+        labels = _labels(410 + salt, n, classes, shares)
+        text = f"stratified_batches(labels of {n} samples in {classes} classes, {batch_size}, rng)"
+        result = call_keeping(
+            stratified_batches,
+            labels,
+            batch_size,
+            np.random.default_rng(salt),
+            example="order = rng.permutation(len(labels))",
+        )
+        batches = _as_batches(result, text)
+        _check_cover(batches, n, batch_size, text)
+        _check_balance(batches, labels, text)
+    labels = _labels(415, 100, 4, None)
+
+    def epoch(rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate([np.asarray(b) for b in stratified_batches(labels, 10, rng)])
+
+    if not np.array_equal(epoch(np.random.default_rng(0)), epoch(np.random.default_rng(0))):
         raise CheckFailed(
             "two calls with generators seeded alike gave different batches; draw the random "
             "order from the rng argument (rng.permutation), not from np.random"
         )
     rng = np.random.default_rng(1)
-    one = np.concatenate([np.asarray(b) for b in minibatch_indices(100, 10, rng)])
-    two = np.concatenate([np.asarray(b) for b in minibatch_indices(100, 10, rng)])
+    one, two = epoch(rng), epoch(rng)
     if np.array_equal(one, two):
         raise CheckFailed(
-            "two epochs with the same rng came out in the same order; draw a fresh "
-            "permutation from rng at every call"
+            "two epochs with the same rng came out in the same order; shuffle with rng at "
+            "every call, so the batches differ from epoch to epoch"
         )
 
 
@@ -159,7 +201,7 @@ def check_mlp_loss(mlp_loss: Callable) -> None:
         x, t, params = _make_net(seed, n, d, h, k)
         text = f"mlp_loss for a {d}-{h}-{k} ReLU net and a batch of {n}"
         before = copy_params(params)
-        got = call(mlp_loss, x, t, params)
+        got = call_keeping(mlp_loss, x, t, params, example="a = x @ W1 + b1, not x @= ...")
         expect_params_unchanged(mlp_loss, before, params)
         if isinstance(got, np.ndarray) and got.size != 1:
             raise CheckFailed(
@@ -195,7 +237,7 @@ def check_mlp_loss(mlp_loss: Callable) -> None:
     text = "mlp_loss with scores of several hundred (W2 scaled by 500)"
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        got = call(mlp_loss, x, t, params)
+        got = call_keeping(mlp_loss, x, t, params, example="a = x @ W1 + b1, not x @= ...")
     got = np.asarray(got, dtype=np.float64).reshape(-1)
     expect_finite(
         text,
@@ -249,6 +291,9 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
             "comes from the forward pass: dh * (a1 > 0)",
             "sigmoid": "that is the sigmoid's derivative h·(1 − h); the ReLU's derivative is "
             "1 where a1 > 0 and 0 elsewhere",
+            "times_h": "the numbers match dh * h, the gradient multiplied by the hidden "
+            "activation h = max(a1, 0) itself; the ReLU's derivative is the 0/1 mask "
+            "(a1 > 0), so multiply by that: dh * (a1 > 0)",
         }
         for variant, hint in hints.items():
             if matches(_grads_variant(x, t, params, variant), first_layer):

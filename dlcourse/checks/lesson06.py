@@ -15,7 +15,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call_keeping,
+    case_rng,
+    expect_array,
+    expect_finite,
+)
 
 # ----------------------------------------------------------------------------- references
 
@@ -29,12 +36,6 @@ def _windows(image: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.n
     """All (fh, fw) patches of a padded 2-D image: (H_out, W_out, fh, fw)."""
     padded = np.pad(np.asarray(image, np.float64), pad)
     return sliding_window_view(padded, (fh, fw))[::stride, ::stride]
-
-
-def _conv(image: np.ndarray, filt: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Reference cross-correlation of one (H, W) image with one (FH, FW) filter."""
-    patches = _windows(image, *filt.shape, stride, pad)
-    return np.einsum("abij,ij->ab", patches, filt)
 
 
 def _im2col(image: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -117,67 +118,96 @@ def check_conv_output_size(conv_output_size: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 6.2
 
-# (image shape, filter shape, stride, pad), all giving whole output sizes
+# (x shape (N, C, H, W), filter shape (F, C, FH, FW), stride, pad): whole output sizes
 _CONV_CASES = (
-    ((28, 28), (5, 5), 1, 0),
-    ((7, 9), (3, 2), 1, 0),
-    ((9, 12), (3, 4), 2, 1),
-    ((6, 5), (2, 3), 1, 2),
-    ((8, 8), (3, 3), 1, 1),
+    ((2, 3, 7, 9), (4, 3, 3, 2), 1, 0),
+    ((1, 2, 9, 12), (3, 2, 3, 4), 2, 1),
+    ((3, 1, 6, 5), (2, 1, 2, 3), 1, 2),
+    ((2, 4, 8, 8), (5, 4, 3, 3), 1, 1),
 )
 
 
-def _conv_case(seed: int, image_shape, filter_shape) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=image_shape), rng.normal(size=filter_shape)
+def _conv_batch(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """Reference: x (N, C, H, W) cross-correlated with W (F, C, FH, FW) -> (N, F, H_out, W_out)."""
+    padded = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("ncpqij,fcij->nfpq", windows, np.asarray(W, np.float64))
 
 
-@checker("6.2", uses=("conv2d_naive",))
-def check_conv2d_naive(conv2d_naive: Callable) -> None:
-    """Task 6.2: slide one (FH, FW) filter over one (H, W) image, with stride and padding."""
-    for seed, (image_shape, filter_shape, stride, pad) in enumerate(_CONV_CASES):
-        image, filt = _conv_case(seed, image_shape, filter_shape)
+def _conv_shape_hint(got: tuple, want: tuple, x: np.ndarray, W: np.ndarray, stride, pad) -> str:
+    n, f = want[:2]
+    if len(got) == 5:
+        return "; sum over the input channels c too: each filter spans all C channels"
+    if got[:2] == (f, n):
+        return "; the samples axis comes first: (N, F, H_out, W_out)"
+    plain = (x.shape[2] - W.shape[2] + 1, x.shape[3] - W.shape[3] + 1)
+    if got[2:] == plain and (stride, pad) != (1, 0):
+        return "; it looks like stride and pad were ignored"
+    return " (output size: (H + 2·pad − FH) / stride + 1 for each axis)"
+
+
+@checker("6.2", uses=("conv2d_offsets",))
+def check_conv2d_offsets(conv2d_offsets: Callable) -> None:
+    """Task 6.2: x (N, C, H, W) with filters W (F, C, FH, FW), stride and zero padding."""
+    for salt, (x_shape, w_shape, stride, pad) in enumerate(_CONV_CASES):
+        rng = case_rng(620 + salt)
+        x, W = rng.normal(size=x_shape), rng.normal(size=w_shape)
         text = (
-            f"conv2d_naive(image of shape {image_shape}, filter of shape {filter_shape}, "
+            f"conv2d_offsets(x of shape {x_shape}, W of shape {w_shape}, "
             f"stride={stride}, pad={pad})"
         )
-        got = call(conv2d_naive, image, filt, stride=stride, pad=pad)
-        want = _conv(image, filt, stride, pad)
+        got = call_keeping(
+            conv2d_offsets,
+            x,
+            W,
+            stride=stride,
+            pad=pad,
+            example="padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))",
+        )
+        want = _conv_batch(x, W, stride, pad)
         got = expect_array(text, got)
         if got.shape != want.shape:
-            hint = " (output size: (H + 2·pad − FH) / stride + 1 for each axis)"
-            if got.shape == (
-                image_shape[0] - filter_shape[0] + 1,
-                image_shape[1] - filter_shape[1] + 1,
-            ):
-                hint = (
-                    "; it looks like stride and pad were ignored"
-                    if (stride, pad) != (1, 0)
-                    else hint
-                )
-            elif got.shape == want.shape[::-1]:
-                hint = "; rows and columns are swapped"
+            hint = _conv_shape_hint(got.shape, want.shape, x, W, stride, pad)
             raise CheckFailed(
                 f"{text} should have shape {want.shape} but has shape {got.shape}{hint}"
             )
         expect_finite(text, got)
         if _matches(got, want):
             continue
-        if _matches(got, _conv(image, filt[::-1, ::-1], stride, pad)):
+        if _matches(got, _conv_batch(x, W[:, :, ::-1, ::-1], stride, pad)):
             raise CheckFailed(
                 f"{text} flipped the filter: that is the convolution of signal processing. "
-                "A CNN layer slides the filter as it is (cross-correlation): "
-                "out[i, j] = sum(patch * filt) with no flipping"
+                "A CNN layer slides the filter as it is (cross-correlation): at offset (i, j) "
+                "the input is multiplied by W[:, :, i, j], not by its mirror image"
             )
-        if filt.shape[0] == filt.shape[1] and _matches(got, _conv(image, filt.T, stride, pad)):
-            raise CheckFailed(
-                f"{text} used the transposed filter; multiply patch[a, b] with filt[a, b], "
-                "row index with row index"
-            )
-        if pad and _matches(
-            got, _conv(np.pad(image, pad, constant_values=image.mean()), filt, stride, 0)
+        if w_shape[2] == w_shape[3] and _matches(
+            got, _conv_batch(x, W.transpose(0, 1, 3, 2), stride, pad)
         ):
-            raise CheckFailed(f"{text}: pad with zeros (np.pad(image, pad)), not another value")
+            raise CheckFailed(
+                f"{text} used the transposed filter; at offset (i, j) use W[:, :, i, j], "
+                "row offset with row offset"
+            )
+        if pad and _matches(got, _conv_batch(x, W, stride, 0)[:, :, : got.shape[2]]):
+            raise CheckFailed(f"{text}: pad with zeros before sliding the filter")
+        raise CheckFailed(f"{text} is off {_worst(got, want)}")
+    _check_integer_images(conv2d_offsets)
+
+
+def _check_integer_images(conv2d_offsets: Callable) -> None:
+    """Integer pixel values (0…255), as images come from a file: the output must be float."""
+    rng = case_rng(629)
+    x = rng.integers(0, 256, size=(2, 1, 6, 7))
+    W = rng.normal(size=(2, 1, 3, 3)) / 10
+    text = "conv2d_offsets(x of integer pixels 0…255, shape (2, 1, 6, 7), W of floats (2, 1, 3, 3))"
+    got = expect_array(text, call_keeping(conv2d_offsets, x, W))
+    want = _conv_batch(x, W, 1, 0)
+    if got.dtype.kind in "iu":
+        raise CheckFailed(
+            f"{text} returned an integer array (dtype {got.dtype}), so every sum was cut to a "
+            "whole number. An output made with np.zeros_like(x) (or dtype=x.dtype) takes the "
+            "images' integer dtype; make it a float array: np.zeros((N, F, H_out, W_out))"
+        )
+    if not _matches(got, want):
         raise CheckFailed(f"{text} is off {_worst(got, want)}")
 
 
@@ -194,12 +224,23 @@ _IM2COL_CASES = (
 def check_im2col_single(im2col_single: Callable) -> None:
     """Task 6.3: one patch per row (row-major over output positions), flattened row-major."""
     for seed, (image_shape, (fh, fw), stride, pad) in enumerate(_IM2COL_CASES):
-        image = np.random.default_rng(10 + seed).normal(size=image_shape)
+        image = case_rng(10 + seed).normal(size=image_shape)
         text = (
             f"im2col_single(image of shape {image_shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
         )
-        got = expect_array(text, call(im2col_single, image, fh, fw, stride=stride, pad=pad))
+        got = expect_array(
+            text,
+            call_keeping(
+                im2col_single,
+                image,
+                fh,
+                fw,
+                stride=stride,
+                pad=pad,
+                example="padded = np.pad(image, pad)",
+            ),
+        )
         want = _im2col(image, fh, fw, stride, pad)
         if got.shape != want.shape:
             hint = ""
@@ -234,6 +275,7 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride)
     ((2, 3, 6, 8), 2, 2, 2),
     ((1, 2, 7, 9), 3, 3, 2),
     ((2, 1, 6, 9), 2, 3, 2),
+    ((2, 2, 8, 6), 3, 3, 2),  # H // stride = 4 but only 3 windows fit: no partial windows
 )
 
 
@@ -241,7 +283,7 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride)
 def check_max_pool_forward(max_pool_forward: Callable) -> None:
     """Task 6.4: the maximum of each (pool_h, pool_w) window, per sample and channel."""
     for seed, (shape, pool_h, pool_w, stride) in enumerate(_POOL_CASES):
-        x = np.random.default_rng(20 + seed).normal(size=shape)
+        x = case_rng(20 + seed).normal(size=shape)
         if seed == 1:
             x = -np.abs(x) - 0.1  # every value negative: a max started at 0 shows up here
         text = (
@@ -249,13 +291,27 @@ def check_max_pool_forward(max_pool_forward: Callable) -> None:
             f"stride={stride})"
         )
         got = expect_array(
-            text, call(max_pool_forward, x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+            text,
+            call_keeping(
+                max_pool_forward,
+                x,
+                pool_h=pool_h,
+                pool_w=pool_w,
+                stride=stride,
+                example="window = x[...]; window.max(...), not x[...] = ...",
+            ),
         )
         want = _max_pool(x, pool_h, pool_w, stride)
         if got.shape != want.shape:
             hint = " (N and C stay; H_out = (H − pool_h) / stride + 1, likewise W_out)"
             if got.shape == want.shape[:1] + want.shape[2:] or got.ndim != 4:
                 hint = "; pool each channel separately, keeping the (N, C, ...) axes"
+            elif got.shape[2:] == (shape[2] // stride, shape[3] // stride):
+                hint = (
+                    f"; that is H // stride = {shape[2]} // {stride}, which counts the windows "
+                    "that hang over the border too. Only whole windows count: "
+                    f"H_out = (H − pool_h) // stride + 1 = {want.shape[2]}"
+                )
             elif pool_h != pool_w and got.shape == _max_pool(x, pool_w, pool_h, stride).shape:
                 hint = "; pool_h goes with the height axis (2) and pool_w with the width axis (3)"
             raise CheckFailed(

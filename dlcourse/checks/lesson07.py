@@ -1,45 +1,36 @@
-"""Checkers for assignment 07 · CNN backward (filter gradient, pooling, bias/ReLU, col2im).
+"""Checkers for assignment 07 · CNN backward and training (input gradient, pooling,
+bias/ReLU, col2im, sanity checks, a CNN against the clock).
 
-The filter gradient is compared with a numerical gradient (central differences in
-float64) of the scalar ``L(W) = sum(conv(x, W) * dout)``, whose exact gradient is the
-``dW`` the learner computes. The other checkers compare with references written here,
-on non-square shapes and several seeds, and name the typical mistake when they see it.
+The input gradient is compared with a numerical gradient (central differences in
+float64) of the scalar ``L(x) = sum(conv(x, W) * dout)``, whose exact gradient is the
+``dx`` the learner computes. The other backward pieces are compared with references
+written here, on non-square shapes and several seeds. Tasks 7.6 and 7.7 measure the
+learner's returned model themselves (its accuracy on digits the check picks, and the
+wall-clock time of the call).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker
-from dlcourse.checks.tools import CheckFailed, argmax_index, call, expect_array, expect_finite
+from dlcourse.checks.tools import (
+    CheckFailed,
+    argmax_index,
+    call_keeping,
+    case_rng,
+    expect_array,
+    expect_finite,
+)
 from dlcourse.gradients import numerical_gradient
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _conv(x: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Cross-correlation, stride 1, no padding. x: (N, C, H, W), W: (F, C, FH, FW)."""
-    windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, C, H_out, W_out, FH, FW)
-    return np.einsum("ncabij,fcij->nfab", windows, W)
-
-
-def _filter_grad(x: np.ndarray, dout: np.ndarray, fh: int, fw: int) -> np.ndarray:
-    """Exact dW: (F, C, FH, FW) = input windows correlated with dout, summed over the batch."""
-    windows = sliding_window_view(x, (fh, fw), axis=(2, 3))
-    return np.einsum("ncabij,nfab->fcij", windows, dout)
-
-
-def _numerical_filter_grad(x: np.ndarray, dout: np.ndarray, fh: int, fw: int) -> np.ndarray:
-    """Central differences of L(W) = sum(conv(x, W) * dout) at W = 0, element by element.
-
-    x: (N, C, H, W); dout: (N, F, H_out, W_out); returns dW: (F, C, fh, fw) in float64.
-    L is linear in W, so the difference quotient at 0 is exact up to rounding.
-    """
-    W = np.zeros((dout.shape[1], x.shape[1], fh, fw))
-    return numerical_gradient(lambda w: np.sum(_conv(x, w) * dout), W, h=1e-5)
 
 
 def _matches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6) -> bool:
@@ -104,59 +95,114 @@ def _pool_backward(x, dout, pool_h, pool_w, stride, rule: str = "first") -> np.n
 
 # ----------------------------------------------------------------------------- task 7.1
 
-_GRAD_CASES = (  # (N, C, H, W), (F, FH, FW)
-    ((2, 2, 6, 7), (3, 3, 4)),
-    ((3, 1, 8, 5), (1, 5, 2)),
-    ((2, 3, 6, 6), (2, 3, 3)),
+_DX_CASES = (  # x shape (N, C, H, W), W shape (F, C, FH, FW), stride, pad
+    ((2, 3, 6, 7), (4, 3, 3, 2), 1, 0),
+    ((1, 2, 8, 9), (3, 2, 3, 3), 2, 0),  # stride 2 leaves the last row untouched: dx = 0 there
+    ((2, 2, 5, 6), (3, 2, 3, 2), 1, 1),
+    ((3, 1, 7, 7), (2, 1, 2, 2), 2, 1),
 )
 
 
-@checker("7.1", uses=("filter_gradient",))
-def check_filter_gradient(filter_gradient: Callable) -> None:
-    """Task 7.1: dW (F, C, FH, FW) from x (N, C, H, W) and dout (N, F, H_out, W_out)."""
-    for seed, ((n, c, h, w), (f, fh, fw)) in enumerate(_GRAD_CASES):
-        rng = np.random.default_rng(30 + seed)
-        x = rng.normal(size=(n, c, h, w))
-        dout = rng.normal(size=(n, f, h - fh + 1, w - fw + 1))
-        text = f"filter_gradient(x of shape {x.shape}, dout of shape {dout.shape})"
-        got = expect_array(text, call(filter_gradient, x, dout))
-        want = _numerical_filter_grad(x, dout, fh, fw)
+def _out_size(size: int, fsize: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - fsize) // stride + 1
+
+
+def _conv_general(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """Cross-correlation with stride and zero padding. x: (N, C, H, W) -> (N, F, H_out, W_out)."""
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("ncpqij,fcij->nfpq", windows, W)
+
+
+def _input_grad(dout: np.ndarray, W: np.ndarray, x_shape, stride: int, pad: int, add=True):
+    """Exact dx: every output position sends dout · W back onto its patch (``add=False``:
+    the typical mistake of assigning instead of adding where patches overlap)."""
+    n, c, h, w = x_shape
+    _, _, fh, fw = W.shape
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    h_out, w_out = dout.shape[2:]
+    for p in range(h_out):
+        for q in range(w_out):
+            patch = np.einsum("nf,fcij->ncij", dout[:, :, p, q], W)
+            rows = slice(p * stride, p * stride + fh)
+            cols = slice(q * stride, q * stride + fw)
+            if add:
+                dx[:, :, rows, cols] += patch
+            else:
+                dx[:, :, rows, cols] = patch
+    return dx[:, :, pad : pad + h, pad : pad + w]
+
+
+def _numerical_input_grad(dout: np.ndarray, W: np.ndarray, x_shape, stride, pad) -> np.ndarray:
+    """Central differences of L(x) = sum(conv(x, W) * dout) at x = 0 (L is linear in x)."""
+    x = np.zeros(x_shape)
+    return numerical_gradient(lambda v: np.sum(_conv_general(v, W, stride, pad) * dout), x, 1e-5)
+
+
+def _dx_hint(got, dout, W, x_shape, stride, pad) -> str:
+    """What a wrong dx looks like it did, from the typical mistakes."""
+    if _matches(got, _input_grad(dout, W[:, :, ::-1, ::-1], x_shape, stride, pad)):
+        return (
+            "the filter is flipped: the forward pass multiplied x at offset (i, j) of a patch "
+            "by W[:, :, i, j], so that is the weight its gradient goes back with"
+        )
+    if _matches(got, _input_grad(dout, W, x_shape, stride, pad, add=False)):
+        return (
+            "where patches overlap, only the last one's gradient is kept: a pixel in several "
+            "patches collects the sum of their gradients, so add (+=) instead of assigning (=)"
+        )
+    if stride > 1 and _matches(got, _input_grad(dout, W, x_shape, 1, pad)[..., : got.shape[3]]):
+        return (
+            f"the patches were placed one pixel apart; with stride {stride} the patch of "
+            f"output position (p, q) starts at (p·{stride}, q·{stride})"
+        )
+    return ""
+
+
+@checker("7.1", uses=("conv_input_gradient",))
+def check_conv_input_gradient(conv_input_gradient: Callable) -> None:
+    """Task 7.1: dx (N, C, H, W) from dout (N, F, H_out, W_out) and W, with stride and pad."""
+    for salt, (x_shape, w_shape, stride, pad) in enumerate(_DX_CASES):
+        rng = case_rng(710 + salt)
+        W = rng.normal(size=w_shape)
+        n, _, h, w = x_shape
+        h_out, w_out = (
+            _out_size(h, w_shape[2], stride, pad),
+            _out_size(w, w_shape[3], stride, pad),
+        )
+        dout = rng.normal(size=(n, w_shape[0], h_out, w_out))
+        text = (
+            f"conv_input_gradient(dout of shape {dout.shape}, W of shape {w_shape}, "
+            f"x_shape={x_shape}, stride={stride}, pad={pad})"
+        )
+        got = call_keeping(
+            conv_input_gradient,
+            dout,
+            W,
+            x_shape,
+            stride=stride,
+            pad=pad,
+            example="dx = np.zeros(...); dx[...] += ...",
+        )
+        got = expect_array(text, got)
+        want = _numerical_input_grad(dout, W, x_shape, stride, pad)
         if got.shape != want.shape:
-            hint = " (F, C, FH, FW) with FH = H − H_out + 1 and FW = W − W_out + 1"
-            if got.shape == (c, f, fh, fw):
-                hint = "; the filter axis F comes first, then the channel axis C"
-            elif got.shape == (f, c, fw, fh):
-                hint = "; height and width are swapped (FH comes before FW)"
-            elif got.shape == x.shape:
-                hint = "; that is the shape of dx: this task asks for the gradient of the filter"
-            elif got.shape == (n, f, c, fh, fw):
-                hint = "; sum the per-sample gradients over the batch axis"
-            raise CheckFailed(
-                f"{text} should have shape {want.shape} but has shape {got.shape}{hint}"
-            )
+            hint = ""
+            if got.shape == (n, x_shape[1], h + 2 * pad, w + 2 * pad) and pad:
+                hint = (
+                    "; that is the padded input's shape: cut the padding off at the end "
+                    "(the padding zeros are not inputs, their gradient is dropped)"
+                )
+            raise CheckFailed(f"{text} should have shape {want.shape} but has {got.shape}{hint}")
         expect_finite(text, got)
         if _matches(got, want, rtol=1e-5):
             continue
-        exact = _filter_grad(x, dout, fh, fw)
-        if _matches(got, exact[..., ::-1, ::-1]):
-            raise CheckFailed(
-                f"{text} is the flipped filter gradient; dW[f, c, i, j] multiplies "
-                "dout[n, f, a, b] with x[n, c, a + i, b + j] (no flipping: the forward pass "
-                "does not flip either)"
-            )
-        if fh == fw and _matches(got, exact.swapaxes(-1, -2)):
-            raise CheckFailed(
-                f"{text} is transposed: dW[..., i, j] belongs to filter row i, column j"
-            )
-        if _matches(got, exact / n):
-            raise CheckFailed(
-                f"{text} is {n}× too small: you averaged over the batch. The loss is already a "
-                "mean (dout carries the 1/N), so sum over samples here"
-            )
+        hint = _dx_hint(got, dout, W, x_shape, stride, pad)
         error, where = _max_relative_error(got, want)
         raise CheckFailed(
-            f"{text} disagrees with the numerical gradient: relative error {error:.1e} at index "
-            f"{where} (got {got[where]:.6g}, expected {want[where]:.6g})"
+            f"{text} is off: relative error {error:.1e} at index {where} (got {got[where]:.6g}, "
+            f"expected {want[where]:.6g}, from the numerical gradient)"
+            + (f"; {hint}" if hint else "")
         )
 
 
@@ -174,7 +220,7 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride, ties)
 def check_max_pool_backward(max_pool_backward: Callable) -> None:
     """Task 7.2: route each dout value to the first maximum of its window, adding overlaps."""
     for seed, (shape, pool_h, pool_w, stride, ties) in enumerate(_POOL_CASES):
-        rng = np.random.default_rng(40 + seed)
+        rng = case_rng(40 + seed)
         x = rng.integers(-2, 3, size=shape).astype(float) if ties else rng.normal(size=shape)
         h_out, w_out = (shape[2] - pool_h) // stride + 1, (shape[3] - pool_w) // stride + 1
         dout = rng.normal(size=(*shape[:2], h_out, w_out))
@@ -182,7 +228,15 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
             f"max_pool_backward(x of shape {shape}, dout of shape {dout.shape}, "
             f"pool_h={pool_h}, pool_w={pool_w}, stride={stride})"
         )
-        got = call(max_pool_backward, x, dout, pool_h=pool_h, pool_w=pool_w, stride=stride)
+        got = call_keeping(
+            max_pool_backward,
+            x,
+            dout,
+            pool_h=pool_h,
+            pool_w=pool_w,
+            stride=stride,
+            example="dx = np.zeros_like(x)",
+        )
         got = expect_array(text, got)
         if got.shape != x.shape:
             raise CheckFailed(
@@ -230,12 +284,14 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
 def check_bias_relu_backward(bias_relu_backward: Callable) -> None:
     """Task 7.3: dz = dout · (z > 0) and db = dz summed over N, H and W, one value per filter."""
     for seed, shape in enumerate(((2, 3, 4, 5), (3, 2, 5, 3))):
-        rng = np.random.default_rng(50 + seed)
+        rng = case_rng(50 + seed)
         z = rng.normal(size=shape)
         z[0, 0, 0, :2] = 0.0  # exact zeros: ReLU's gradient is taken as 0 there
         dout = rng.normal(size=shape)
         text = f"bias_relu_backward(dout of shape {shape}, z of shape {shape})"
-        result = call(bias_relu_backward, dout, z)
+        result = call_keeping(
+            bias_relu_backward, dout, z, example="dz = dout * (z > 0), not dout[z <= 0] = 0"
+        )
         if not isinstance(result, tuple) or len(result) != 2:
             raise CheckFailed(
                 f"{text} should return a pair (dz, db) but returned {type(result).__name__}"
@@ -312,12 +368,24 @@ def check_col2im_single(col2im_single: Callable) -> None:
     for seed, (shape, fh, fw, stride, pad) in enumerate(_COL2IM_CASES):
         h_out = (shape[0] + 2 * pad - fh) // stride + 1
         w_out = (shape[1] + 2 * pad - fw) // stride + 1
-        cols = np.random.default_rng(60 + seed).normal(size=(h_out * w_out, fh * fw))
+        cols = case_rng(60 + seed).normal(size=(h_out * w_out, fh * fw))
         text = (
             f"col2im_single(cols of shape {cols.shape}, {shape}, fh={fh}, fw={fw}, "
             f"stride={stride}, pad={pad})"
         )
-        got = expect_array(text, call(col2im_single, cols, shape, fh, fw, stride=stride, pad=pad))
+        got = expect_array(
+            text,
+            call_keeping(
+                col2im_single,
+                cols,
+                shape,
+                fh,
+                fw,
+                stride=stride,
+                pad=pad,
+                example="padded = np.zeros(...); padded[...] += ...",
+            ),
+        )
         want = _col2im(cols, shape, fh, fw, stride, pad)
         if got.shape != want.shape:
             hint = ""
@@ -344,4 +412,137 @@ def check_col2im_single(col2im_single: Callable) -> None:
         raise CheckFailed(
             f"{text} is off: relative error {error:.1e} at index {where} "
             f"(got {got[where]:.6g}, expected {want[where]:.6g})"
+        )
+
+
+# ----------------------------------------------------------------------------- task 7.6
+
+_TINY = 20  # digits the network must learn by heart
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist():
+    """MNIST as images, loaded once and without its notice (the check prints only its verdict)."""
+    from dlcourse.data import load_mnist
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return load_mnist(flatten=False)
+
+
+def _digits(salt: int, count: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """``count`` digits (N, 1, 28, 28) float32 and their labels (N,), drawn with case_rng."""
+    data = _mnist()
+    x, labels = (data.x_train, data.t_train) if split == "train" else (data.x_test, data.t_test)
+    index = case_rng(salt).choice(len(x), size=min(count, len(x)), replace=False)
+    return x[index], labels[index]
+
+
+def _accuracy_of(model: object, x: np.ndarray, labels: np.ndarray, who: str) -> float:
+    """The accuracy of the learner's ``model`` on (x, labels), measured here from its scores."""
+    predict = getattr(model, "predict", None)
+    if predict is None:
+        raise CheckFailed(
+            f"{who} should return a model with a predict(x) method (a dlcourse Sequential "
+            f"has one) but returned {type(model).__name__}"
+        )
+    scores = np.asarray(predict(x))
+    if scores.shape != (len(x), 10):
+        raise CheckFailed(
+            f"model.predict(x) for {len(x)} digits should give scores of shape ({len(x)}, 10) "
+            f"but gave shape {scores.shape}"
+        )
+    return float(np.mean(scores.argmax(axis=1) == labels))
+
+
+@checker("7.6", uses=("sanity_checks",))
+def check_sanity_checks(sanity_checks: Callable) -> None:
+    """Task 7.6: initial loss of simple_convnet(rng=seed) ≈ ln 10, then 100 % on 20 digits."""
+    from dlcourse.convnets import simple_convnet
+
+    seed = int(case_rng(760).integers(0, 1000))
+    x, labels = _digits(761, _TINY)
+    text = f"sanity_checks(x of {_TINY} digits, labels, seed={seed})"
+    result = call_keeping(sanity_checks, x, labels, seed, example="model.loss(x, labels)")
+    if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
+        raise CheckFailed(
+            f"{text} should return a pair (model, report) with report a dict, but returned "
+            f"{type(result).__name__} {result!r:.80}"
+        )
+    model, report = result
+    missing = [key for key in ("initial_loss", "expected_loss", "steps") if key not in report]
+    if missing:
+        raise CheckFailed(f"the report has no {', '.join(map(repr, missing))}; see the task text")
+    try:
+        initial, expected = float(report["initial_loss"]), float(report["expected_loss"])
+    except (TypeError, ValueError):
+        raise CheckFailed(
+            "report['initial_loss'] and report['expected_loss'] should be numbers but are "
+            f"{report['initial_loss']!r:.40} and {report['expected_loss']!r:.40}"
+        ) from None
+    if not np.isclose(expected, np.log(10), rtol=1e-6):
+        hint = ""
+        if np.isclose(expected, np.log10(10)) or np.isclose(expected, 0.1):
+            hint = "; the loss uses the natural log: −ln(1/10) = ln 10 ≈ 2.303"
+        raise CheckFailed(
+            f"report['expected_loss'] is {expected:.4g}: a network that guesses all 10 classes "
+            f"equally gives every sample the loss −ln(1/10) = ln 10 ≈ 2.303{hint}"
+        )
+    want = float(simple_convnet(rng=seed).loss(x, labels))
+    if not np.isclose(initial, want, rtol=1e-3):
+        hint = ""
+        if initial < 0.5 * want:
+            hint = "; that looks like the loss *after* training: measure it before the first step"
+        elif np.isclose(initial, want * len(x), rtol=1e-3):
+            hint = "; that is the sum over the digits: the course's loss is the mean"
+        raise CheckFailed(
+            f"report['initial_loss'] is {initial:.4g} but simple_convnet(rng={seed}).loss(x, "
+            f"labels) is {want:.4g} before any training{hint}"
+        )
+    steps = report["steps"]
+    if not isinstance(steps, (int, np.integer)) or not 0 <= steps <= 300:
+        raise CheckFailed(f"report['steps'] should be the number of steps taken (0–300): {steps!r}")
+    accuracy = _accuracy_of(model, x, labels, "sanity_checks")
+    if accuracy < 1.0:
+        raise CheckFailed(
+            f"after {steps} steps the model gets {accuracy:.0%} of the {_TINY} digits right, "
+            "measured here; a working network learns 20 digits by heart (100 %). Train on the "
+            "same 20 digits until all are right, or raise the learning rate; if it never gets "
+            "there, a gradient is wrong"
+        )
+
+
+# ----------------------------------------------------------------------------- task 7.7
+
+
+def _budget() -> tuple[int, float, float, int]:
+    """(training digits, seconds, accuracy goal, test digits): the full and the quick run."""
+    from dlcourse.config import sized
+
+    return sized(4000, 1000), sized(90.0, 6.0), sized(0.95, 0.75), sized(1000, 500)
+
+
+@checker("7.7", uses=("train_cnn",))
+def check_train_cnn(train_cnn: Callable) -> None:
+    """Task 7.7: a CNN trained within ``seconds`` reaches the accuracy goal on unseen digits."""
+    import time
+
+    count, seconds, goal, tests = _budget()
+    x, labels = _digits(770, count)
+    x_test, labels_test = _digits(771, tests, split="test")
+    start = time.perf_counter()
+    model = call_keeping(train_cnn, x, labels, seconds, example="model = simple_convnet(...)")
+    elapsed = time.perf_counter() - start
+    limit = 1.25 * seconds + 2.0  # margin for a busy machine and the last mini-batch
+    if elapsed > limit:
+        raise CheckFailed(
+            f"train_cnn took {elapsed:.1f} s of its {seconds:g} s budget (at most {limit:.0f} s "
+            "is accepted): check the clock (time.perf_counter()) after every mini-batch and "
+            "stop when the budget is used up"
+        )
+    accuracy = _accuracy_of(model, x_test, labels_test, "train_cnn")
+    if accuracy < goal:
+        raise CheckFailed(
+            f"after {elapsed:.0f} s of training, the model gets {accuracy:.1%} of {tests} test "
+            f"digits right, measured here; the goal is {goal:.0%}. Use the time: more epochs "
+            "within the budget, Adam with a learning rate near 0.001, mini-batches of 100"
         )

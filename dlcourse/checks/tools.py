@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -208,3 +211,122 @@ _case_seed: int = 20_240_601
 def case_rng(salt: int) -> np.random.Generator:
     """The generator a checker draws test inputs from; ``salt`` tells the cases apart."""
     return np.random.default_rng([_case_seed, salt])
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def _is_library_file(filename: str) -> bool:
+    """True for code that is not the learner's: numpy, dlcourse, the stdlib, site-packages."""
+    import os
+    import sysconfig
+
+    path = os.path.normcase(os.path.abspath(filename)) if not filename.startswith("<") else ""
+    if not path:
+        return False  # "<ipython-input-…>", "<string>": a notebook cell or exec'd learner code
+    package_dir = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    roots = {
+        package_dir,
+        *(
+            os.path.normcase(os.path.abspath(p))
+            for key in ("stdlib", "platstdlib", "purelib", "platlib")
+            if (p := sysconfig.get_paths().get(key))
+        ),
+        os.path.normcase(os.path.dirname(os.path.abspath(np.__file__))),
+    }
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
+def learner_frame(tb: TracebackType | None) -> traceback.FrameSummary | None:
+    """The innermost frame of traceback ``tb`` that is the learner's code, or None.
+
+    A learner's error surfaces deep inside numpy (``line 41 of _amax``) or inside the
+    checker that called their function; the line worth naming is the last one that ran
+    in *their* cell or file. Frames from numpy, ``dlcourse`` (checkers included), the
+    standard library and installed packages are skipped. Returns a
+    :class:`traceback.FrameSummary` (``.lineno``, ``.name``, ``.line``) or None when no
+    frame of the learner's is in the traceback.
+    """
+    frames = traceback.extract_tb(tb)
+    for frame in reversed(frames):
+        if not _is_library_file(frame.filename):
+            return frame
+    return None
+
+
+def describe_raise(err: BaseException) -> str:
+    """One line for an exception the learner's code raised, naming their own line.
+
+    ``your code raised ValueError: … (line 4 of softmax: `return e / e.sum(axis=0)`)``;
+    without a frame of the learner's in the traceback, the line is left out rather than
+    blaming numpy's or the checker's code.
+    """
+    frame = learner_frame(err.__traceback__)
+    text = f"your code raised {type(err).__name__}: {err}"
+    if frame is None:
+        return text
+    line = f": `{frame.line.strip()}`" if frame.line else ""
+    return f"{text} (line {frame.lineno} of {frame.name}{line})"
+
+
+def _parameter_names(func: Callable, count: int) -> list[str]:
+    """The names of ``func``'s first ``count`` positional parameters (``arg 1``… if unknown)."""
+    import inspect
+
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(count)]
+
+
+def call_keeping(func: Callable, *args: object, example: str = "", **kwargs: object) -> Any:
+    """Call the learner's ``func`` on copies of ``args``; fail, naming the parameter, if it
+    changed one of them in place.
+
+    ``example`` is the fix in the task's own terms, e.g. ``"x = x - lr * grad(x)"``; the
+    message reads "gradient_descent changed `x0` in place; …". Arrays inside a dict
+    argument (a ``params`` dict) are compared too.
+    """
+    copies = [_deep_copy(a) for a in args]
+    result = func(*copies, **kwargs)
+    names = _parameter_names(func, len(args))
+    for name, original, copy in zip(names, args, copies, strict=True):
+        changed = _changed_key(original, copy)
+        if changed is None:
+            continue
+        what = f"`{name}`" if changed == "" else f"`{name}[{changed!r}]`"
+        fix = f" (e.g. {example})" if example else ""
+        raise CheckFailed(
+            f"{getattr(func, '__name__', 'your function')} changed {what} in place; "
+            f"compute a new array instead{fix}"
+        )
+    return result
+
+
+def _deep_copy(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    return value
+
+
+def _changed_key(original: object, copy: object) -> str | None:
+    """None if unchanged; "" if the array itself changed; the key of a changed dict entry."""
+    if isinstance(original, np.ndarray):
+        same = (
+            isinstance(copy, np.ndarray)
+            and copy.shape == original.shape
+            and np.array_equal(original, copy, equal_nan=True)
+        )
+        return None if same else ""
+    if isinstance(original, dict) and isinstance(copy, dict):
+        for key, value in original.items():
+            if key not in copy or _changed_key(value, copy[key]) is not None:
+                return key
+    return None

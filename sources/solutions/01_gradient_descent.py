@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Assignment 01 · Gradient descent
 #
-# In lesson 01 you measured slopes with central differences and walked downhill with them. Here you write the three functions every later lesson relies on: a numerical derivative, a numerical gradient of an array that leaves the array exactly as it found it, and a gradient descent that records its path.
+# In lesson 01 you measured slopes with central differences and walked downhill with them. Here you take each of them a step further: a more accurate numerical derivative, a numerical gradient of every array of a network's parameters that leaves them exactly as it found them, and a gradient descent that records its path.
 #
 # **Points:** 8 (three code tasks, one written answer).
 #
@@ -25,31 +25,30 @@ colors = sns.color_palette("colorblind")
 
 
 # %% [markdown]
-# ### Task 1.1 — central difference (2 points)
+# ### Task 1.1 — a more accurate difference: five points (2 points)
 #
-# Write `numerical_diff(f, x, h=1e-4)` that returns the central-difference estimate of $f'(x)$ for a function `f` of one number:
+# Lesson 01 (section 2) used the central difference $\frac{f(x + h) - f(x - h)}{2h}$, whose error shrinks like $h^2$. Using two more points, $x \pm 2h$, cancels the $h^2$ term of the error as well and leaves an error that shrinks like $h^4$:
 #
-# $$f'(x) \approx \frac{f(x + h) - f(x - h)}{2h}$$
+# $$f'(x) \approx \frac{f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)}{12h}.$$
 #
-# *Hint:* one line; mind the brackets around `2 * h`.
+# Write `numerical_diff5(f, x, h=1e-3)` that returns this estimate for a function `f` of one number. (Its best `h` is larger than the central difference's $10^{-4}$: the truncation error falls so fast that rounding, about $\varepsilon / h$, dominates sooner.)
 #
-# *Checked:* five functions at different points, each with an explicit `h` (so that a forward difference is told apart from a central one), and once with the default `h`.
+# *Hint:* lesson 01, section 2, shows how the error of a difference formula is measured against the exact derivative; the bracket around `12 * h` matters.
+#
+# *Checked:* five functions at different points, each with an explicit `h` (so that the central and the forward difference are told apart from the five-point one), and once with the default `h`.
 
 
 # %% dlcourse={"points": 2, "task": "1.1"}
-def numerical_diff(f, x, h=1e-4):
-    """Central-difference derivative of f at the number x."""
-    # Hint: evaluate f on both sides of x, h away.
+def numerical_diff5(f, x, h=1e-3):
+    """Five-point derivative of f at the number x (error of order h**4)."""
+    # Hint: four evaluations of f, at x - 2h, x - h, x + h and x + 2h.
     ### BEGIN SOLUTION
-    return (f(x + h) - f(x - h)) / (2 * h)
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "1.1"}
-check("1.1", numerical_diff)
-### BEGIN HIDDEN TESTS
-assert abs(numerical_diff(np.sin, 0.0) - 1.0) < 1e-8
-### END HIDDEN TESTS
+check("1.1", numerical_diff5)
 
 # %% [markdown]
 # Your function against the exact derivative of $\sin$ at a few points, $\cos x$:
@@ -57,72 +56,75 @@ assert abs(numerical_diff(np.sin, 0.0) - 1.0) < 1e-8
 # %%
 # NBVAL_CHECK_OUTPUT
 points = np.array([-2.0, 0.0, 0.5, 3.0])
-estimates = np.array([numerical_diff(np.sin, p) for p in points])
-print("max |error| against cos(x) < 1e-8:", np.abs(estimates - np.cos(points)).max() < 1e-8)
+estimates = np.array([numerical_diff5(np.sin, p) for p in points])
+print("max |error| against cos(x) < 1e-10:", np.abs(estimates - np.cos(points)).max() < 1e-10)
 
 
 # %% [markdown]
-# ### Task 1.2 — numerical gradient of an array (3 points)
+# ### Task 1.2 — numerical gradient of every parameter array (3 points)
 #
-# Write `numerical_gradient(f, x, h=1e-4)` for a function `f` of a whole array `x` (any shape: a vector, a weight matrix, ...) that returns one number. Return an array `grad` shaped like `x` whose element `grad[idx]` is the central difference of `f` with respect to `x[idx]` alone.
+# Lesson 01 (sections 5 and 6) computed the gradient with respect to one array. A network has several: `params = {"W1": …, "b1": …, "W2": …, "b2": …}`. Write `numerical_gradients(f, params, h=1e-4)` for a function `f(params)` that returns one number, where `params` is a dict of float arrays of any shapes. Return a dict with the same keys whose array `grads[name]`, shaped like `params[name]`, holds the central difference of `f` with respect to each element of `params[name]` alone.
 #
 # Three rules, each of which the check tests:
 #
-# 1. **Perturb `x` itself, in place** (`x[idx] = old + h`), not a copy: a network's loss reads its weights from the network, so `f` may ignore its argument.
-# 2. **Restore the saved value** (`x[idx] = old`), not `x[idx] -= h`: after the call `x` must be bit-for-bit what it was.
-# 3. **Restore it even if `f` raises an error**: put the restoring line in a `finally:` block, and let the error propagate.
+# 1. **Perturb the arrays themselves, in place** (`x[idx] = old + h` with `x = params[name]`), not copies: a network's loss reads its weights from the network, so `f` may ignore its argument.
+# 2. **Restore the saved value** (`x[idx] = old`), not `x[idx] -= h`: after the call every array must be bit-for-bit what it was.
+# 3. **Restore it even if `f` raises an error**, and let the error propagate.
 #
-# *Hint:* `for idx in np.ndindex(x.shape):` visits every index of an array of any shape; `np.zeros_like(x, dtype=np.float64)` makes `grad`.
+# *Hint:* lesson 01, sections 5 and 6 (the gradient of an array, and a loss that reads `W` from outside its argument). A `finally:` block runs even when the `try:` block raises.
 #
-# *Checked:* arrays of shapes (3, 4), (5,) and (2, 3, 2) against a reference; a function that reads a weight matrix from outside; `x` compared bit for bit before and after; a function that fails on its 4th call.
+# *Checked:* three dicts of a matrix, vectors and a 3-D array against a reference; a function that reads the arrays from outside; every array compared bit for bit before and after; a function that fails on its 4th call. The check names a forward difference, a wrong sign or factor, and a dict where only some arrays are right.
 
 
 # %% dlcourse={"points": 3, "task": "1.2"}
-def numerical_gradient(f, x, h=1e-4):
-    """Central-difference gradient of f at the array x (any shape); returns an array like x."""
-    # Hint: old = x[idx]; try: ... finally: x[idx] = old
+def numerical_gradients(f, params, h=1e-4):
+    """Central-difference gradients of f(params) for every array of the dict params."""
+    # Hint: save, perturb, evaluate, restore the saved value, even when f raises.
     ### BEGIN SOLUTION
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        try:
-            x[idx] = old + h
-            f_plus = f(x)
-            x[idx] = old - h
-            f_minus = f(x)
-        finally:
-            x[idx] = old
-        grad[idx] = (f_plus - f_minus) / (2 * h)
-    return grad
+    grads = {}
+    for name, x in params.items():
+        grad = np.zeros_like(x, dtype=np.float64)
+        for idx in np.ndindex(x.shape):
+            old = x[idx]
+            try:
+                x[idx] = old + h
+                f_plus = f(params)
+                x[idx] = old - h
+                f_minus = f(params)
+            finally:
+                x[idx] = old
+            grad[idx] = (f_plus - f_minus) / (2 * h)
+        grads[name] = grad
+    return grads
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "1.2"}
-check("1.2", numerical_gradient)
-### BEGIN HIDDEN TESTS
-assert numerical_gradient(lambda v: float(np.sum(v**2)), np.ones((2, 3))).shape == (2, 3)
-### END HIDDEN TESTS
+check("1.2", numerical_gradients)
 
 # %% [markdown]
-# Use it on a weight matrix the way lesson 05 will: the loss below reads `W` from outside and ignores its argument, and the exact gradient of $L(W) = \frac{1}{2}\lVert xW - t \rVert^2 / N$ is $x^\top (xW - t) / N$.
+# Use it on the weights of a tiny linear model the way lesson 05 will: the loss below reads `W` and `b` from outside and ignores its argument, and the exact gradients of $L = \frac{1}{2}\lVert xW + b - t \rVert^2 / N$ are $x^\top r / N$ and $\sum_n r_n / N$ with $r = xW + b - t$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 x = rng.normal(size=(6, 4))
 t = rng.normal(size=(6, 3))
-W = rng.normal(size=(4, 3))
-W_saved = W.copy()
+params = {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=3)}
+W_saved = params["W"].copy()
 
 
 def loss(_):
-    return 0.5 * np.sum((x @ W - t) ** 2) / len(x)
+    return 0.5 * np.sum((x @ params["W"] + params["b"] - t) ** 2) / len(x)
 
 
-grad = numerical_gradient(loss, W)
-exact = x.T @ (x @ W - t) / len(x)
-print("gradient shape:", grad.shape)
-print("max relative error < 1e-6:", (np.abs(grad - exact) / np.abs(exact)).max() < 1e-6)
-print("W exactly restored:", np.array_equal(W, W_saved))
+grads = numerical_gradients(loss, params)
+residual = x @ params["W"] + params["b"] - t
+exact = {"W": x.T @ residual / len(x), "b": residual.sum(axis=0) / len(x)}
+print("gradient shapes:", {name: g.shape for name, g in grads.items()})
+for name in grads:
+    error = (np.abs(grads[name] - exact[name]) / np.abs(exact[name])).max()
+    print(f"{name}: max relative error < 1e-6:", error < 1e-6)
+print("W exactly restored:", np.array_equal(params["W"], W_saved))
 
 
 # %% [markdown]
@@ -134,7 +136,7 @@ print("W exactly restored:", np.array_equal(W, W_saved))
 #
 # `steps` times, and return the whole path as one float array of shape `(steps + 1, *x0.shape)`: row 0 is `x0`, row $k$ the point after $k$ steps. Do not change `x0`.
 #
-# *Hint:* keep a list of points; write `x = x - lr * grad(x)` (a new array each step) rather than `x -= ...`, which would change every point already in the list; `np.array(path)` stacks the list.
+# *Hint:* lesson 01, section 3 (the update rule). Mind that `x -= …` changes an array in place, and with it every point of the path that is that same array.
 #
 # *Checked:* a 1-D, a 2-D and a matrix-shaped problem, one of them diverging on purpose; `x0` must be unchanged.
 
@@ -170,7 +172,7 @@ def rosenbrock(x):
 
 
 def rosenbrock_gradient(x):
-    return numerical_gradient(rosenbrock, x)
+    return numerical_gradients(lambda p: rosenbrock(p["x"]), {"x": x})["x"]
 
 
 path = gradient_descent(rosenbrock_gradient, np.array([-1.0, 1.5]), lr=0.01, steps=2000)

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Assignment 02 · Softmax and cross-entropy
 #
-# In lesson 02 you turned scores into probabilities, measured their error and trained softmax regression on MNIST. Here you write those pieces yourself, robust enough for every later lesson: a softmax that never overflows, a cross-entropy that never returns `inf`, the gradient $y - t$, and one training step. Then your own code trains a digit classifier.
+# In lesson 02 you turned scores into probabilities, measured their error and trained softmax regression on MNIST. Here you write those pieces yourself, robust enough for every later lesson: a log-softmax that never overflows nor underflows, a cross-entropy that never returns `inf`, the gradient $y - t$, and one training step. Then your own code trains a digit classifier.
 #
 # **Points:** 10 (four code tasks, one written answer).
 #
@@ -19,6 +19,7 @@ import seaborn as sns
 from dlcourse.checks import check
 from dlcourse.config import seed_everything, sized
 from dlcourse.data import load_mnist
+from dlcourse.gradients import numerical_gradient
 from dlcourse.training import minibatches
 
 rng = seed_everything(0)
@@ -28,34 +29,45 @@ epochs = sized(20, 3)  # passes over the training set at the end
 
 
 # %% [markdown]
-# ### Task 2.1 — stable softmax (2 points)
+# ### Task 2.1 — log-softmax that never overflows nor underflows (2 points)
 #
-# Write `softmax(x)` for scores `x` of shape `(N, K)` (one row per sample) or `(K,)` (one sample). Return probabilities of the same shape, each row summing to 1:
+# Lesson 02 made the softmax safe against overflow by subtracting each row's maximum. The cross-entropy then takes the *logarithm* of a probability, and a probability like $e^{-800}$ underflows to exactly 0 in float64, whose log is $-\infty$; the lesson patched that with a guard, $\log \max(y, 10^{-7})$. Taking the log of the formula instead gives exact log-probabilities without a guard: with $c_n = \max_j x_{nj}$,
 #
-# $$y_{nk} = \frac{e^{x_{nk} - c_n}}{\sum_j e^{x_{nj} - c_n}}, \qquad c_n = \max_j x_{nj}.$$
+# $$\log y_{nk} = (x_{nk} - c_n) - \log \sum_j e^{x_{nj} - c_n}.$$
 #
-# It must work for scores like $[1010, 1000, 990]$ and for a batch whose rows have very different scales, and must not change `x`.
+# Write `log_softmax(x)` for scores `x` of shape `(N, K)` (one row per sample) or `(K,)` (one sample) that returns the log-probabilities, of the same shape. It must stay finite for any finite scores: $[1010, 1000, 990]$, rows of very different scales, and a class 800 below the others, whose log-probability is about $-800$, not $-\infty$. Do not change `x`.
 #
-# *Hint:* `x.max(axis=-1, keepdims=True)` is each row's maximum with shape `(N, 1)` (or `(1,)` for one sample), ready to broadcast.
+# *Hint:* lesson 02, sections 3 (overflow and the max-subtraction trick) and 5 (the $\log 0$ guard, and why it is needed). Never compute a probability on the way: stay in logarithms. A single sample has shape `(K,)`, so pick the axis that works for both shapes.
 #
-# *Checked:* $[1010, 1000, 990]$, batches of shapes (4, 3), (2, 7), (1, 10), and a (3, 5) batch with rows near 0, +1000 and −1000.
+# *Checked:* $[1010, 1000, 990]$, batches of shapes (4, 3), (2, 7), a (3, 5) batch with rows near 0, +1000 and −1000, a (2, 4) batch with a class 800 below the others and rows with a spread of 1600; the check names `np.log(softmax(x))`, a shift by the minimum, the mean or the batch's maximum, and a sum over the wrong axis.
 
 
 # %% dlcourse={"points": 2, "task": "2.1"}
-def softmax(x):
-    """Row-wise softmax. x: (N, K) or (K,) scores; returns probabilities of the same shape."""
-    # Hint: subtract each row's maximum before np.exp.
+def log_softmax(x):
+    """Row-wise log-softmax. x: (N, K) or (K,) scores; returns log-probabilities, same shape."""
+    # Hint: shift by each row's maximum, then subtract the log of the shifted row's exp-sum.
     ### BEGIN SOLUTION
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "2.1"}
-check("2.1", softmax)
-### BEGIN HIDDEN TESTS
-assert np.allclose(softmax(np.zeros((2, 4))), 0.25)
-### END HIDDEN TESTS
+check("2.1", log_softmax)
+
+# %% [markdown]
+# The rest of the assignment uses probabilities; they are one `np.exp` away:
+
+
+# %%
+def softmax(x):
+    """Row-wise softmax from your log-softmax. x: (N, K) or (K,); returns probabilities."""
+    return np.exp(log_softmax(x))
+
+
+x_far = np.array([[0.0, -800.0, 2.0]])
+print("log_softmax:", np.round(log_softmax(x_far), 2).tolist())
+print("softmax:    ", np.round(softmax(x_far), 4).tolist())
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -69,7 +81,7 @@ print(np.round(softmax(np.array([1010.0, 1000.0, 990.0])), 4))
 #
 # $$L = -\frac{1}{N} \sum_{n} \sum_{k} t_{nk} \log \max(y_{nk}, 10^{-7}).$$
 #
-# *Hint:* turn labels into one-hot rows first (`if t.ndim == 1: t = np.eye(y.shape[1])[t]`), and guard the log with `np.maximum(y, 1e-7)`.
+# *Hint:* lesson 02, sections 4 (one-hot targets) and 5 (cross-entropy and the $\log 0$ guard).
 #
 # *Checked:* three batch shapes, each with one-hot targets and with labels; a prediction that gives the true class probability 0 must give a large but finite loss.
 
@@ -98,7 +110,7 @@ assert abs(cross_entropy(np.array([[0.5, 0.5]]), np.array([0])) - np.log(2)) < 1
 #
 # $$\frac{\partial L}{\partial a} = \frac{\text{softmax}(a) - t}{N} \qquad (N, K).$$
 #
-# *Hint:* use your `softmax` from Task 2.1, and the same one-hot conversion as in Task 2.2.
+# *Hint:* lesson 02, section 6 (why the gradient is $y - t$); the loss is a *mean* over the batch.
 #
 # *Checked:* against the formula on batches of shapes (4, 3), (7, 10) and (5, 4), the last with scores around ±1000; the check names a wrong sign or a missing $1/N$.
 
@@ -119,26 +131,11 @@ check("2.3", softmax_cross_entropy_gradient)
 
 
 # %% [markdown]
-# Your gradient against a numerical one (central differences in float64, each score perturbed in place and restored, as in lesson 01):
+# Your gradient against a numerical one: `dlcourse.gradients.numerical_gradient(f, x)` computes the central differences of lesson 01 (Task 1.2), in float64, each score perturbed in place and restored:
 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def numerical_gradient(f, x, h=1e-4):
-    grad = np.zeros_like(x, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        try:
-            x[idx] = old + h
-            f_plus = f(x)
-            x[idx] = old - h
-            f_minus = f(x)
-        finally:
-            x[idx] = old
-        grad[idx] = (f_plus - f_minus) / (2 * h)
-    return grad
-
-
 a = rng.normal(size=(5, 4))
 labels = np.array([0, 3, 3, 1, 2])
 mine = softmax_cross_entropy_gradient(a, labels)
@@ -156,7 +153,7 @@ print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical
 # 3. update `params["W"]` and `params["b"]` by gradient descent with learning rate `lr`;
 # 4. return the loss of step 1 (before the update).
 #
-# *Hint:* `params["W"] -= lr * grad_W` updates the array in place; `da.sum(axis=0)` sums over the batch.
+# *Hint:* lesson 02, section 7 (softmax regression): $\partial L/\partial W$ and $\partial L/\partial b$ follow from $\partial L/\partial a$ by the chain rule through $a = xW + b$.
 #
 # *Checked:* two problems with non-square shapes, one-hot targets and labels; `x` and `t` must be unchanged.
 
@@ -243,4 +240,4 @@ plt.show()
 # %% [markdown]
 # ## Done
 #
-# You have a stable softmax, a guarded cross-entropy, the gradient $y - t$ and a training step: a complete, if shallow, classifier. Lesson 03 puts a hidden layer in front of the softmax and derives its gradients by backpropagation.
+# You have a log-softmax that stays finite, a stable softmax built on it, a guarded cross-entropy, the gradient $y - t$ and a training step: a complete, if shallow, classifier. Lesson 03 puts a hidden layer in front of the softmax and derives its gradients by backpropagation.

@@ -35,7 +35,7 @@ steps = sized(3000, 1500)  # training steps at the end of the assignment
 #
 # $$\sigma(x) = \frac{1}{1 + e^{-|x|}} \;\text{ for } x \ge 0, \qquad \sigma(x) = \frac{e^{-|x|}}{1 + e^{-|x|}} \;\text{ for } x < 0.$$
 #
-# *Hint:* compute `z = np.exp(-np.abs(x))` once, then choose the formula with `np.where(x >= 0, ..., ...)`.
+# *Hint:* lesson 02, sections 1 and 3 (the sigmoid, and why `np.exp` overflows): for negative inputs, rewrite $\sigma(x)$ so that `np.exp` only ever sees numbers $\le 0$.
 #
 # *Checked:* values on arrays of three shapes; no overflow warning for inputs of ±1000; the derivative against $\sigma(1 - \sigma)$ (it names the mix-up with $x(1 - x)$); arguments not changed.
 
@@ -43,7 +43,7 @@ steps = sized(3000, 1500)  # training steps at the end of the assignment
 # %% dlcourse={"points": 2, "task": "3.1"}
 def sigmoid(x):
     """Logistic function, elementwise, without overflow. x: any shape; returns the same shape."""
-    # Hint: z = np.exp(-np.abs(x)) is at most 1.
+    # Hint: np.exp of a number <= 0 never overflows.
     ### BEGIN SOLUTION
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
@@ -66,17 +66,17 @@ assert abs(sigmoid_grad(np.array([0.0]))[0] - 0.25) < 1e-12
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Task 3.2 — the forward pass (2 points)
+# ### Task 3.2 — the forward pass of a deeper network (2 points)
 #
-# Write `softmax(a)` for scores `a: (N, K)` (each row becomes probabilities that sum to 1) and `predict(x, params)` for the network of lesson 03 with any sizes: `x: (N, D)`, and `params` a dict with `"W1": (D, H)`, `"b1": (H,)`, `"W2": (H, K)`, `"b2": (K,)`:
+# Lesson 03's network has one hidden layer. Write `softmax(a)` for scores `a: (N, K)` (each row becomes probabilities that sum to 1) and `predict_deep(x, params)` for a network with **any number of layers**: `params` holds `"W1", "b1", "W2", "b2", …, "WL", "bL"` with $W_l: (H_{l-1}, H_l)$, $b_l: (H_l,)$, $H_0 = D$ and $H_L = K$. Every layer but the last applies the sigmoid, the last one the softmax:
 #
-# $$z_1 = \sigma(x W_1 + b_1), \qquad y = \operatorname{softmax}(z_1 W_2 + b_2).$$
+# $$z_0 = x, \qquad z_l = \sigma(z_{l-1} W_l + b_l) \;\; (l < L), \qquad y = \operatorname{softmax}(z_{L-1} W_L + b_L).$$
 #
-# Return `y: (N, K)`. Use your `sigmoid` from Task 3.1.
+# Return `y: (N, K)`. With $L = 2$ this is lesson 03's network. Use your `sigmoid` from Task 3.1, and do not change `params`.
 #
-# *Hint:* subtract each row's maximum before `np.exp` (`a.max(axis=1, keepdims=True)`), so scores of 1000 do not overflow.
+# *Hint:* lesson 03, section 2 (the network, layer by layer) and lesson 02, section 3 (a softmax that does not overflow). How many layers does a dict of `2L` arrays describe?
 #
-# *Checked:* three networks with different $N$, $D$, $H$, $K$ and random weights, and one with scores of about ±1000; the check recognises a missing sigmoid, a softmax over the wrong axis and unnormalised scores.
+# *Checked:* networks with one, two and three hidden layers, different sizes and random weights, and one with scores of about ±1000; the check recognises a missing sigmoid, a sigmoid on the output layer, a softmax over the wrong axis, unnormalised scores and a loop that stops early.
 
 
 # %% dlcourse={"points": 2, "task": "3.2"}
@@ -89,16 +89,19 @@ def softmax(a):
     ### END SOLUTION
 
 
-def predict(x, params):
-    """Two-layer net. x: (N, D); W1 (D, H), b1 (H,), W2 (H, K), b2 (K,); returns y: (N, K)."""
+def predict_deep(x, params):
+    """L-layer net. x: (N, D); params W1, b1, …, WL, bL; returns y: (N, K)."""
     ### BEGIN SOLUTION
-    z1 = sigmoid(x @ params["W1"] + params["b1"])
-    return softmax(z1 @ params["W2"] + params["b2"])
+    layers = len(params) // 2
+    z = x
+    for layer in range(1, layers):
+        z = sigmoid(z @ params[f"W{layer}"] + params[f"b{layer}"])
+    return softmax(z @ params[f"W{layers}"] + params[f"b{layers}"])
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "3.2"}
-check("3.2", predict)
+check("3.2", predict_deep)
 
 
 # %% [markdown]
@@ -112,7 +115,7 @@ check("3.2", predict)
 #
 # $$\delta_2 = \frac{y - t}{N}, \quad \frac{\partial J}{\partial W_2} = z_1^\top \delta_2, \quad \frac{\partial J}{\partial b_2} = \sum_n \delta_2, \quad \delta_1 = (\delta_2 W_2^\top) \odot z_1 \odot (1 - z_1), \quad \frac{\partial J}{\partial W_1} = x^\top \delta_1, \quad \frac{\partial J}{\partial b_1} = \sum_n \delta_1.$$
 #
-# *Hint:* each gradient has the shape of its parameter; if a shape does not fit, a transpose is in the wrong place.
+# *Hint:* lesson 03, section 4 (backpropagation by hand). Each gradient has the shape of its parameter; if a shape does not fit, a transpose is in the wrong place.
 #
 # *Checked:* against a numerical gradient (central differences in float64) on three networks whose sizes all differ, so a transposed matrix cannot pass; the check names a missing $1/N$, a wrong sign and a forgotten sigmoid derivative, and otherwise reports the worst element's relative error.
 
@@ -155,11 +158,11 @@ params = {
     "b2": np.zeros(2),
 }
 losses = []
-for _ in range(steps):
+for _step in range(steps):
     grads = gradients(x, t, params)
     for name in params:
         params[name] -= 2.0 * grads[name]
-    y = predict(x, params)
+    y = predict_deep(x, params)
     losses.append(-np.sum(t * np.log(np.maximum(y, 1e-7))) / len(x))
 
 fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -178,8 +181,8 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("predicted classes:", predict(x, params).argmax(axis=1).tolist())
-print("all four cases right:", bool((predict(x, params).argmax(axis=1) == labels).all()))
+print("predicted classes:", predict_deep(x, params).argmax(axis=1).tolist())
+print("all four cases right:", bool((predict_deep(x, params).argmax(axis=1) == labels).all()))
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "3.4"}
 # ### Task 3.4 — why a single neuron cannot learn XOR (1 point, written)

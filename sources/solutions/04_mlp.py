@@ -27,29 +27,33 @@ epochs = sized(15, 6)  # training epochs at the end of the assignment
 
 
 # %% [markdown]
-# ### Task 4.1 — mini-batches without replacement (2 points)
+# ### Task 4.1 — mini-batches with every class in each (2 points)
 #
-# Write `minibatch_indices(n, batch_size, rng)` that returns one epoch of mini-batches as a list of integer index arrays: every index $0, \ldots, n-1$ exactly once, in a random order drawn from `rng` (a `np.random.Generator`), cut into consecutive batches of `batch_size`; the last batch holds what is left and may be smaller.
+# Lesson 04 cut one shuffled permutation into consecutive batches. With few samples of a class, such a batch may hold none of them, and the gradient steps swing from batch to batch. Write `stratified_batches(labels, batch_size, rng)` for integer labels `(N,)` that returns one epoch of mini-batches as a list of integer index arrays such that
 #
-# *Hint:* `rng.permutation(n)` is a shuffled `0..n-1`; slice it with `range(0, n, batch_size)`.
+# - every index $0, \ldots, N-1$ appears exactly once,
+# - there are $B = \lceil N / 	ext{batch\_size} ceil$ batches, none larger than `batch_size`, whose sizes differ by at most 1,
+# - every class is spread as evenly as possible: the number of samples of a class in two batches differs by at most 1,
+# - the order is random and drawn from `rng` (a `np.random.Generator`): same seed, same batches; next call, new batches.
 #
-# *Checked:* four sizes (some not divisible by the batch size); each index exactly once; a shuffled order that comes from `rng` (same seed, same batches; next call, a new order). It names sampling with replacement, a dropped last batch and an unshuffled order.
+# *Hint:* lesson 04, section 2 (mini-batches). Think of dealing cards: if the samples are lined up class by class (each class shuffled), handing them out to the $B$ batches in turn gives every batch its share of every class.
+#
+# *Checked:* four label sets, balanced and unbalanced, with batch sizes that do not divide $N$; each index exactly once, the batch sizes, the class counts per batch, and that the order comes from `rng`. It names a plain shuffle (lesson 04's sampler), repeated or missing indices and an order that ignores `rng`.
 
 
 # %% dlcourse={"points": 2, "task": "4.1"}
-def minibatch_indices(n, batch_size, rng):
-    """One epoch of shuffled batches: a list of 1-D index arrays covering 0..n-1 once."""
+def stratified_batches(labels, batch_size, rng):
+    """One epoch of batches with every class spread evenly. labels: (N,); returns index arrays."""
     ### BEGIN SOLUTION
-    order = rng.permutation(n)
-    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+    n_batches = -(-len(labels) // batch_size)  # ceil
+    order = rng.permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]  # class by class, shuffled within
+    return [order[start::n_batches] for start in range(n_batches)]
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "4.1"}
-check("4.1", minibatch_indices)
-### BEGIN HIDDEN TESTS
-assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))) == list(range(10))
-### END HIDDEN TESTS
+check("4.1", stratified_batches)
 
 # %% [markdown]
 # ### Task 4.2 — forward pass and loss (2 points)
@@ -58,7 +62,7 @@ assert sorted(np.concatenate(minibatch_indices(10, 3, np.random.default_rng(0)))
 #
 # $$h = \max(0,\, x W_1 + b_1), \qquad y = \operatorname{softmax}(h W_2 + b_2), \qquad J = -\frac{1}{N} \sum_{n,k} t_{nk} \log y_{nk}.$$
 #
-# *Hint:* use the stable softmax (subtract each row's maximum) and guard the log, `np.log(np.maximum(y, 1e-7))`, so a confident wrong answer costs about 16, not infinity.
+# *Hint:* lesson 04, section 3, and lesson 02, sections 3 and 5 (a softmax that does not overflow, a log that is never $\log 0$).
 #
 # *Checked:* three networks whose sizes all differ, and one with scores of several hundred (no nan or inf); it names a summed instead of a mean loss, a sigmoid instead of a ReLU, a missing ReLU and a per-sample array instead of one number.
 
@@ -86,7 +90,7 @@ check("4.2", mlp_loss)
 #
 # $$\delta_2 = \frac{y - t}{N}, \quad \frac{\partial J}{\partial W_2} = h^\top \delta_2, \quad \frac{\partial J}{\partial b_2} = \sum_n \delta_2, \quad \delta_1 = (\delta_2 W_2^\top) \odot [a_1 > 0], \quad \frac{\partial J}{\partial W_1} = x^\top \delta_1, \quad \frac{\partial J}{\partial b_1} = \sum_n \delta_1.$$
 #
-# *Hint:* the ReLU's derivative is the mask `a1 > 0` from the forward pass; multiply by it (a boolean array multiplies as 0 and 1).
+# *Hint:* lesson 04, section 3 (forward, backward and the chain rule): what is the derivative of $\max(a, 0)$ with respect to $a$?
 #
 # *Checked:* against a numerical gradient in float64 on three networks whose sizes all differ; it names a transposed $\partial J/\partial W$, a missing $1/N$, a wrong sign, a missing mask, a ReLU applied to the gradient and a sigmoid derivative, and otherwise reports the worst element's relative error.
 
@@ -94,7 +98,7 @@ check("4.2", mlp_loss)
 # %% dlcourse={"points": 3, "task": "4.3"}
 def mlp_gradients(x, t, params):
     """Gradients of mlp_loss. x: (N, D), t: (N, K) one-hot; returns a dict like params."""
-    # Hint: a1 = x @ W1 + b1; the mask is (a1 > 0).
+    # Hint: recompute the forward pass; keep what backward needs.
     ### BEGIN SOLUTION
     a1 = x @ params["W1"] + params["b1"]
     h = np.maximum(a1, 0)
@@ -145,6 +149,7 @@ check("4.4", lr_for_mean_loss)
 # %%
 data = load_mnist()
 x_train, t_train = data.x_train, one_hot(data.t_train)
+labels_train = data.t_train
 x_test, t_test = data.x_test, one_hot(data.t_test)
 
 init = np.random.default_rng(0)
@@ -157,7 +162,7 @@ params = {
 lr = lr_for_mean_loss(0.005, 100)
 train_losses, test_accuracies = [], []
 for _ in range(epochs):
-    for batch in minibatch_indices(len(x_train), 100, init):
+    for batch in stratified_batches(labels_train, 100, init):
         grads = mlp_gradients(x_train[batch], t_train[batch], params)
         for name in params:
             params[name] -= lr * grads[name]

@@ -1,60 +1,66 @@
 # %% [markdown]
 # # Assignment 07 · CNN backward
 #
-# Lesson 07 derived how gradients flow back through a convolutional layer. Here you write each piece yourself, then chain your pieces and compare the result with a numerical gradient.
+# Lesson 07 derived how gradients flow back through a convolutional layer. Here you write the pieces yourself, with channels and strides, chain them and compare the result with a numerical gradient; then you train a CNN the way a practitioner does: sanity checks first, then a run against the clock.
 #
-# **Points:** 10 (four code tasks, one written answer).
+# **Points:** 15 (six code tasks, one written answer).
 #
 # **How it works.** Write your code between the lines the exercise marks and run the self-check cell after it: it prints `✓ Task 7.1 passed` or a reason you can act on. Loops over filter offsets or output positions are fine here; the point is to see where every gradient goes.
 #
-# **You need:** lesson 07 (sections 1–4) and assignment 06.
+# **You need:** lesson 07 (sections 1–6), lesson 02 (section 5) and assignment 06.
 #
-# **Time:** about 75 minutes.
+# **Time:** about 100 minutes, a minute and a half of them training.
 #
 # Notation, as in the lesson: `x: (N, C, H, W)` the layer's input, `W: (F, C, FH, FW)` the filters, `dout` the gradient of the loss with respect to the layer's output; stride 1 and no padding unless a task says otherwise.
 
 # %%
+import time
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import check
 from dlcourse.config import seed_everything
+from dlcourse.convnets import simple_convnet
+from dlcourse.optimizers import Adam
 
 rng = seed_everything(0)
 
 
 # %% [markdown]
-# ### Task 7.1 — the filter gradient $\partial L/\partial W$ (3 points)
+# ### Task 7.1 — the input gradient $\partial L/\partial x$, with channels and stride (3 points)
 #
-# The forward pass computes $\text{out}[n, f, a, b] = \sum_{c, i, j} x[n, c, a + i, b + j]\, W[f, c, i, j] + b[f]$. Every weight $W[f, c, i, j]$ touches every output position $(a, b)$ of its filter, in every sample, so its gradient collects them all:
+# With $(p, q)$ an output position and $(i, j)$ an offset inside the filter, the forward pass computes
 #
-# $$\frac{\partial L}{\partial W[f, c, i, j]} = \sum_{n} \sum_{a, b} \text{dout}[n, f, a, b]\; x[n, c, a + i, b + j].$$
+# $$\text{out}[n, f, p, q] = \sum_{c, i, j} x_\text{padded}[n, c,\; pS + i,\; qS + j]\, W[f, c, i, j] + b[f].$$
 #
-# Read it as "the input, correlated with the upstream gradient": slide `dout` over `x` the way the forward pass slid `W`. Write `filter_gradient(x, dout)` for `x: (N, C, H, W)` and `dout: (N, F, H_out, W_out)` that returns `dW: (F, C, FH, FW)` with $FH = H - H_\text{out} + 1$ and $FW = W - W_\text{out} + 1$. Sum over the batch (do not average: the mean is already inside `dout`).
+# Lesson 07 derived $\partial L/\partial x$ for one channel and stride 1 (and computed it with im2col and col2im). Do it for the general layer: every output position $(p, q)$ of every filter sends $\text{dout}[n, f, p, q] \cdot W[f, c, i, j]$ back to the input pixel it multiplied, and a pixel that sits in several patches collects the sum. Write `conv_input_gradient(dout, W, x_shape, stride=1, pad=0)` for `dout: (N, F, H_out, W_out)`, `W: (F, C, FH, FW)` and the forward input's shape `x_shape = (N, C, H, W)` that returns `dx: (N, C, H, W)`. Accumulate on the padded input, then cut the padding off (its zeros are not inputs). With a stride, some pixels may be in no patch at all: their gradient is 0.
 #
-# *Hint:* loop over the filter offsets `(i, j)`; `window = x[:, :, i : i + h_out, j : j + w_out]` has the same spatial shape as `dout`, and `np.tensordot(dout, window, axes=([0, 2, 3], [0, 2, 3]))` sums over the sample and position axes, leaving `(F, C)`.
+# *Hint:* lesson 07, section 2 (the formula for $\partial L/\partial x$ and the count of patches per pixel). Either loop over the output positions, or, as the lesson's im2col does, over the filter offsets with strided slices; sum over the filters `f` with `np.einsum` or `np.tensordot`.
 #
-# *Checked:* against a numerical gradient (central differences in float64) on three non-square cases; the check says so when your gradient is flipped, transposed, averaged or has its axes swapped.
+# *Checked:* against a numerical gradient (central differences in float64) on four cases with several channels and filters, non-square filters, strides and padding; the check says so when your filter is flipped, overlapping patches overwrite each other, the stride is ignored or the padding is left on.
 
 
 # %% dlcourse={"points": 3, "task": "7.1"}
-def filter_gradient(x, dout):
-    """dL/dW. x: (N, C, H, W), dout: (N, F, H_out, W_out); returns dW: (F, C, FH, FW)."""
-    # Hint: one tensordot per filter offset (i, j), summing over N, H_out and W_out.
+def conv_input_gradient(dout, W, x_shape, stride=1, pad=0):
+    """dL/dx. dout: (N, F, H_out, W_out), W: (F, C, FH, FW); returns dx of shape x_shape."""
+    # Hint: dx_padded[patch of (p, q)] += (dout at (p, q), summed over f with W).
     ### BEGIN SOLUTION
+    n, c, h, w = x_shape
+    _, _, fh, fw = W.shape
     h_out, w_out = dout.shape[2:]
-    fh, fw = x.shape[2] - h_out + 1, x.shape[3] - w_out + 1
-    dW = np.zeros((dout.shape[1], x.shape[1], fh, fw))
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
     for i in range(fh):
         for j in range(fw):
-            window = x[:, :, i : i + h_out, j : j + w_out]
-            dW[:, :, i, j] = np.tensordot(dout, window, axes=([0, 2, 3], [0, 2, 3]))
-    return dW
+            rows = slice(i, i + stride * (h_out - 1) + 1, stride)
+            cols = slice(j, j + stride * (w_out - 1) + 1, stride)
+            dx[:, :, rows, cols] += np.einsum("nfpq,fc->ncpq", dout, W[:, :, i, j])
+    return dx[:, :, pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "7.1"}
-check("7.1", filter_gradient)
+check("7.1", conv_input_gradient)
 
 
 # %% [markdown]
@@ -67,7 +73,7 @@ check("7.1", filter_gradient)
 # - **Ties.** When a window holds its maximum twice, give the gradient to the *first* one in row-major order (the one `np.argmax` of the flattened window picks), never to both.
 # - **Overlap.** When `stride` is smaller than the pool, windows overlap and one input can be the maximum of two windows: add (`+=`) the gradients.
 #
-# *Hint:* loop over the output positions `(a, b)`; for the window `x[:, :, a*stride : a*stride + pool_h, b*stride : b*stride + pool_w]`, `window.reshape(n, c, -1).argmax(axis=2)` gives the flat index of each maximum, `np.unravel_index(..., (pool_h, pool_w))` its row and column, and `n_idx, c_idx = np.indices((n, c))` lets you index all samples and channels at once.
+# *Hint:* lesson 07, section 3 (ReLU and max pooling, backward). `np.argmax` of a flattened window picks the first maximum; `np.unravel_index` turns that flat index back into a row and a column.
 #
 # *Checked:* four cases, with ties, non-square pools and overlapping windows.
 
@@ -75,17 +81,17 @@ check("7.1", filter_gradient)
 # %% dlcourse={"points": 2, "task": "7.2"}
 def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
     """Route dout to each window's first maximum. x: (N, C, H, W); returns dx: (N, C, H, W)."""
-    # Hint: argmax of each flattened window, unravel it, then dx[...] += dout[:, :, a, b].
+    # Hint: for every output position, find each window's first maximum and add dout there.
     ### BEGIN SOLUTION
     dx = np.zeros_like(x)
     n, c, h_out, w_out = dout.shape
     n_idx, c_idx = np.indices((n, c))
-    for a in range(h_out):
-        for b in range(w_out):
-            window = x[:, :, a * stride : a * stride + pool_h, b * stride : b * stride + pool_w]
+    for p in range(h_out):
+        for q in range(w_out):
+            window = x[:, :, p * stride : p * stride + pool_h, q * stride : q * stride + pool_w]
             first = window.reshape(n, c, -1).argmax(axis=2)  # (N, C) flat index of the maximum
             i, j = np.unravel_index(first, (pool_h, pool_w))
-            dx[n_idx, c_idx, a * stride + i, b * stride + j] += dout[:, :, a, b]
+            dx[n_idx, c_idx, p * stride + i, q * stride + j] += dout[:, :, p, q]
     return dx
     ### END SOLUTION
 
@@ -100,9 +106,9 @@ check("7.2", max_pool_backward)
 # After the convolution the layer adds one bias per filter and applies ReLU: $z = \text{conv}(x, W) + b[f]$, $\text{out} = \max(z, 0)$. Write `bias_relu_backward(dout, z)` that takes the gradient `dout` with respect to the ReLU's output and the pre-activation `z` (both `(N, F, H_out, W_out)`) and returns the pair `(dz, db)`:
 #
 # - $dz = \text{dout} \cdot [z > 0]$: ReLU lets the gradient through where its input was positive. At $z = 0$ exactly, take the gradient as 0 (as `dlcourse`'s `ReLU` does).
-# - $db[f] = \sum_{n, a, b} dz[n, f, a, b]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
+# - $db[f] = \sum_{n, p, q} dz[n, f, p, q]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
 #
-# *Hint:* `z > 0` is a boolean mask you can multiply with; `dz.sum(axis=(0, 2, 3))` sums everything but the filter axis.
+# *Hint:* lesson 07, section 3 (ReLU backward). Which axes of `dz` does one bias $b[f]$ touch?
 #
 # *Checked:* two shapes, with some `z` exactly 0.
 
@@ -110,7 +116,7 @@ check("7.2", max_pool_backward)
 # %% dlcourse={"points": 2, "task": "7.3"}
 def bias_relu_backward(dout, z):
     """dout, z: (N, F, H_out, W_out); returns dz: (N, F, H_out, W_out) and db: (F,)."""
-    # Hint: mask, then sum over every axis but the filter axis.
+    # Hint: mask first, then sum.
     ### BEGIN SOLUTION
     dz = dout * (z > 0)
     db = dz.sum(axis=(0, 2, 3))
@@ -125,9 +131,9 @@ check("7.3", bias_relu_backward)
 # %% [markdown]
 # ### Task 7.4 — col2im for one channel (2 points)
 #
-# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `a * W_out + b` for output position `(a, b)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
+# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `p * W_out + q` for output position `(p, q)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
 #
-# *Hint:* start from `padded = np.zeros((H + 2*pad, W + 2*pad))`, loop over the output positions, and `+=` each row, reshaped to `(fh, fw)`, onto its patch; return `padded[pad : pad + H, pad : pad + W]`.
+# *Hint:* lesson 07, section 2 (col2im, and how many patches contain each pixel). Your `im2col_single` of assignment 06 visits the patches in the same order.
 #
 # *Checked:* three cases with overlapping patches, strides, a non-square filter and padding.
 
@@ -135,16 +141,16 @@ check("7.3", bias_relu_backward)
 # %% dlcourse={"points": 2, "task": "7.4"}
 def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
     """Add rows of cols: (H_out * W_out, fh * fw) back onto an image of shape (H, W)."""
-    # Hint: the im2col loops, with padded[patch] += cols[a * w_out + b].reshape(fh, fw).
+    # Hint: accumulate on the padded image, then cut the padding off.
     ### BEGIN SOLUTION
     h, w = shape
     h_out = (h + 2 * pad - fh) // stride + 1
     w_out = (w + 2 * pad - fw) // stride + 1
     padded = np.zeros((h + 2 * pad, w + 2 * pad))
-    for a in range(h_out):
-        for b in range(w_out):
-            patch = cols[a * w_out + b].reshape(fh, fw)
-            padded[a * stride : a * stride + fh, b * stride : b * stride + fw] += patch
+    for p in range(h_out):
+        for q in range(w_out):
+            patch = cols[p * w_out + q].reshape(fh, fw)
+            padded[p * stride : p * stride + fh, q * stride : q * stride + fw] += patch
     return padded[pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
@@ -156,41 +162,42 @@ check("7.4", col2im_single)
 # %% [markdown]
 # ## Putting your pieces together
 #
-# A tiny single-channel layer, the one the source built first: convolution with one filter, a bias, ReLU and 2×2 max pooling. The scalar $L = \sum \text{pool}(\text{ReLU}(\text{conv}(x, W) + b)) \cdot g$, with a fixed random $g$, stands in for a loss (its `dout` is $g$). Your four functions give $\partial L / \partial W$, $\partial L / \partial b$ and $\partial L / \partial x$; the numerical gradient, computed by nudging every number by $\pm h$, must agree. The forward pass is given.
+# A small conv layer with two input channels and three filters, a bias per filter, ReLU and 2×2 max pooling. The scalar $L = \sum \text{pool}(\text{ReLU}(\text{conv}(x, W) + b)) \cdot g$, with a fixed random $g$, stands in for a loss (its `dout` is $g$). Your functions give $\partial L / \partial b$ and $\partial L / \partial x$, and lesson 07's filter gradient (section 1) gives $\partial L / \partial W$; the numerical gradient, computed by nudging every number by $\pm h$, must agree. The forward pass is given.
 
 
 # %%
 def forward(x, W, b):
-    """x: (N, 1, H, W), W: (1, 1, FH, FW), b: (1,); returns z (pre-ReLU) and the pooled output."""
-    windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, 1, H_out, W_out, FH, FW)
-    z = np.einsum("ncabij,fcij->nfab", windows, W) + b[None, :, None, None]
+    """x: (N, C, H, W), W: (F, C, FH, FW), b: (F,); returns z (pre-ReLU) and the pooled output."""
+    windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, C, H_out, W_out, FH, FW)
+    z = np.einsum("ncpqij,fcij->nfpq", windows, W) + b[None, :, None, None]
     relu = np.maximum(z, 0)
     n, f, h, w = relu.shape
     pooled = relu.reshape(n, f, h // 2, 2, w // 2, 2).max(axis=(3, 5))
     return z, pooled
 
 
-def numerical_gradient(f, v, h=1e-5):
-    """Central differences of the scalar f() with respect to every element of v (in place)."""
-    grad = np.zeros_like(v)
-    for index in np.ndindex(v.shape):
-        saved = v[index]
-        v[index] = saved + h
-        plus = f()
-        v[index] = saved - h
-        minus = f()
-        v[index] = saved
+def numerical_gradient(f, x, h=1e-4):
+    """Central differences of the scalar f(x) for every element of x, perturbed in place."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        plus = f(x)
+        x[index] = saved - h
+        minus = f(x)
+        x[index] = saved
         grad[index] = (plus - minus) / (2 * h)
     return grad
 
 
-x = rng.normal(size=(2, 1, 9, 8))
-W = rng.normal(size=(1, 1, 4, 3))
-b = np.array([0.1])
-g = rng.normal(size=(2, 1, 3, 3))
+x = rng.normal(size=(2, 2, 9, 8))
+W = rng.normal(size=(3, 2, 4, 3))
+b = np.array([0.1, -0.2, 0.3])
+g = rng.normal(size=(2, 3, 3, 3))
 
 
-def loss():
+def loss(_):
+    """L for the current x, W and b (the array numerical_gradient perturbs is one of them)."""
     return float(np.sum(forward(x, W, b)[1] * g))
 
 
@@ -198,16 +205,11 @@ def loss():
 # NBVAL_CHECK_OUTPUT
 z, pooled = forward(x, W, b)
 relu = np.maximum(z, 0)
-d_relu = max_pool_backward(relu, g)  # (2, 1, 6, 6)
+d_relu = max_pool_backward(relu, g)  # (2, 3, 6, 6)
 dz, db = bias_relu_backward(d_relu, z)
-dW = filter_gradient(x, dz)
-dx = np.stack(
-    [
-        # dcols[r] = dz at position r times the flattened filter; col2im adds them back
-        col2im_single(np.outer(dz[n, 0].ravel(), W[0, 0].ravel()), x.shape[2:], 4, 3)
-        for n in range(x.shape[0])
-    ]
-)[:, None]
+windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, C, H_out, W_out, FH, FW)
+dW = np.einsum("ncpqij,nfpq->fcij", windows, dz)  # lesson 07's filter gradient, section 1
+dx = conv_input_gradient(dz, W, x.shape)
 
 errors = {}
 for name, analytic, param in (("dW", dW, W), ("db", db, b), ("dx", dx, x)):
@@ -229,6 +231,91 @@ for name, analytic, param in (("dW", dW, W), ("db", db, b), ("dx", dx, x)):
 # ### END SOLUTION
 
 # %% [markdown]
+# ## Before and during training: what a practitioner checks
+#
+# A network with a wrong gradient still trains, somewhat, and a bug can hide behind a mediocre accuracy for days. Two checks take seconds and catch most of them *before* a long run: the loss of the untrained network, and whether the network can learn a handful of digits by heart. The last task then trains a real CNN against a clock. In these tasks you may use `dlcourse`: `simple_convnet` (lesson 06, section 7), its `loss`, `loss_and_gradient`, `accuracy` and `predict` methods, and `Adam` (lesson 07, section 6).
+
+# %% [markdown]
+# ### Task 7.6 — sanity checks before training (2 points)
+#
+# Write `sanity_checks(x, labels, seed, max_steps=300)` for a few digits `x: (N, 1, 28, 28)` and their integer labels `(N,)`. It builds `model = simple_convnet(rng=seed)` and
+#
+# 1. measures the mean cross-entropy of the untrained model on `x` (`model.loss(x, labels)`) and the loss of a network that guesses all ten classes with probability 1/10 each. The two should be close; if the first is far above the second (say by more than 1), the initialisation is broken: raise `ValueError` saying so;
+# 2. trains the model on these same digits (the whole set as one batch, `Adam(lr=0.001)`) until it classifies every one of them correctly, at most `max_steps` steps. A network that cannot learn a few digits by heart has a bug: if it does not get there, raise `RuntimeError` saying so.
+#
+# Return `(model, report)` with `report = {"initial_loss": …, "expected_loss": …, "steps": …}` (the loss before the first step, the loss of uniform guessing, the number of steps taken, an `int`).
+#
+# *Hint:* lesson 02, section 5 (cross-entropy) tells you the loss of uniform guessing. One training step is `model.loss_and_gradient(x, labels)` followed by `optimizer.update(model.params, model.grads)`.
+#
+# *Checked:* on 20 digits and a seed the check picks: the initial loss against the check's own untrained `simple_convnet(rng=seed)`, the expected loss, and the accuracy of your returned model on the 20 digits, measured by the check (it must be 100 %).
+
+# %% dlcourse={"points": 2, "task": "7.6"}
+def sanity_checks(x, labels, seed, max_steps=300):
+    """Initial loss ≈ ln 10, then overfit x: (N, 1, 28, 28). Returns (model, report)."""
+    # Hint: measure before the first update; stop as soon as model.accuracy(x, labels) == 1.
+    ### BEGIN SOLUTION
+    model = simple_convnet(rng=seed)
+    initial_loss = float(model.loss(x, labels))
+    expected_loss = float(np.log(10))  # −ln(1/10): every class gets probability 1/10
+    if initial_loss > expected_loss + 1:
+        raise ValueError(f"initial loss {initial_loss:.2f} is far above ln 10: check the init")
+    optimizer = Adam(lr=0.001)
+    steps = 0
+    while model.accuracy(x, labels) < 1.0:
+        if steps == max_steps:
+            raise RuntimeError(f"{len(x)} digits not learned by heart in {max_steps} steps")
+        model.loss_and_gradient(x, labels)
+        optimizer.update(model.params, model.grads)
+        steps += 1
+    return model, {"initial_loss": initial_loss, "expected_loss": expected_loss, "steps": steps}
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "7.6"}
+check("7.6", sanity_checks)
+
+
+# %% [markdown]
+# ### Task 7.7 — a CNN to the goal within a time budget (3 points)
+#
+# Write `train_cnn(x_train, labels_train, seconds)` that trains a convolutional network on the digits it is given for **at most `seconds` seconds** of wall-clock time and returns the trained model. The check then measures the model on test digits it never saw.
+#
+# | run | training digits | `seconds` | goal (test accuracy) |
+# |---|---|---|---|
+# | your notebook | 4,000 | 90 | ≥ 95 % |
+# | the tests' quick run | 1,000 | 6 | ≥ 75 % |
+#
+# Any CNN and any training loop will do, as long as it watches the clock: read `time.perf_counter()` after every mini-batch and stop when the budget is used up (the check accepts 25 % over the budget, plus 2 s, for a busy machine). Run the sanity checks of Task 7.6 on your network first.
+#
+# *Hint:* lesson 07, section 6 (SimpleConvNet, Adam, mini-batches of 100, shuffling every epoch). Within a fixed time, what matters is how many mini-batches you get through.
+#
+# *Checked:* the time your function takes, and the accuracy of the model it returns on test digits the check picks (a different set each time the grader runs it).
+
+# %% dlcourse={"points": 3, "task": "7.7"}
+def train_cnn(x_train, labels_train, seconds):
+    """Train a CNN on x_train: (N, 1, 28, 28) for at most `seconds`; returns the model."""
+    # Hint: an epoch loop around a mini-batch loop, both stopping when time is up.
+    ### BEGIN SOLUTION
+    start = time.perf_counter()
+    model = simple_convnet(filters=16, rng=0)  # fewer filters: more epochs within the budget
+    optimizer = Adam(lr=0.002)
+    shuffle = np.random.default_rng(0)
+    while time.perf_counter() - start < 0.9 * seconds:
+        order = shuffle.permutation(len(x_train))
+        for batch in np.array_split(order, max(1, len(order) // 100)):
+            model.loss_and_gradient(x_train[batch], labels_train[batch])
+            optimizer.update(model.params, model.grads)
+            if time.perf_counter() - start > 0.9 * seconds:
+                break
+    return model
+    ### END SOLUTION
+
+
+# %% dlcourse={"check": "7.7"}
+check("7.7", train_cnn)
+
+
+# %% [markdown]
 # ## Done
 #
-# You wrote every gradient of a convolutional layer: the filter gradient as a correlation of the input with `dout`, the bias and ReLU gradients, pooling backward and col2im. Lesson 07 uses the vectorised versions in `dlcourse.conv` to train a CNN on MNIST in minutes; lesson 08 then fights overfitting.
+# You wrote the gradients of a convolutional layer: the input gradient with channels and stride, the bias and ReLU gradients, pooling backward and col2im; then the two checks to run before training, and a CNN trained against the clock. Lesson 07 uses the vectorised versions in `dlcourse.conv` to train a CNN on MNIST in minutes; lesson 08 then fights overfitting.
