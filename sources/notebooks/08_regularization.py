@@ -154,7 +154,7 @@ axes[1].set(
 plt.show()
 
 # %% [markdown]
-# *Figure: left, the accuracy of the wide network on its 1,000 training digits and on the 1,000 validation digits after each epoch; right, the difference between the two in percentage points. Notice that training accuracy climbs to 100% early on while validation accuracy levels off far below it: from then on the network only gets more sure of digits it already knows.*
+# *Figure: left, the accuracy of the wide network on its 1,000 training digits and on the 1,000 validation digits after each epoch; right, the difference between the two in percentage points. Notice that training accuracy climbs to the top early on while validation accuracy levels off far below it (the numbers are printed below the figure): from then on the network only gets more sure of digits it already knows.*
 
 # %%
 display(

@@ -226,7 +226,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# *Figure: the mean cross-entropy of every mini-batch during training (blue, noisy because every batch holds different digits) and the test error rate after each epoch (orange). The loss falls from about 2.3 (a uniform guess over ten classes, $\log 10$) to around 0.2–0.4 within the first epoch and then declines slowly; the test error settles near 10% on the offline digits.*
+# *Figure: the mean cross-entropy of every mini-batch during training (blue, noisy because every batch holds different digits) and the test error rate after each epoch (orange). The loss falls from about 2.3 (a uniform guess over ten classes, $\log 10$) to around 0.2–0.4 within the first epoch and then declines slowly; the test error levels off after a few epochs (read its value off the curve above).*
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "2.5"}
 # ### Task 2.5 — one maximum per row (1 point, written)

@@ -32,7 +32,8 @@ epochs = sized(15, 6)  # training epochs at the end of the assignment
 # Lesson 04 cut one shuffled permutation into consecutive batches. With few samples of a class, such a batch may hold none of them, and the gradient steps swing from batch to batch. Write `stratified_batches(labels, batch_size, rng)` for integer labels `(N,)` that returns one epoch of mini-batches as a list of integer index arrays such that
 #
 # - every index $0, \ldots, N-1$ appears exactly once,
-# - there are $B = \lceil N / 	ext{batch\_size} ceil$ batches, none larger than `batch_size`, whose sizes differ by at most 1,
+# - there are $B = \lceil N / 	ext{batch\_size} 
+ceil$ batches, none larger than `batch_size`, whose sizes differ by at most 1,
 # - every class is spread as evenly as possible: the number of samples of a class in two batches differs by at most 1,
 # - the order is random and drawn from `rng` (a `np.random.Generator`): same seed, same batches; next call, new batches.
 #
@@ -178,7 +179,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# *Figure: test accuracy of your ReLU network after each epoch. With correct functions it reaches about 86 % after the first epoch and climbs, with small ups and downs, to about 93–95 % on the offline digits.*
+# *Figure: test accuracy of your ReLU network after each epoch. With correct functions it is high after the first epoch already and then climbs slowly, with small ups and downs (the printed history above has the exact values).*
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -188,7 +189,7 @@ print("test accuracy >= 0.90:", test_accuracies[-1] >= 0.90)
 # %% [markdown] dlcourse={"manual": true, "points": 2, "task": "4.5"}
 # ### Task 4.5 — training and test accuracy (2 points, written)
 #
-# In lesson 04 the training accuracy of the ReLU network reached 100 % while the test accuracy stopped around 95 %. In three to five sentences: why does the test accuracy stop rising while the training accuracy keeps going, why is the gap larger on the 4,000 offline digits than it would be on the full 60,000, and what would you change to close it (name two things)?
+# In lesson 04 the training accuracy of the ReLU network kept climbing, nearly to every training digit, while the test accuracy stopped rising (see the lesson's printed figures). In three to five sentences: why does the test accuracy stop rising while the training accuracy keeps going, why is the gap larger on the 4,000 offline digits than it would be on the full 60,000, and what would you change to close it (name two things)?
 #
 # ### BEGIN SOLUTION
 # Gradient descent only ever lowers the loss on the training digits, so once the network has learned the patterns that hold for digits in general it continues by fitting the peculiarities of the particular training images (memorising), which does not help on new digits: training accuracy keeps rising, test accuracy flattens. With 4,000 training digits there is much less variety to learn from and far fewer examples per peculiarity, so a network with 79,510 parameters can memorise them quickly and the gap between the two accuracies is larger; with 60,000 digits memorising is harder and the general patterns are learned better. To close the gap: train on more data (the full set, or more variety through data augmentation such as small shifts and rotations), and regularise, for example with an L2 penalty on the weights, dropout, or early stopping at the epoch where a validation accuracy peaks (lesson 08).

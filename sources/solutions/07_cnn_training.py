@@ -247,7 +247,7 @@ for name, analytic, param in (("dW", dW, W), ("db", db, b), ("dx", dx, x)):
 #
 # *Hint:* lesson 02, section 5 (cross-entropy) tells you the loss of uniform guessing. One training step is `model.loss_and_gradient(x, labels)` followed by `optimizer.update(model.params, model.grads)`.
 #
-# *Checked:* on 20 digits and a seed the check picks: the initial loss against the check's own untrained `simple_convnet(rng=seed)`, the expected loss, and the accuracy of your returned model on the 20 digits, measured by the check (it must be 100 %).
+# *Checked:* on 20 digits and a seed the check picks: the initial loss against the check's own untrained `simple_convnet(rng=seed)`, the expected loss, and the accuracy of your returned model on the 20 digits, measured by the check (it must be 100 %<!-- static: the task's goal -->).
 
 # %% dlcourse={"points": 2, "task": "7.6"}
 def sanity_checks(x, labels, seed, max_steps=300):
@@ -285,7 +285,7 @@ check("7.6", sanity_checks)
 # | your notebook | 4,000 | 90 | ≥ 95 % |
 # | the tests' quick run | 1,000 | 6 | ≥ 75 % |
 #
-# Any CNN and any training loop will do, as long as it watches the clock: read `time.perf_counter()` after every mini-batch and stop when the budget is used up (the check accepts 25 % over the budget, plus 2 s, for a busy machine). Run the sanity checks of Task 7.6 on your network first.
+# Any CNN and any training loop will do, as long as it watches the clock: read `time.perf_counter()` after every mini-batch and stop when the budget is used up (the check accepts 25 %<!-- static: the check's allowance --> over the budget, plus 2 s<!-- static: the check's allowance -->, for a busy machine). Run the sanity checks of Task 7.6 on your network first.
 #
 # *Hint:* lesson 07, section 6 (SimpleConvNet, Adam, mini-batches of 100, shuffling every epoch). Within a fixed time, what matters is how many mini-batches you get through.
 #

@@ -171,7 +171,7 @@ check("10.3", early_stopping)
 #
 # *Hint:* the lesson's deep MLP recipe (section 2), with fewer or narrower layers and fewer epochs, is enough; `train(..., progress=False)` keeps the output short.
 #
-# *Checked:* the checker draws other digits than the ones below, calls your function, and measures accuracy on 500 digits it never passed in, and the time (allowing twice your 15 s, since grading machines differ).
+# *Checked:* the checker draws other digits than the ones below, calls your function, and measures accuracy on 500 digits it never passed in, and the time (allowing twice your 15 s<!-- static: the task's budget -->, since grading machines differ).
 
 # %% dlcourse={"points": 2, "task": "10.4"}
 def train_to_threshold(x_train, labels_train, x_val, labels_val):
