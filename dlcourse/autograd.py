@@ -352,7 +352,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     summed = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
     )
-    return grad.sum(axis=summed, keepdims=True).reshape(shape)
+    out: np.ndarray = grad.sum(axis=summed, keepdims=True).reshape(shape)
+    return out
 
 
 def _check_grad_shape(op: str, parent: Tensor, grad: np.ndarray) -> None:
@@ -428,7 +429,7 @@ def log_softmax(x: Tensor) -> Tensor:
     *detached*: subtracting any constant leaves log-softmax unchanged, so no gradient
     needs to flow through it, and it keeps every exponent ≤ 0 (no overflow).
     """
-    shifted = x - x.data.max(axis=-1, keepdims=True)
+    shifted: Tensor = x - x.data.max(axis=-1, keepdims=True)
     return shifted - log(exp(shifted).sum(axis=-1, keepdims=True))
 
 

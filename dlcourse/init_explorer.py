@@ -84,7 +84,8 @@ def _forward(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for (N, D) @ (D, M). np.einsum computes it on one core: these products are
     small, and on a busy machine BLAS's threads can make them several times slower."""
-    return np.einsum("nd,dm->nm", a, b)
+    out: np.ndarray = np.einsum("nd,dm->nm", a, b)
+    return out
 
 
 def _check(init: str, activation: str, depth: int, width: int, batch: int, std: float) -> None:
@@ -348,7 +349,7 @@ class InitExplorer(widgets.VBox):
         JupyterLab shows the widget; a saved notebook opened where widgets cannot run
         shows the picture and the table.
         """
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict = super()._repr_mimebundle_(**kwargs)
         bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         bundle["text/plain"] = self.describe()
         return bundle

@@ -12,6 +12,7 @@ weights stored by reference.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -66,7 +67,9 @@ def _penalty_cases() -> list[tuple[dict[str, np.ndarray], float, float]]:
     return cases
 
 
-def _describe_penalty_value(got: float, want: float, params, l1: float, l2: float) -> str:
+def _describe_penalty_value(
+    got: float, want: float, params: dict[str, np.ndarray], l1: float, l2: float
+) -> str:
     with_biases = sum(l1 * np.abs(p).sum() + l2 / 2 * (p**2).sum() for p in params.values())
     if np.isclose(got, with_biases):
         return "you penalised the biases too; only the weights W are penalised, not b (or γ, β)"
@@ -79,7 +82,7 @@ def _describe_penalty_value(got: float, want: float, params, l1: float, l2: floa
 
 
 @checker("8.1", uses=("penalty_and_gradient",))
-def check_penalty_and_gradient(penalty_and_gradient) -> None:
+def check_penalty_and_gradient(penalty_and_gradient: Callable[..., Any]) -> None:
     """Task 8.1: value λ1·Σ|W| + λ2/2·ΣW² over the W arrays, gradient for every parameter."""
     for params, l1, l2 in _penalty_cases():
         text = f"penalty_and_gradient(params with {list(params)}, l1={l1:.3g}, l2={l2:.3g})"
@@ -162,7 +165,7 @@ _FORWARD_HINTS = {
 
 
 @checker("8.2", uses=("ChannelDropout",))
-def check_channel_dropout(ChannelDropout) -> None:
+def check_channel_dropout(ChannelDropout: Callable[..., Any]) -> None:
     """Task 8.2: whole (sample, channel) maps dropped with probability ratio, survivors scaled."""
     rng = case_rng(802)
     for ratio, shape in [(0.3, (40, 25, 3, 4)), (0.6, (30, 40, 2, 5))]:
@@ -244,7 +247,9 @@ def _reference_bn_backward(
 UNBIASED_HINT = "the batch variance is the mean over N (np.var's default), not over N − 1"
 
 
-def _bn_dx_hint(dx: np.ndarray, dout: np.ndarray, x: np.ndarray, gamma, eps: float) -> str:
+def _bn_dx_hint(
+    dx: np.ndarray, dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float
+) -> str:
     mu = x.mean(axis=0)
     std = np.sqrt(x.var(axis=0) + eps)
     x_hat = (x - mu) / std
@@ -270,7 +275,7 @@ def _bn_dx_hint(dx: np.ndarray, dout: np.ndarray, x: np.ndarray, gamma, eps: flo
 
 
 @checker("8.3", uses=("batchnorm_backward",))
-def check_batchnorm_backward(batchnorm_backward) -> None:
+def check_batchnorm_backward(batchnorm_backward: Callable[..., Any]) -> None:
     """Task 8.3: dx, dgamma, dbeta of training-mode batch normalisation for x: (N, D)."""
     rng = case_rng(803)
     eps = 1e-5
@@ -340,7 +345,12 @@ def _accuracy_sequences(rng: np.random.Generator) -> list[tuple[list[float], int
     return [(tie_then_drop, 3), (late, 3), (late, 2), (late, 1)]
 
 
-def _run_stopper(EarlyStopper, accuracies: list[float], patience: int, rng) -> dict[str, Any]:
+def _run_stopper(
+    EarlyStopper: Callable[..., Any],
+    accuracies: list[float],
+    patience: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
     stopper = EarlyStopper(patience)
     params = {"W1": rng.normal(size=(4, 3)), "b1": rng.normal(size=3)}
     history, stopped_at = [], None
@@ -356,7 +366,7 @@ def _run_stopper(EarlyStopper, accuracies: list[float], patience: int, rng) -> d
 
 
 @checker("8.4", uses=("EarlyStopper",))
-def check_early_stopper(EarlyStopper) -> None:
+def check_early_stopper(EarlyStopper: Callable[..., Any]) -> None:
     """Task 8.4: stop after `patience` epochs without a strictly better accuracy, keep copies."""
     rng = case_rng(804)
     for accuracies, patience in _accuracy_sequences(rng):

@@ -188,7 +188,9 @@ def _schedule_cases() -> list[tuple[float, int, int, float]]:
     return cases
 
 
-def _describe_schedule(got: list[float], peak: float, warmup: int, total: int, min_lr: float):
+def _describe_schedule(
+    got: list[float], peak: float, warmup: int, total: int, min_lr: float
+) -> str:
     """A sentence naming the typical mistake behind a wrong curve, or ''."""
     if math.isclose(got[0], 0.0, abs_tol=1e-12) and peak > 0:
         return (
@@ -301,7 +303,14 @@ def check_early_stopping(early_stopping: Callable) -> None:
         raise CheckFailed(f"{text} returned {got} but expected {want}; {hint}")
 
 
-def _stopping_hint(got, want, values, patience, min_delta, mode) -> str:
+def _stopping_hint(
+    got: tuple[Any, Any],
+    want: tuple[int, int | None],
+    values: Sequence[float],
+    patience: int,
+    min_delta: float,
+    mode: str,
+) -> str:
     """Name the typical mistake that gives ``got`` instead of ``want``."""
     if got[0] is not None and want[0] is not None and got[0] == want[0] - 1:
         return "epochs count from 1 (values[0] is epoch 1)"
@@ -320,7 +329,9 @@ def _stopping_hint(got, want, values, patience, min_delta, mode) -> str:
     return "count epochs without improvement since the best one and stop at patience"
 
 
-def _early_stopping_ties(values, patience, min_delta, mode) -> tuple[int, int | None]:
+def _early_stopping_ties(
+    values: Sequence[float], patience: int, min_delta: float, mode: str
+) -> tuple[int, int | None]:
     """The result when ties count as improvements (the >= mistake)."""
     best, best_epoch, bad = (math.inf if mode == "min" else -math.inf), 0, 0
     for epoch, value in enumerate(values, start=1):

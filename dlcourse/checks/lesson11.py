@@ -110,7 +110,8 @@ def check_matmul_backward(matmul_backward: Callable) -> None:
 
 def _variance_reference(x: np.ndarray, dout: np.ndarray, axis: int) -> np.ndarray:
     n = x.shape[axis]
-    return np.expand_dims(dout, axis) * 2 * (x - x.mean(axis=axis, keepdims=True)) / n
+    dx: np.ndarray = np.expand_dims(dout, axis) * 2 * (x - x.mean(axis=axis, keepdims=True)) / n
+    return dx
 
 
 VARIANCE_CASES = (((4, 3), 0), ((4, 3), 1), ((3, 3), 1), ((2, 3, 4), -1), ((2, 5, 3), 1))
@@ -277,11 +278,13 @@ def check_backward_order(backward_order: Callable) -> None:
 
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    y: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return y
 
 
 def _softmax_backward_reference(y: np.ndarray, dout: np.ndarray) -> np.ndarray:
-    return y * (dout - (dout * y).sum(axis=-1, keepdims=True))
+    dx: np.ndarray = y * (dout - (dout * y).sum(axis=-1, keepdims=True))
+    return dx
 
 
 SOFTMAX_SHAPES = ((4, 5), (1, 6), (5, 5), (3, 2))

@@ -93,7 +93,9 @@ def _lambda_target(node: ast.Lambda, resolve: Callable[[str], str | None]) -> st
     return _thin_body([ast.Return(value=node.body)], params, resolve)
 
 
-def _function_target(node: ast.FunctionDef | ast.AsyncFunctionDef, resolve) -> str | None:
+def _function_target(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, resolve: Callable[[str], str | None]
+) -> str | None:
     params = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
     return _thin_body(node.body, params, resolve)
 

@@ -17,7 +17,7 @@ class CheckFailed(AssertionError):
     """A learner's answer is wrong; the message says how, in words a beginner can act on."""
 
 
-def call(func: Callable, *args, **kwargs):
+def call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call the learner's ``func`` on copies of ``args`` and fail if it changed them in place."""
     copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
     result = func(*copies, **kwargs)
