@@ -207,3 +207,74 @@ def test_initializers_accept_fan_one_and_use_their_rng_and_shape():
 def test_unknown_initializer_lists_the_known_ones():
     with pytest.raises(ValueError, match="'he'"):
         get_initializer("kaiming")
+
+
+# ----------------------------------------------------------------- models
+
+from dlcourse.models import Sequential, mlp, quantize_int8, read_model_file, softmax_regression  # noqa: E402
+
+
+def test_mlp_uses_its_rng_dtype_dropout_and_weight_decay():
+    a, b = mlp((6, 5, 4, 3), rng=0), mlp((6, 5, 4, 3), rng=0)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    wide = mlp((6, 5, 3), dtype=np.float64, dropout=0.3, weight_decay=0.01, rng=1)
+    assert all(p.dtype == np.float64 for p in wide.params.values())
+    assert [layer.ratio for layer in wide.layers.values() if isinstance(layer, Dropout)] == [0.3]
+    assert wide.weight_decay == 0.01
+
+
+def test_softmax_regression_uses_its_rng_and_dtype():
+    a = softmax_regression(6, 3, rng=2, dtype=np.float64)
+    b = softmax_regression(6, 3, rng=2, dtype=np.float64)
+    np.testing.assert_array_equal(a.params["affine1.W"], b.params["affine1.W"])
+    assert {p.dtype for p in a.params.values()} == {np.dtype(np.float64)}
+
+
+def test_calling_a_model_gradient_and_eval():
+    model = mlp((4, 3, 2), rng=0)
+    x, t = (
+        np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32),
+        np.array([0, 1, 1, 0, 1]),
+    )
+    np.testing.assert_array_equal(model(x), model.forward(x))
+    grads = model.gradient(x, t)
+    _, want = model.loss_and_gradient(x, t)
+    assert set(grads) == set(model.params)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], want[name])
+    assert model.eval().training is False and model.train().training is True
+    assert "affine1=" in repr(model)
+    assert model.astype(np.float64).params["affine1.W"].dtype == np.float64
+
+
+def test_summary_columns_are_aligned():
+    lines = mlp((4, 3, 2), rng=0).summary((4,)).splitlines()
+    assert lines[0].startswith("name") and not lines[0].startswith(" ")
+    assert "(4,)" in "\n".join(lines)
+    params = [line.rsplit(maxsplit=1)[-1] for line in lines if line.split()[0].startswith("affine")]
+    assert params == ["15", "8"]
+    widths = {len(line) for line in lines if line.split()[0].startswith(("affine", "relu"))}
+    assert len(widths) == 1, "the parameter column is right-aligned"
+
+
+def test_saved_float_models_round_trip_exactly_and_quantised_ones_as_float32(tmp_path):
+    model = mlp((80, 64, 3), rng=0)  # 80 × 64 = 5,120 weights: enough to be quantised
+    exact = model.save(tmp_path / "exact")
+    assert exact.name == "exact.npz"
+    copy = mlp((80, 64, 3), rng=1)
+    copy.load(tmp_path / "exact")  # ".npz" is added when the name has none
+    for name in model.params:
+        np.testing.assert_array_equal(copy.params[name], model.params[name])
+    model.save(tmp_path / "small.npz", quantize=True)
+    _, _, arrays = read_model_file(tmp_path / "small.npz")
+    assert arrays["affine1.W"].dtype == np.float32
+    np.testing.assert_allclose(arrays["affine1.W"], model.params["affine1.W"], atol=0.02)
+    np.testing.assert_array_equal(arrays["affine1.b"], model.params["affine1.b"])
+    q, scale = quantize_int8(model.params["affine1.W"])
+    assert q.dtype == np.int8 and scale.dtype == np.float32
+
+
+def test_loading_a_missing_model_file_says_so(tmp_path):
+    with pytest.raises((FileNotFoundError, ValueError)):
+        Sequential.load(mlp((4, 3, 2), rng=0), tmp_path / "nothing-here")
