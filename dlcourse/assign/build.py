@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,16 @@ def stub_line(task: str, indent: str) -> str:
     return f'{indent}raise NotImplementedError("Task {task}: write your code here")'
 
 
-def _replace_fences(lines: list[str], place: str, begin: str, end: str, make) -> list[str]:
+def _replace_fences(
+    lines: list[str],
+    place: str,
+    begin: str,
+    end: str,
+    make: Callable[[str], str | None],
+) -> list[str]:
     """``lines`` with every begin…end fence replaced by ``make(begin_line)`` (or dropped)."""
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for start, stop in fences(lines, begin, end, place):
         out.extend(lines[last:start])
         replacement = make(lines[start])
@@ -67,7 +75,8 @@ def _indent_of(line: str) -> str:
 def exercise_cell(cell: NotebookNode, place: str) -> NotebookNode:
     """The student version of one cell (a new object; ``cell`` is not changed)."""
     cell = copy.deepcopy(cell)
-    task = dlcourse_meta(cell).get("task")
+    # read_assignment has checked that a cell with a solution fence has a task id
+    task = str(dlcourse_meta(cell).get("task"))
     lines = cell.source.splitlines()
     if cell.cell_type == "code":
         lines = _replace_fences(
@@ -112,7 +121,7 @@ def make_exercise(assignment: Assignment) -> NotebookNode:
 
 def notebook_bytes(notebook: NotebookNode) -> bytes:
     """The notebook serialised the way nbformat writes it (sorted keys, indent 1, final newline)."""
-    text = nbformat.writes(notebook, version=4)
+    text: str = nbformat.writes(notebook, version=4)
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 

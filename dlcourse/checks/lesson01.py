@@ -38,12 +38,14 @@ _DIFF_CASES: tuple[tuple[str, Callable[[float], float], float, float], ...] = (
 
 
 def _central(f: Callable, x: float, h: float) -> float:
-    return (f(x + h) - f(x - h)) / (2 * h)
+    slope: float = (f(x + h) - f(x - h)) / (2 * h)
+    return slope
 
 
 def _five_point(f: Callable, x: float, h: float) -> float:
     """(f(x − 2h) − 8 f(x − h) + 8 f(x + h) − f(x + 2h)) / (12h): error of order h⁴."""
-    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
+    slope: float = (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
+    return slope
 
 
 def _same(got: float, want: float, rtol: float = 1e-9) -> bool:

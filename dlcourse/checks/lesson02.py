@@ -32,11 +32,13 @@ def _softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64. a: (..., K)."""
     a = np.asarray(a, np.float64)
     e = np.exp(a - a.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    y: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return y
 
 
 def _one_hot(labels: np.ndarray, k: int) -> np.ndarray:
-    return np.eye(k)[labels]
+    encoded: np.ndarray = np.eye(k)[labels]
+    return encoded
 
 
 def _cross_entropy(y: np.ndarray, t: np.ndarray, eps: float = 1e-7) -> float:
@@ -80,7 +82,8 @@ def _log_softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax in float64: a − max − log Σ exp(a − max). a: (..., K)."""
     a = np.asarray(a, np.float64)
     shifted = a - a.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_y: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_y
 
 
 def _log_softmax_cases() -> list[tuple[str, np.ndarray]]:
@@ -158,7 +161,8 @@ def _global_shift(a: np.ndarray) -> np.ndarray:
     """What a log-softmax that subtracts the maximum of the whole batch returns."""
     with np.errstate(all="ignore"):
         shifted = a - a.max()
-        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        log_y: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        return log_y
 
 
 @checker("2.1", uses=("log_softmax",))

@@ -31,20 +31,29 @@ from dlcourse.checks.tools import (
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
+Activation = Callable[[np.ndarray], np.ndarray]  # an element- or row-wise map, same shape
+
 # ----------------------------------------------------------------------------- references
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    s: np.ndarray = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return s
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
     e = np.exp(a - a.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    y: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return y
 
 
-def _forward(x: np.ndarray, params: dict, hidden=_sigmoid, output=_softmax) -> np.ndarray:
+def _forward(
+    x: np.ndarray,
+    params: dict,
+    hidden: Activation = _sigmoid,
+    output: Activation = _softmax,
+) -> np.ndarray:
     z1 = hidden(x @ params["W1"] + params["b1"])
     return output(z1 @ params["W2"] + params["b2"])
 
@@ -70,7 +79,9 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ d2, "b2": d2.sum(axis=0)}
 
 
-def _make_net(seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0):
+def _make_net(
+    seed: int, n: int, d: int, h: int, k: int, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Random x (n, d), one-hot t (n, k) and params of a d-h-k net, all float64."""
     rng = case_rng(seed)
     x = rng.normal(size=(n, d))
@@ -155,7 +166,13 @@ def _deep_params(salt: int, sizes: tuple[int, ...], scale: float = 1.0) -> dict[
     return params
 
 
-def _deep_forward(x, params, hidden=_sigmoid, output=_softmax, layers: int | None = None):
+def _deep_forward(
+    x: np.ndarray,
+    params: dict[str, np.ndarray],
+    hidden: Activation = _sigmoid,
+    output: Activation = _softmax,
+    layers: int | None = None,
+) -> np.ndarray:
     """Sigmoid hidden layers W1…W(L−1), softmax after WL; ``layers`` stops early (a mistake)."""
     count = len(params) // 2
     z = x
@@ -180,9 +197,10 @@ def _deep_hint(got: np.ndarray, x: np.ndarray, params: dict) -> str:
             f"the hidden layers W1…W{count - 1} only, the output layer W{count} gets the softmax"
         )
 
-    def column_softmax(a):
+    def column_softmax(a: np.ndarray) -> np.ndarray:
         e = np.exp(a - a.max(axis=0, keepdims=True))
-        return e / e.sum(axis=0, keepdims=True)
+        y: np.ndarray = e / e.sum(axis=0, keepdims=True)
+        return y
 
     if np.allclose(got, _deep_forward(x, params, output=column_softmax), atol=1e-9):
         return (

@@ -35,12 +35,14 @@ PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 def _log_softmax(a: np.ndarray) -> np.ndarray:
     shifted = a - a.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_y: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_y
 
 
 def _scores(x: np.ndarray, params: dict) -> np.ndarray:
     h = np.maximum(x @ params["W1"] + params["b1"], 0)
-    return h @ params["W2"] + params["b2"]
+    scores: np.ndarray = h @ params["W2"] + params["b2"]
+    return scores
 
 
 def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
@@ -64,7 +66,9 @@ def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> 
     return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ d2, "b2": d2.sum(axis=0)}
 
 
-def _make_net(seed: int, n: int, d: int, hidden: int, k: int):
+def _make_net(
+    seed: int, n: int, d: int, hidden: int, k: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Random x (n, d), one-hot t (n, k) and float64 params of a d-hidden-k ReLU net."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d))
@@ -92,7 +96,7 @@ _BATCH_CASES = (
 )
 
 
-def _labels(salt: int, n: int, classes: int, shares) -> np.ndarray:
+def _labels(salt: int, n: int, classes: int, shares: tuple[float, ...] | None) -> np.ndarray:
     rng = case_rng(salt)
     return rng.choice(classes, size=n, p=shares)
 
@@ -141,7 +145,7 @@ def _check_cover(batches: list[np.ndarray], n: int, batch_size: int, text: str) 
         )
 
 
-def _check_balance(batches, labels: np.ndarray, text: str) -> None:
+def _check_balance(batches: list[np.ndarray], labels: np.ndarray, text: str) -> None:
     """Each class is spread over the batches as evenly as possible: counts differ by ≤ 1."""
     for c in np.unique(labels):
         per_batch = np.array([np.sum(labels[b] == c) for b in batches])
@@ -271,7 +275,11 @@ def check_mlp_gradients(mlp_gradients: Callable) -> None:
             mlp_gradients, "mlp_gradients", text, x, t, params, _loss, 1e-6, _TRANSPOSED_HINTS
         )
 
-        def matches(reference: dict, names=PARAM_NAMES, got=got) -> bool:
+        def matches(
+            reference: dict[str, np.ndarray],
+            names: tuple[str, ...] = PARAM_NAMES,
+            got: dict[str, np.ndarray] = got,
+        ) -> bool:
             return all(np.allclose(got[p], reference[p], rtol=1e-4, atol=1e-7) for p in names)
 
         if matches(want):

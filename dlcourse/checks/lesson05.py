@@ -316,7 +316,12 @@ def _check_log_guard(SoftmaxWithLoss: Callable) -> None:
 _ACCUMULATE_CASES = ((10, 4, 5, 3, 4), (9, 3, 6, 4, 3), (7, 5, 3, 4, 7), (8, 2, 4, 3, 3))
 
 
-def _reference(params: dict, x: np.ndarray, t1: np.ndarray, alpha: float):
+Grads = list[dict[str, np.ndarray]]  # one dict per layer: {"W": …, "b": …} or {}
+
+
+def _reference(
+    params: dict[str, np.ndarray], x: np.ndarray, t1: np.ndarray, alpha: float
+) -> tuple[float, Grads]:
     """Mean loss and grads [dW1/db1, {}, dW2/db2] of Dense → LeakyReLU → Dense → softmax-CE."""
     n = len(x)
     a1 = x @ params["W1"] + params["b1"]
@@ -326,25 +331,40 @@ def _reference(params: dict, x: np.ndarray, t1: np.ndarray, alpha: float):
     d2 = (y - t1) / n
     dh = d2 @ params["W2"].T
     d1 = dh * np.where(a1 > 0, 1.0, alpha)
-    grads = [{"W": x.T @ d1, "b": d1.sum(axis=0)}, {}, {"W": h.T @ d2, "b": d2.sum(axis=0)}]
+    grads: Grads = [
+        {"W": x.T @ d1, "b": d1.sum(axis=0)},
+        {},
+        {"W": h.T @ d2, "b": d2.sum(axis=0)},
+    ]
     return guarded, grads
 
 
-def _micro(x, t1, size):
+def _micro(x: np.ndarray, t1: np.ndarray, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(x[i : i + size], t1[i : i + size]) for i in range(0, len(x), size)]
 
 
-def _combine(parts, weights):
+def _combine(parts: list[Grads], weights: list[float]) -> Grads:
+    """Σ weights[m] · parts[m], layer by layer and key by key."""
     return [
         {
-            key: sum(w * part[layer][key] for part, w in zip(parts, weights, strict=True))
-            for key in g
+            key: sum(
+                (w * part[layer][key] for part, w in zip(parts, weights, strict=True)),
+                start=np.zeros_like(value),
+            )
+            for key, value in g.items()
         }
         for layer, g in enumerate(parts[0])
     ]
 
 
-def _accumulation_hint(got, x, t1, params, alpha, size) -> str:
+def _accumulation_hint(
+    got: list[dict[str, Any]],
+    x: np.ndarray,
+    t1: np.ndarray,
+    params: dict[str, np.ndarray],
+    alpha: float,
+    size: int,
+) -> str:
     """What wrong way of combining the micro-batches the learner's grads match."""
     parts = [_reference(params, xm, tm, alpha)[1] for xm, tm in _micro(x, t1, size)]
     count = len(parts)

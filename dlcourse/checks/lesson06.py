@@ -47,7 +47,8 @@ def _im2col(image: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) 
 def _max_pool(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
     """Reference max pooling of x: (N, C, H, W) -> (N, C, H_out, W_out)."""
     windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
-    return windows.max(axis=(-2, -1))
+    pooled: np.ndarray = windows.max(axis=(-2, -1))
+    return pooled
 
 
 def _matches(got: np.ndarray, want: np.ndarray) -> bool:
@@ -131,10 +132,18 @@ def _conv_batch(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarr
     """Reference: x (N, C, H, W) cross-correlated with W (F, C, FH, FW) -> (N, F, H_out, W_out)."""
     padded = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-    return np.einsum("ncpqij,fcij->nfpq", windows, np.asarray(W, np.float64))
+    out: np.ndarray = np.einsum("ncpqij,fcij->nfpq", windows, np.asarray(W, np.float64))
+    return out
 
 
-def _conv_shape_hint(got: tuple, want: tuple, x: np.ndarray, W: np.ndarray, stride, pad) -> str:
+def _conv_shape_hint(
+    got: tuple[int, ...],
+    want: tuple[int, ...],
+    x: np.ndarray,
+    W: np.ndarray,
+    stride: int,
+    pad: int,
+) -> str:
     n, f = want[:2]
     if len(got) == 5:
         return "; sum over the input channels c too: each filter spans all C channels"

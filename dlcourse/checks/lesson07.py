@@ -15,6 +15,7 @@ import contextlib
 import functools
 import io
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -29,6 +30,9 @@ from dlcourse.checks.tools import (
     expect_finite,
 )
 from dlcourse.gradients import numerical_gradient
+
+if TYPE_CHECKING:
+    from dlcourse.data import MNIST
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -48,7 +52,14 @@ def _pool_windows(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.nd
     return sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
-def _scatter(x_shape, dout, pool_h, pool_w, stride, weights) -> np.ndarray:
+def _scatter(
+    x_shape: tuple[int, ...],
+    dout: np.ndarray,
+    pool_h: int,
+    pool_w: int,
+    stride: int,
+    weights: np.ndarray,
+) -> np.ndarray:
     """Add dout[n, c, a, b] · weights[n, c, a, b, i, j] to dx[n, c, a·stride + i, b·stride + j]."""
     dx = np.zeros(x_shape)
     h_out, w_out = dout.shape[2:]
@@ -60,7 +71,14 @@ def _scatter(x_shape, dout, pool_h, pool_w, stride, weights) -> np.ndarray:
     return dx
 
 
-def _pool_backward(x, dout, pool_h, pool_w, stride, rule: str = "first") -> np.ndarray:
+def _pool_backward(
+    x: np.ndarray,
+    dout: np.ndarray,
+    pool_h: int,
+    pool_w: int,
+    stride: int,
+    rule: str = "first",
+) -> np.ndarray:
     """Max-pool backward, the gradient going to the first maximum of each window (row-major).
 
     rule "all" sends it to every tied maximum, "last" to the last one, "mean" spreads it
@@ -111,10 +129,18 @@ def _conv_general(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.nda
     """Cross-correlation with stride and zero padding. x: (N, C, H, W) -> (N, F, H_out, W_out)."""
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-    return np.einsum("ncpqij,fcij->nfpq", windows, W)
+    out: np.ndarray = np.einsum("ncpqij,fcij->nfpq", windows, W)
+    return out
 
 
-def _input_grad(dout: np.ndarray, W: np.ndarray, x_shape, stride: int, pad: int, add=True):
+def _input_grad(
+    dout: np.ndarray,
+    W: np.ndarray,
+    x_shape: tuple[int, ...],
+    stride: int,
+    pad: int,
+    add: bool = True,
+) -> np.ndarray:
     """Exact dx: every output position sends dout · W back onto its patch (``add=False``:
     the typical mistake of assigning instead of adding where patches overlap)."""
     n, c, h, w = x_shape
@@ -133,13 +159,22 @@ def _input_grad(dout: np.ndarray, W: np.ndarray, x_shape, stride: int, pad: int,
     return dx[:, :, pad : pad + h, pad : pad + w]
 
 
-def _numerical_input_grad(dout: np.ndarray, W: np.ndarray, x_shape, stride, pad) -> np.ndarray:
+def _numerical_input_grad(
+    dout: np.ndarray, W: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int
+) -> np.ndarray:
     """Central differences of L(x) = sum(conv(x, W) * dout) at x = 0 (L is linear in x)."""
     x = np.zeros(x_shape)
     return numerical_gradient(lambda v: np.sum(_conv_general(v, W, stride, pad) * dout), x, 1e-5)
 
 
-def _dx_hint(got, dout, W, x_shape, stride, pad) -> str:
+def _dx_hint(
+    got: np.ndarray,
+    dout: np.ndarray,
+    W: np.ndarray,
+    x_shape: tuple[int, ...],
+    stride: int,
+    pad: int,
+) -> str:
     """What a wrong dx looks like it did, from the typical mistakes."""
     if _matches(got, _input_grad(dout, W[:, :, ::-1, ::-1], x_shape, stride, pad)):
         return (
@@ -350,7 +385,9 @@ _COL2IM_CASES = (  # (image shape, fh, fw, stride, pad)
 )
 
 
-def _col2im(cols: np.ndarray, shape, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
+def _col2im(
+    cols: np.ndarray, shape: tuple[int, int], fh: int, fw: int, stride: int, pad: int
+) -> np.ndarray:
     """Reference col2im of one channel: add every row back onto its patch, drop the padding."""
     h, w = shape
     h_out, w_out = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
@@ -421,7 +458,7 @@ _TINY = 20  # digits the network must learn by heart
 
 
 @functools.lru_cache(maxsize=1)
-def _mnist():
+def _mnist() -> MNIST:
     """MNIST as images, loaded once and without its notice (the check prints only its verdict)."""
     from dlcourse.data import load_mnist
 

@@ -328,5 +328,6 @@ def _changed_key(original: object, copy: object) -> str | None:
     if isinstance(original, dict) and isinstance(copy, dict):
         for key, value in original.items():
             if key not in copy or _changed_key(value, copy[key]) is not None:
-                return key
+                changed: str = key
+                return changed
     return None
