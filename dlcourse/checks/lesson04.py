@@ -26,6 +26,7 @@ from dlcourse.checks.tools import (
     expect_finite,
     expect_grads_close,
     expect_params_unchanged,
+    type_name,
 )
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -104,8 +105,8 @@ def _labels(salt: int, n: int, classes: int, shares: tuple[float, ...] | None) -
 def _as_batches(result: object, text: str) -> list[np.ndarray]:
     if not isinstance(result, (list, tuple)) or not result:
         raise CheckFailed(
-            f"{text} should return a non-empty list of index arrays but returned "
-            f"{type(result).__name__} {result!r:.60}"
+            f"{text} should return a non-empty list of index arrays but returned a "
+            f"{type_name(result)}"
         )
     batches = [np.asarray(b) for b in result]
     for i, batch in enumerate(batches):

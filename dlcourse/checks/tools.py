@@ -331,3 +331,13 @@ def _changed_key(original: object, copy: object) -> str | None:
                 changed: str = key
                 return changed
     return None
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type; in grading, of the learner's object a proxy stands for."""
+    if type(value).__name__ == "Proxy":  # dlcourse.assign.judge.Proxy (not imported here)
+        try:
+            return str(object.__getattribute__(value, "_type"))
+        except AttributeError:
+            pass
+    return type(value).__name__
