@@ -77,9 +77,8 @@ from typing import Any
 import numpy as np
 
 from dlcourse.augmentation import random_shifts
-from dlcourse.config import seed_everything
+from dlcourse.config import as_rng, seed_everything
 from dlcourse.data import load_mnist, read_idx
-from dlcourse.config import as_rng
 from dlcourse.fastconv import FastConv2D, FastMaxPool2D
 from dlcourse.initializers import he, xavier
 from dlcourse.layers import Affine, BatchNorm, Dropout, Flatten, Layer, ReLU

@@ -155,6 +155,7 @@ display(
     )
 )
 
+
 # %% [markdown]
 # ## 3. A deep CNN from the same parts
 #
@@ -311,6 +312,7 @@ plt.show()
 fig = show_misclassified(final, final_x, labels_test, n=20)
 plt.show()
 
+
 # %% [markdown]
 # *Figure: the test digits the chosen network got wrong (up to 20), each titled with its true label and the prediction. Notice how many of them a person would hesitate over as well.*
 #
@@ -324,8 +326,18 @@ def fit(model, optimizer, x, epochs, schedule=None, augment=None) -> float:
     """Train ``model`` on the training digits (x in the model's layout); returns seconds."""
     start = time.perf_counter()
     callbacks = [LRScheduler(schedule)] if schedule is not None else []
-    train(model, optimizer, x, labels_train, epochs=epochs, batch_size=100, rng=rng,
-          callbacks=callbacks, augment=augment, progress=False)
+    train(
+        model,
+        optimizer,
+        x,
+        labels_train,
+        epochs=epochs,
+        batch_size=100,
+        rng=rng,
+        callbacks=callbacks,
+        augment=augment,
+        progress=False,
+    )
     return time.perf_counter() - start
 
 
@@ -336,9 +348,14 @@ mlp1_model = mlp((784, 100, 10), rng=rng)
 mlp1_seconds = fit(mlp1_model, SGD(lr=0.5), flat(x_train), baseline_epochs)
 simple_epochs = sized(20, 1)
 simple_model = simple_convnet(rng=rng)
-simple_seconds = fit(simple_model, Adam(lr=0.001), x_train, simple_epochs,
-                     schedule=WarmupCosine(0.001, warmup=0, total=simple_epochs),
-                     augment=random_shifts(1))
+simple_seconds = fit(
+    simple_model,
+    Adam(lr=0.001),
+    x_train,
+    simple_epochs,
+    schedule=WarmupCosine(0.001, warmup=0, total=simple_epochs),
+    augment=random_shifts(1),
+)
 
 rows = [
     ("softmax regression", "02", softmax_model, flat(x_test), softmax_seconds),
@@ -347,8 +364,10 @@ rows = [
     ("deep MLP", "10", deep_mlp, flat(x_test), mlp_seconds),
     ("deep CNN", "10", cnn, x_test, cnn_seconds),
 ]
-course = [(name, lesson, model.accuracy(x, labels_test), model.num_params, seconds)
-          for name, lesson, model, x, seconds in rows]
+course = [
+    (name, lesson, model.accuracy(x, labels_test), model.num_params, seconds)
+    for name, lesson, model, x, seconds in rows
+]
 print(f"{'model':20s} {'lesson':>6s} {'test accuracy':>13s} {'parameters':>11s} {'seconds':>8s}")
 for name, lesson, acc, params, seconds in course:
     print(f"{name:20s} {lesson:>6s} {acc:13.4f} {params:11,d} {seconds:8.1f}")

@@ -83,11 +83,19 @@ def build_cnn(seed):
 
     return Sequential(
         [
-            conv(1, 8), batch_norm(8), ReLU(), MaxPool2D(2),
-            conv(8, 16), batch_norm(16), ReLU(), MaxPool2D(2),
+            conv(1, 8),
+            batch_norm(8),
+            ReLU(),
+            MaxPool2D(2),
+            conv(8, 16),
+            batch_norm(16),
+            ReLU(),
+            MaxPool2D(2),
             Flatten(),
             Affine(he(784, 64, rng=rng), np.zeros(64, np.float32)),
-            batch_norm(64), ReLU(), Dropout(0.3, rng=rng),
+            batch_norm(64),
+            ReLU(),
+            Dropout(0.3, rng=rng),
             Affine(xavier(64, 10, rng=rng), np.zeros(10, np.float32)),
         ]
     )
@@ -214,12 +222,21 @@ x_other, labels_other = x_all[1500:2500], digit_labels[order][1500:2500]
 
 def run(seed, batch_norm=True, dropout=0.2, init="he", warmup=3, peak_lr=0.01):
     """Train the capstone MLP on 1,500 digits with one setting changed; returns its accuracy."""
-    model = mlp((784, 128, 128, 128, 128, 10), init=init, batch_norm=batch_norm,
-                dropout=dropout, rng=seed)
-    schedule = WarmupCosine(peak_lr, warmup=min(warmup, ablation_epochs - 1),
-                            total=ablation_epochs)
-    train(model, Adam(lr=peak_lr), x_small, labels_small, epochs=ablation_epochs,
-          batch_size=100, rng=seed, callbacks=[LRScheduler(schedule)], progress=False)
+    model = mlp(
+        (784, 128, 128, 128, 128, 10), init=init, batch_norm=batch_norm, dropout=dropout, rng=seed
+    )
+    schedule = WarmupCosine(peak_lr, warmup=min(warmup, ablation_epochs - 1), total=ablation_epochs)
+    train(
+        model,
+        Adam(lr=peak_lr),
+        x_small,
+        labels_small,
+        epochs=ablation_epochs,
+        batch_size=100,
+        rng=seed,
+        callbacks=[LRScheduler(schedule)],
+        progress=False,
+    )
     return model.accuracy(x_other, labels_other)
 
 
