@@ -9,6 +9,7 @@ tests must pass through the proxies, as they will in grading.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 from pathlib import Path
@@ -24,15 +25,28 @@ SOLUTIONS = sorted((Path(__file__).parent.parent / "solutions").glob("*.ipynb"))
 
 
 def _model_answers(path: Path) -> tuple[list, dict]:
-    """The tasks of ``path`` and a namespace with its imports and model answers."""
+    """The tasks of ``path`` and a namespace with its imports, the definitions of its given
+    cells (e.g. a softmax built on the learner's log_softmax) and its model answers; cells
+    are not run otherwise (nothing trains here)."""
     assignment = read_assignment(path)
     namespace: dict = {"__name__": "__main__"}
     for cell in assignment.notebook.cells:
-        is_import = cell.source.lstrip().startswith(("import ", "from "))
-        if cell.cell_type == "code" and ("task" in dlcourse_meta(cell) or is_import):
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(cell.source, f"<{path.name}>", "exec"), namespace)
+        if cell.cell_type != "code" or "check" in dlcourse_meta(cell):
+            continue
+        code = cell.source if "task" in dlcourse_meta(cell) else _definitions(cell.source)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, f"<{path.name}>", "exec"), namespace)
     return [t for t in assignment.tasks if not t.manual], namespace
+
+
+def _definitions(source: str) -> ast.Module:
+    """The imports, functions and classes of a cell, without its other statements."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        body = []
+    kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    return ast.Module(body=[node for node in body if isinstance(node, kinds)], type_ignores=[])
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])

@@ -68,7 +68,7 @@ def walk(step, lr, n_steps=300, **kwargs):
     for _ in range(n_steps):
         w = step(w, bowl_grad(w), state, lr, **kwargs)
         path.append(w)
-    return np.array(path)
+    return np.stack(path)  # (n_steps + 1, 2): one row per point of the walk
 
 
 with_momentum = walk(rmsprop_momentum_step, lr=0.05)
