@@ -278,3 +278,34 @@ def test_saved_float_models_round_trip_exactly_and_quantised_ones_as_float32(tmp
 def test_loading_a_missing_model_file_says_so(tmp_path):
     with pytest.raises((FileNotFoundError, ValueError)):
         Sequential.load(mlp((4, 3, 2), rng=0), tmp_path / "nothing-here")
+
+
+# ----------------------------------------------------------------- gradients
+
+from dlcourse.gradients import gradient_check, numerical_gradient, relative_error  # noqa: E402
+
+
+def test_numerical_gradient_default_step_is_small():
+    x = np.array([0.5, -1.0, 2.0])
+    grad = numerical_gradient(lambda v: float((v**3).sum()), x)
+    np.testing.assert_allclose(grad, 3 * x**2, rtol=1e-7)  # error h² = 1e-8 at h = 1e-4
+
+
+def test_relative_error_is_computed_in_float64():
+    a = np.array([1.0, 2.0], dtype=np.float32)
+    assert relative_error(a, a + np.float32(1e-3)).dtype == np.float64
+    assert relative_error(a.astype(np.float64), a).dtype == np.float64
+
+
+def test_gradient_check_of_a_layer_is_reproducible_with_its_rng():
+    layer = Affine(np.ones((3, 2), dtype=np.float32), np.zeros(2, dtype=np.float32))
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    first, again = gradient_check(layer, x, rng=3), gradient_check(layer, x, rng=3)
+    assert first.errors == again.errors
+
+
+def test_gradient_check_of_a_float32_model_runs_in_float64():
+    model = mlp((5, 4, 3), rng=0)  # float32 parameters
+    x = np.random.default_rng(1).normal(size=(6, 5)).astype(np.float32)
+    assert gradient_check(model, x, np.array([0, 1, 2, 0, 1, 2])).passed(1e-7)
+    assert model.params["affine1.W"].dtype == np.float32  # the model itself is untouched
