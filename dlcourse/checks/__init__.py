@@ -1,4 +1,4 @@
-"""Self-checks for the assignments (COURSE §6).
+"""Self-checks for the assignments (docs/authoring.md, "An assignment").
 
 Each task of an assignment has one checker, registered under the task's id
 (``"2.1"`` is lesson 02, task 1) in the module ``dlcourse.checks.lessonNN``. A
@@ -13,7 +13,7 @@ The grader runs the same checkers in its own process, on proxies of the learner'
 objects (:mod:`dlcourse.assign.judge`), so nothing a notebook prints or patches can
 earn points.
 
-A self-check always returns (COURSE §6, issue 11 §4):
+A self-check always returns:
 
 - it stops after ``seconds`` (default :data:`DEFAULT_SECONDS`, at least ten times what
   the model answer needs; a slow-by-design task registers its own) and says so. A timer
