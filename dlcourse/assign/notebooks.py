@@ -1,4 +1,4 @@
-"""Reading an assignment notebook: its tasks, points, fences and hidden tests (docs/authoring.md).
+"""Reading an assignment notebook: tasks, points, fences, hidden tests (docs/authoring.md).
 
 The conventions (fixed in ``docs/authoring.md``) are nbgrader's and otter-grader's:
 
