@@ -1,4 +1,4 @@
-"""The weight-init explorer works in a real browser (marker ``browser``, like tests/test_browser.py).
+"""The weight-init explorer works in a real browser (marker ``browser``).
 
 Reuses the JupyterLab server and Chromium fixtures of ``tests/test_browser.py`` (a
 temporary copy of ``notebooks/``, hermetic settings, Debian's ``chromium`` driven by
