@@ -309,3 +309,32 @@ def test_gradient_check_of_a_float32_model_runs_in_float64():
     x = np.random.default_rng(1).normal(size=(6, 5)).astype(np.float32)
     assert gradient_check(model, x, np.array([0, 1, 2, 0, 1, 2])).passed(1e-7)
     assert model.params["affine1.W"].dtype == np.float32  # the model itself is untouched
+
+
+# ----------------------------------------------------------------- layers, before forward
+
+from dlcourse.layers import Flatten, MSELoss, Sigmoid, Tanh  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Affine(np.ones((3, 2)), np.zeros(2)),
+        Sigmoid(),
+        ReLU(),
+        LeakyReLU(),
+        Tanh(),
+        BatchNorm(np.ones(3), np.zeros(3)),
+        Flatten(),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_backward_before_forward_says_so(layer):
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MSELoss()], ids=["sce", "mse"])
+def test_loss_backward_before_forward_says_so(loss):
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        loss.backward()
