@@ -27,13 +27,16 @@ import socket
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dlcourse.assign import wire
+
+if TYPE_CHECKING:
+    from dlcourse.checks import CheckResult
 
 _ERRSTATE = ("ignore", "warn", "raise", "print")
 
@@ -76,7 +79,8 @@ def _learner_error(kind: str, message: str, bases: Any) -> LearnerError:
                 (LearnerError, *builtin[:count]),
                 {},
             )
-            return mixed(kind, message)
+            error: LearnerError = mixed(kind, message)
+            return error
         except TypeError:  # builtin layouts that do not mix
             continue
     return LearnerError(kind, message)
@@ -344,7 +348,8 @@ class Proxy:
         return self.__getattr__(name)(*args)
 
     def __len__(self) -> int:
-        return self._dunder("__len__")
+        length: int = self._dunder("__len__")
+        return length
 
     def __getitem__(self, key: Any) -> Any:
         return self._dunder("__getitem__", key)
@@ -418,7 +423,8 @@ class Judge:
             self.server.listen()
         else:
             self.server = socket.create_server(("127.0.0.1", 0))
-            self.address = tuple(self.server.getsockname()[:2])  # type: ignore[assignment]
+            host, port = self.server.getsockname()[:2]
+            self.address = (str(host), int(port))
         self.server.settimeout(0.2)
         self.results: dict[str, TaskResult] = {}
         self.problems: list[str] = []
@@ -599,7 +605,7 @@ def run_judge(
     task_seconds: float,
     run: Callable[[Judge], Any],
     folder: str | None = None,
-):
+) -> tuple[dict[str, TaskResult], Any, list[str]]:
     """Start a judge (its socket in ``folder``), call ``run(judge)`` (which runs the kernel);
     return (results, run's value, the judge's problems)."""
     judge = Judge(tasks, task_seconds, folder)
@@ -612,7 +618,7 @@ def run_judge(
 
 
 @contextlib.contextmanager
-def local_session(namespace: dict, seconds: float = 600.0):
+def local_session(namespace: dict, seconds: float = 600.0) -> Iterator[Session]:
     """A :class:`Session` whose "kernel" is a thread of this process serving ``namespace``.
 
     The same requests and data as in grading cross a socket pair, without a notebook,
@@ -641,7 +647,7 @@ def _serve_quietly(task: Any) -> None:
         task.serve()
 
 
-def judge_locally(task: str, *objects: Any):
+def judge_locally(task: str, *objects: Any) -> CheckResult:
     """The :class:`~dlcourse.checks.CheckResult` of ``task``'s checker run on proxies of
     ``objects`` (see :func:`local_session`), as the judge would decide it."""
     from dlcourse import checks

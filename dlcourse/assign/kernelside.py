@@ -69,7 +69,8 @@ def _callback_error(number: int, kind: str, message: str) -> CallbackRaised:
     if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
         try:
             cls = type(kind, (CallbackRaised, base), {})
-            return cls(number, kind, message)
+            error: CallbackRaised = cls(number, kind, message)
+            return error
         except TypeError:  # a builtin whose layout does not mix (OSError, ...)
             pass
     return CallbackRaised(number, kind, message)
