@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import multiprocessing
+import secrets
 import shutil
 import sys
 import tempfile
@@ -49,6 +50,7 @@ from dlcourse.assign.notebooks import (
     find_assignments,
 )
 from dlcourse.assign.runner import Limits, Run, run_notebook
+from dlcourse.assign.sandbox import Sandbox, reap, sealed
 from dlcourse.checks import registry
 from dlcourse.checks.origin import package_answers, touches_grader
 
@@ -244,9 +246,17 @@ def support_files(solutions: Path) -> list[Path]:
 
 
 def grade_submission(
-    path: Path, name: str, assignments: list[Assignment], limits: Limits, support: list[Path]
+    path: Path,
+    name: str,
+    assignments: list[Assignment],
+    limits: Limits,
+    support: list[Path],
+    sandbox: Sandbox | None = None,
 ) -> SubmissionGrade:
-    """Grade one submitted notebook (see the module docstring)."""
+    """Grade one submitted notebook (see the module docstring), its kernel in ``sandbox``.
+
+    Every process the submission started is gone before this returns.
+    """
     try:
         if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
             size = path.stat().st_size / 2**20
@@ -272,12 +282,26 @@ def grade_submission(
             shutil.copy2(file, work / file.name)
         nbformat.write(nb, work / f"{assignment.name}.ipynb")
 
+        marker = secrets.token_hex(8)
+
         def execute(judge) -> Run:
             return run_notebook(
-                nb, work, home, limits, judge.kernel_code(), final_timeout=judge.time_needed()
+                nb,
+                work,
+                home,
+                limits,
+                judge.kernel_code(),
+                final_timeout=judge.time_needed(),
+                sandbox=sandbox,
+                marker=marker,
             )
 
-        results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
+        try:
+            results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
+        finally:
+            left = reap(marker)
+    if left:
+        problems.append(f"{len(left)} process(es) the notebook left running were killed")
     run.problems[:0] = notes
     run.problems += problems
     grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run), run)
@@ -312,34 +336,38 @@ def grade_folder(
     limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass
     progress: Callable[[str], None] | None = None,
     jobs: int = 1,
+    sandbox: bool | None = None,
 ) -> list[SubmissionGrade]:
     """Grade every notebook under ``submissions`` against the notebooks in ``solutions``.
 
     ``jobs`` > 1 grades that many submissions at once, each from its own worker
     process (one kernel each: mind the memory limit times ``jobs``). The result is in
-    the order of :func:`find_submissions` either way.
+    the order of :func:`find_submissions` either way. ``sandbox``: None uses one where it
+    works (else warns loudly), True requires one, False grades without (never as root);
+    see :func:`dlcourse.assign.sandbox.sealed`.
     """
     assignments = find_assignments(solutions)
     support = support_files(Path(solutions))
     found = find_submissions(Path(submissions))
-    if jobs <= 1 or len(found) <= 1:
-        grades = []
-        for path, name in found:
-            if progress:
-                progress(f"grading {name} ...")
-            grades.append(grade_submission(path, name, assignments, limits, support))
-        return grades
-    context = multiprocessing.get_context("spawn")  # no fork of a process with zmq threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {
-            pool.submit(grade_submission, path, name, assignments, limits, support): name
-            for path, name in found
-        }
-        for future in as_completed(futures):
-            if progress:
-                progress(f"graded {futures[future]}")
-        by_name = {futures[future]: future.result() for future in futures}
-    return [by_name[name] for _, name in found]
+    with sealed(sandbox, progress or print) as box:
+        if jobs <= 1 or len(found) <= 1:
+            grades = []
+            for path, name in found:
+                if progress:
+                    progress(f"grading {name} ...")
+                grades.append(grade_submission(path, name, assignments, limits, support, box))
+            return grades
+        context = multiprocessing.get_context("spawn")  # no fork of a process with zmq threads
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {
+                pool.submit(grade_submission, path, name, assignments, limits, support, box): name
+                for path, name in found
+            }
+            for future in as_completed(futures):
+                if progress:
+                    progress(f"graded {futures[future]}")
+            by_name = {futures[future]: future.result() for future in futures}
+        return [by_name[name] for _, name in found]
 
 
 # ------------------------------------------------------------------ reporting
