@@ -25,7 +25,6 @@ as such in its rows, and grading goes on with the next one.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import multiprocessing
 import secrets
@@ -41,6 +40,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from dlcourse.assign.build import ANSWER_PLACEHOLDER, make_exercise
+from dlcourse.assign.gradebook import write_csv_atomic
 from dlcourse.assign.judge import TaskResult, TaskSpec, run_judge
 from dlcourse.assign.notebooks import (
     BEGIN_SOLUTION,
@@ -56,7 +56,16 @@ from dlcourse.checks.origin import package_answers, touches_grader
 
 MAX_NOTEBOOK_MB = 50  # a bigger submission file is not read
 
-CSV_COLUMNS = ("submission", "task", "points", "max_points", "passed", "message", "notebook")
+CSV_COLUMNS = (
+    "submission",
+    "task",
+    "points",
+    "max_points",
+    "passed",
+    "message",
+    "notebook",
+    "assignment",
+)
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,8 @@ def grade_submission(
         return SubmissionGrade(name, "", [], f"not one of the assignments ({known})")
     load_checker_modules(support)
     notes = restore_given_cells(nb, given_cells(assignment))
+    if sandbox is None:
+        notes.append("graded without a sandbox")
     touched = touches_grader(c.source for c in nb.cells if c.cell_type == "code")
     if touched:
         notes.append(f"the code reaches for the grader ({', '.join(touched)}): look at it")
@@ -381,9 +392,18 @@ def csv_rows(grades: list[SubmissionGrade]) -> list[dict[str, str]]:
     """The score table as dicts keyed by :data:`CSV_COLUMNS`."""
     rows = []
     for grade in grades:
-        if not grade.rows:  # unreadable or unknown: one row saying so
-            rows.append(dict.fromkeys(CSV_COLUMNS, "") | {"submission": grade.submission})
-            rows[-1]["notebook"] = grade.notebook
+        if not grade.rows:  # unreadable or unknown: one row saying so, never a blank one
+            rows.append(
+                dict.fromkeys(CSV_COLUMNS, "")
+                | {
+                    "submission": grade.submission,
+                    "points": "0",
+                    "passed": "not graded",
+                    "message": f"not graded: {grade.notebook}",
+                    "notebook": grade.notebook,
+                    "assignment": grade.assignment,
+                }
+            )
             continue
         for row in grade.rows:
             passed = "manual" if row.passed is None else str(row.passed).lower()
@@ -396,19 +416,16 @@ def csv_rows(grades: list[SubmissionGrade]) -> list[dict[str, str]]:
                     "passed": passed,
                     "message": row.message,
                     "notebook": grade.notebook,
+                    "assignment": grade.assignment,
                 }
             )
     return rows
 
 
 def write_csv(grades: list[SubmissionGrade], out: Path | str) -> None:
-    """Write the score table (columns :data:`CSV_COLUMNS`, UTF-8) to ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_rows(grades))
+    """Write the score table (columns :data:`CSV_COLUMNS`, UTF-8) to ``out`` in one step;
+    no cell can start a spreadsheet formula (see :mod:`dlcourse.assign.gradebook`)."""
+    write_csv_atomic(Path(out), CSV_COLUMNS, csv_rows(grades))
 
 
 def summary(grades: list[SubmissionGrade]) -> str:
