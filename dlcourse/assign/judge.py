@@ -433,9 +433,10 @@ class Judge:
         from dlcourse import checks
 
         try:
-            return max(self.task_seconds, checks.registry(task).seconds)
+            own = checks.registry(task).seconds
         except KeyError:
-            return self.task_seconds
+            own = None
+        return self.task_seconds if own is None else max(self.task_seconds, own)
 
     def start(self) -> None:
         self.thread.start()

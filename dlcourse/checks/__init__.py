@@ -73,23 +73,30 @@ class Checker:
     task: str
     func: Callable[..., None]
     uses: tuple[str, ...]
-    seconds: float = DEFAULT_SECONDS  # the self-check's time limit
+    seconds: float | None = None  # its own time limit; None: DEFAULT_SECONDS in self-checks
+
+    @property
+    def limit(self) -> float:
+        """The self-check's time limit in seconds."""
+        return DEFAULT_SECONDS if self.seconds is None else self.seconds
 
 
 _registry: dict[str, Checker] = {}
 
 
 def checker(
-    task: str, uses: tuple[str, ...], seconds: float = DEFAULT_SECONDS
+    task: str, uses: tuple[str, ...], seconds: float | None = None
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``func`` as the checker of ``task``; ``uses`` names the learner's objects.
 
-    ``seconds``: the self-check's time limit, at least ten times what the checker needs
-    on the model answer (tasks that are slow by design measure theirs).
+    ``seconds``: the task's time limit, at least ten times what the checker needs on the
+    model answer; give it only for a task that is slow by design (the default is
+    :data:`DEFAULT_SECONDS` in a self-check and ``--task-timeout`` in grading).
     """
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
-        _registry[task] = Checker(task, func, tuple(uses), float(seconds))
+        limit = None if seconds is None else float(seconds)
+        _registry[task] = Checker(task, func, tuple(uses), limit)
         return func
 
     return register
@@ -196,8 +203,8 @@ def _object_problem(entry: Checker, objects: tuple) -> str:
 
 
 def _run_limited(entry: Checker, objects: tuple) -> CheckResult:
-    """:func:`_run`, stopped after ``entry.seconds`` (see the module docstring)."""
-    if entry.seconds <= 0 or threading.current_thread() is not threading.main_thread():
+    """:func:`_run`, stopped after ``entry.limit`` seconds (see the module docstring)."""
+    if entry.limit <= 0 or threading.current_thread() is not threading.main_thread():
         return _run(entry, objects)
     fired = threading.Event()
 
@@ -205,7 +212,7 @@ def _run_limited(entry: Checker, objects: tuple) -> CheckResult:
         fired.set()
         _thread.interrupt_main()
 
-    timer = threading.Timer(entry.seconds, stop)
+    timer = threading.Timer(entry.limit, stop)
     timer.daemon = True
     try:
         try:
@@ -219,7 +226,7 @@ def _run_limited(entry: Checker, objects: tuple) -> CheckResult:
         return CheckResult(
             entry.task,
             False,
-            f"your code did not finish within {entry.seconds:g} s, so the check stopped it; "
+            f"your code did not finish within {entry.limit:g} s, so the check stopped it; "
             "does a loop never end? (the model answer needs a small fraction of that)",
         )
 
