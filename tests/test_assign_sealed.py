@@ -56,6 +56,8 @@ for pid in _pids():
 for place in places:
     for pattern in ("*.ipynb", "solutions/*.ipynb", "*/solutions/*.ipynb", "../solutions/*.ipynb"):
         for path in glob.glob(os.path.join(place, pattern)):
+            if os.path.abspath(path).startswith(os.getcwd()):
+                continue  # its own notebook (which holds these words)
             try:
                 if "BEGIN SOLUTION" in open(path).read():
                     ESCAPED.append(path)
@@ -290,3 +292,31 @@ def test_instructor_report_written(graded):
     assert (folder / "gradebook.csv").exists() and (folder / "manual.csv").exists()
     pages = sorted(p.name for p in (folder / "feedback").iterdir())
     assert "m_classmate_99_fixture.html" in pages
+
+
+@pytest.mark.parametrize("attack", sorted(set(ESCAPES) - {"leave_process"}))
+def test_each_escape_works_without_the_sandbox(tmp_path, attack):
+    """The fixtures are real: run bare in a scratch copy, each one reaches outside."""
+    course = tmp_path / "course"
+    shutil.copytree(
+        Path(dlcourse.__file__).parent, course / "dlcourse", ignore=shutil.ignore_patterns("*.pyc")
+    )
+    shutil.copytree(FIXTURES / "solutions", course / "solutions")
+    (course / "submissions").mkdir()
+    shutil.copy(FIXTURES / "submissions" / "correct.ipynb", course / "submissions")
+    (course / "solutions" / "99_fixture.ipynb").write_text("### BEGIN SOLUTION", encoding="utf-8")
+    paths = {
+        "course": str(course),
+        "submissions": str(course / "submissions"),
+        "out": str(course / "grading" / "scores.csv"),
+    }
+    (course / "grading").mkdir()
+    code = "import dlcourse\n" + PROLOGUE.format(**paths) + ESCAPES[attack] + "print(ESCAPED)"
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(course))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() not in ("", "[]"), f"{attack} did not reach outside: {done.stdout}"
