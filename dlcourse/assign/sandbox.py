@@ -376,6 +376,10 @@ def sealed(want: bool | None, say: Callable[[str], None]) -> Iterator[Sandbox | 
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if want is False:
         reason = "switched off (--no-sandbox)"
+    elif shutil.which(BWRAP) is None:  # say so without preparing anything
+        reason = "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        if want or required():
+            raise SandboxUnavailable(f"no sandbox: {reason}")
     else:
         with tempfile.TemporaryDirectory(prefix="dlcourse-sandbox-") as tmp:
             try:
