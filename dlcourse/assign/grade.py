@@ -279,8 +279,6 @@ def grade_submission(
         return SubmissionGrade(name, "", [], f"not one of the assignments ({known})")
     load_checker_modules(support)
     notes = restore_given_cells(nb, given_cells(assignment))
-    if sandbox is None:
-        notes.append("graded without a sandbox")
     touched = touches_grader(c.source for c in nb.cells if c.cell_type == "code")
     if touched:
         notes.append(f"the code reaches for the grader ({', '.join(touched)}): look at it")

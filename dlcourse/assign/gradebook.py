@@ -33,7 +33,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,7 +126,6 @@ FLAG_PATTERNS = (
     ("given cells edited", ("given cell(s)",)),
     ("reaches for the grader", ("reaches for the grader",)),
     ("processes killed", ("left running were killed",)),
-    ("no sandbox", ("graded without a sandbox",)),
 )
 
 
@@ -319,7 +318,7 @@ def feedback_html(entry: Entry, manual: Mapping[tuple[str, str, str], float]) ->
     return "\n".join(lines) + "\n"
 
 
-def write_feedback(folder: Path, rows: list[Mapping[str, str]], manual: Mapping) -> list[Path]:
+def write_feedback(folder: Path, rows: Sequence[Mapping[str, str]], manual: Mapping) -> list[Path]:
     """Write one feedback file per graded submission into ``folder`` (replaced whole)."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +345,7 @@ def write_feedback(folder: Path, rows: list[Mapping[str, str]], manual: Mapping)
 # ------------------------------------------------------------------ one report
 
 
-def write_report(scores: Path, rows: list[Mapping[str, str]]) -> list[str]:
+def write_report(scores: Path, rows: Sequence[Mapping[str, str]]) -> list[str]:
     """Gradebook, manual sheet and feedback next to ``scores`` (the per-task CSV, already
     written), merging the manual scores found there; return the loud problems."""
     folder = Path(scores).parent
