@@ -11,10 +11,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import dlcourse
 from dlcourse.assign import sandbox
+from dlcourse.assign.runner import Limits, run_notebook
 from dlcourse.assign.sandbox import SandboxUnavailable, prepare, probe, sealed
 
 HAVE_BWRAP = shutil.which("bwrap") is not None
@@ -119,3 +121,27 @@ def test_reap_kills_tagged_processes():
         assert child.wait(timeout=5) == -9
     finally:
         child.kill()
+
+
+@pytest.mark.parametrize("sealed_off", [False, True])
+def test_kernel_is_shut_down_when_its_notebook_is_done(box, tmp_path, sealed_off):
+    """No reaping here: run_notebook itself leaves no kernel (nbclient kept kernels it
+    did not own alive until the grader exited)."""
+    if sealed_off and not HAVE_BWRAP and not sandbox.required():
+        pytest.skip("no bubblewrap")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    folder = tmp_path / "submission"
+    (folder / "work").mkdir(parents=True)
+    (folder / "home").mkdir()
+    marker = "shutdown-test-" + os.urandom(4).hex()
+    run = run_notebook(
+        nb,
+        folder / "work",
+        folder / "home",
+        Limits(30, 30, 1024),
+        "print(x)",
+        sandbox=box if sealed_off else None,
+        marker=marker,
+    )
+    assert run.final_ran and run.final_outputs[0]["text"] == "1\n", run.problems
+    assert sandbox.tagged_processes(marker) == []
