@@ -11,7 +11,9 @@ For each ``*.ipynb`` under the submissions folder, :func:`grade_submission`
 3. reads the submitted source for answers taken from the ``dlcourse`` package
    (:func:`dlcourse.checks.origin.package_answers`): such a task scores 0;
 4. executes the notebook alone in a fresh temporary folder (with the support files
-   that sit next to the solutions) with :func:`dlcourse.assign.runner.run_notebook`;
+   that sit next to the solutions) with :func:`dlcourse.assign.runner.run_notebook`,
+   its kernel sealed off in a bubblewrap sandbox (:mod:`dlcourse.assign.sandbox`);
+   every process it started is gone before its result is made;
 5. then judges every task in *this* process (:mod:`dlcourse.assign.judge`): the
    checkers and the hidden tests taken from the *solutions* notebook call the learner's
    objects through the kernel, one task at a time, each in its own process with its
