@@ -30,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,7 @@ class Sandbox:
 
     @property
     def limits_script(self) -> str:
+        """The memory-limit launch wrapper inside the sandbox (dlcourse/assign/limits.py)."""
         return f"{INSIDE}/tools/limits.py"
 
     def env(self, home: Path, marker: str) -> dict[str, str]:
@@ -331,9 +334,6 @@ def reap(marker: str, seconds: float = 10.0) -> list[int]:
     """Kill every process tagged ``marker`` and wait until they are gone; return those
     that had to be killed. Without a sandbox this is best effort (a process that clears
     its environment is not found); in one, killing bwrap already ended them all."""
-    import signal
-    import time
-
     killed: list[int] = []
     deadline = time.monotonic() + seconds
     while True:
@@ -341,9 +341,6 @@ def reap(marker: str, seconds: float = 10.0) -> list[int]:
         if not left or time.monotonic() > deadline:
             return killed
         for pid in left:
-            if os.environ.get("SEALED_DEBUG"):
-                with contextlib.suppress(OSError):
-                    print("LEFT", pid, Path(f"/proc/{pid}/cmdline").read_bytes()[:200], flush=True)
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
