@@ -17,6 +17,8 @@ from dlcourse.assign.build import build, make_exercise, notebook_bytes
 from dlcourse.assign.grade import SubmissionGrade, grade_submission, support_files
 from dlcourse.assign.notebooks import Assignment, read_assignment
 from dlcourse.assign.runner import Limits
+from dlcourse.assign.sandbox import SandboxUnavailable, sealed
+from dlcourse.assign.sandbox import required as sandbox_required
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -26,8 +28,21 @@ LIMITS = Limits(timeout=300, cell_timeout=120, memory_mb=4096, max_output_mb=1)
 REBUILD = "exercises/ is stale: run `python -m dlcourse.assign build` and commit exercises/"
 
 
-def _grade(path: Path, assignment: Assignment) -> SubmissionGrade:
-    return grade_submission(path, path.name, [assignment], LIMITS, support_files(SOLUTIONS))
+@pytest.fixture(scope="module")
+def box():
+    """The grading sandbox where there is one (so every notebook is shown to run sealed
+    off); None where grading without one is allowed (not root); skipped where refused."""
+    try:
+        with sealed(None, lambda _: None) as prepared:
+            yield prepared
+    except SandboxUnavailable as err:
+        if sandbox_required():
+            raise
+        pytest.skip(str(err))
+
+
+def _grade(path: Path, assignment: Assignment, box) -> SubmissionGrade:
+    return grade_submission(path, path.name, [assignment], LIMITS, support_files(SOLUTIONS), box)
 
 
 def test_every_exercise_has_a_solution():
@@ -44,9 +59,9 @@ def test_exercise_is_up_to_date(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_solution_earns_every_point_when_graded(name):
+def test_solution_earns_every_point_when_graded(name, box):
     assignment = read_assignment(SOLUTIONS / name)
-    grade = _grade(SOLUTIONS / name, assignment)
+    grade = _grade(SOLUTIONS / name, assignment, box)
     assert grade.notebook == "ok", f"the solution notebook did not run cleanly: {grade.notebook}"
     failed = [f"{r.task}: {r.message}" for r in grade.rows if r.passed is False]
     assert not failed, f"checks failed on the solution: {failed}"
@@ -54,11 +69,11 @@ def test_solution_earns_every_point_when_graded(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_exercise_fails_its_checks_cleanly(name, tmp_path):
+def test_exercise_fails_its_checks_cleanly(name, tmp_path, box):
     assignment = read_assignment(SOLUTIONS / name)
     exercise = tmp_path / name
     exercise.write_bytes(notebook_bytes(make_exercise(assignment)))
-    grade = _grade(exercise, assignment)
+    grade = _grade(exercise, assignment, box)
     assert grade.run is not None and not grade.run.problems, grade.notebook
     unrelated = [str(e) for e in grade.run.errors if e.ename != "NotImplementedError"]
     assert not unrelated, (

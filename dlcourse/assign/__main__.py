@@ -48,9 +48,33 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(scores: Path, rows: list[dict[str, str]]) -> int:
+    """Gradebook, manual sheet and feedback next to ``scores``; problems printed loudly."""
+    from dlcourse.assign.gradebook import ManualScoreError, write_report
+
+    try:
+        alarms = write_report(scores, rows)
+    except ManualScoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    folder = scores.parent
+    print(f"gradebook: {folder / 'gradebook.csv'}; feedback: {folder / 'feedback'}/")
+    print(f"manual scores: fill in {folder / 'manual.csv'}, then run: merge {scores}")
+    for alarm in alarms:
+        print(f"!! {alarm}")
+    return 1 if alarms else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from dlcourse.assign.gradebook import read_csv
+
+    return _report(args.scores, read_csv(args.scores))
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from dlcourse.assign.grade import grade_folder, print_summary, write_csv
+    from dlcourse.assign.grade import csv_rows, grade_folder, print_summary, write_csv
     from dlcourse.assign.runner import Limits
+    from dlcourse.assign.sandbox import SandboxUnavailable
 
     limits = Limits(
         timeout=args.timeout,
@@ -59,11 +83,17 @@ def _grade(args: argparse.Namespace) -> int:
         max_output_mb=args.max_output_mb,
         task_timeout=args.task_timeout,
     )
-    grades = grade_folder(args.submissions, args.solutions, limits, print, jobs=args.jobs)
+    try:
+        grades = grade_folder(
+            args.submissions, args.solutions, limits, print, jobs=args.jobs, sandbox=args.sandbox
+        )
+    except SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     write_csv(grades, args.out)
     print_summary(grades)
     print(f"scores written to {args.out}")
-    return 0
+    return _report(args.out, csv_rows(grades))
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -111,7 +141,26 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     g.add_argument("--max-output-mb", type=float, default=5.0, help="output kept per cell")
+    sealing = g.add_mutually_exclusive_group()
+    sealing.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="require the bubblewrap sandbox (default: use it where it works, else warn)",
+    )
+    sealing.add_argument(
+        "--no-sandbox",
+        dest="sandbox",
+        action="store_false",
+        help="grade without a sandbox (refused as root): only for submissions you trust",
+    )
     g.set_defaults(run=_grade)
+
+    m = sub.add_parser(
+        "merge", help="rebuild gradebook and feedback from scores.csv and manual.csv (no regrading)"
+    )
+    m.add_argument("scores", type=Path, help="the per-task CSV a grade run wrote")
+    m.set_defaults(run=_merge)
 
     r = sub.add_parser("release", help="write the student bundle (no solutions)")
     r.add_argument("out", type=Path)

@@ -11,7 +11,9 @@ For each ``*.ipynb`` under the submissions folder, :func:`grade_submission`
 3. reads the submitted source for answers taken from the ``dlcourse`` package
    (:func:`dlcourse.checks.origin.package_answers`): such a task scores 0;
 4. executes the notebook alone in a fresh temporary folder (with the support files
-   that sit next to the solutions) with :func:`dlcourse.assign.runner.run_notebook`;
+   that sit next to the solutions) with :func:`dlcourse.assign.runner.run_notebook`,
+   its kernel sealed off in a bubblewrap sandbox (:mod:`dlcourse.assign.sandbox`);
+   every process it started is gone before its result is made;
 5. then judges every task in *this* process (:mod:`dlcourse.assign.judge`): the
    checkers and the hidden tests taken from the *solutions* notebook call the learner's
    objects through the kernel, one task at a time, each in its own process with its
@@ -25,9 +27,9 @@ as such in its rows, and grading goes on with the next one.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import multiprocessing
+import secrets
 import shutil
 import sys
 import tempfile
@@ -40,6 +42,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from dlcourse.assign.build import ANSWER_PLACEHOLDER, make_exercise
+from dlcourse.assign.gradebook import write_csv_atomic
 from dlcourse.assign.judge import TaskResult, TaskSpec, run_judge
 from dlcourse.assign.notebooks import (
     BEGIN_SOLUTION,
@@ -49,12 +52,22 @@ from dlcourse.assign.notebooks import (
     find_assignments,
 )
 from dlcourse.assign.runner import Limits, Run, run_notebook
+from dlcourse.assign.sandbox import Sandbox, reap, sealed
 from dlcourse.checks import registry
 from dlcourse.checks.origin import package_answers, touches_grader
 
 MAX_NOTEBOOK_MB = 50  # a bigger submission file is not read
 
-CSV_COLUMNS = ("submission", "task", "points", "max_points", "passed", "message", "notebook")
+CSV_COLUMNS = (
+    "submission",
+    "task",
+    "points",
+    "max_points",
+    "passed",
+    "message",
+    "notebook",
+    "assignment",
+)
 
 
 @dataclass(frozen=True)
@@ -245,9 +258,17 @@ def support_files(solutions: Path) -> list[Path]:
 
 
 def grade_submission(
-    path: Path, name: str, assignments: list[Assignment], limits: Limits, support: list[Path]
+    path: Path,
+    name: str,
+    assignments: list[Assignment],
+    limits: Limits,
+    support: list[Path],
+    sandbox: Sandbox | None = None,
 ) -> SubmissionGrade:
-    """Grade one submitted notebook (see the module docstring)."""
+    """Grade one submitted notebook (see the module docstring), its kernel in ``sandbox``.
+
+    Every process the submission started is gone before this returns.
+    """
     try:
         if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
             size = path.stat().st_size / 2**20
@@ -273,12 +294,26 @@ def grade_submission(
             shutil.copy2(file, work / file.name)
         nbformat.write(nb, work / f"{assignment.name}.ipynb")
 
+        marker = secrets.token_hex(8)
+
         def execute(judge) -> Run:
             return run_notebook(
-                nb, work, home, limits, judge.kernel_code(), final_timeout=judge.time_needed()
+                nb,
+                work,
+                home,
+                limits,
+                judge.kernel_code(),
+                final_timeout=judge.time_needed(),
+                sandbox=sandbox,
+                marker=marker,
             )
 
-        results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
+        try:
+            results, run, problems = run_judge(specs, limits.task_timeout, execute, tmp)
+        finally:
+            left = reap(marker)
+    if left:
+        problems.append(f"{len(left)} process(es) the notebook left running were killed")
     run.problems[:0] = notes
     run.problems += problems
     grade = SubmissionGrade(name, assignment.name, [], _notebook_status(run), run)
@@ -313,34 +348,38 @@ def grade_folder(
     limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass
     progress: Callable[[str], None] | None = None,
     jobs: int = 1,
+    sandbox: bool | None = None,
 ) -> list[SubmissionGrade]:
     """Grade every notebook under ``submissions`` against the notebooks in ``solutions``.
 
     ``jobs`` > 1 grades that many submissions at once, each from its own worker
     process (one kernel each: mind the memory limit times ``jobs``). The result is in
-    the order of :func:`find_submissions` either way.
+    the order of :func:`find_submissions` either way. ``sandbox``: None uses one where it
+    works (else warns loudly), True requires one, False grades without (never as root);
+    see :func:`dlcourse.assign.sandbox.sealed`.
     """
     assignments = find_assignments(solutions)
     support = support_files(Path(solutions))
     found = find_submissions(Path(submissions))
-    if jobs <= 1 or len(found) <= 1:
-        grades = []
-        for path, name in found:
-            if progress:
-                progress(f"grading {name} ...")
-            grades.append(grade_submission(path, name, assignments, limits, support))
-        return grades
-    context = multiprocessing.get_context("spawn")  # no fork of a process with zmq threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {
-            pool.submit(grade_submission, path, name, assignments, limits, support): name
-            for path, name in found
-        }
-        for future in as_completed(futures):
-            if progress:
-                progress(f"graded {futures[future]}")
-        by_name = {futures[future]: future.result() for future in futures}
-    return [by_name[name] for _, name in found]
+    with sealed(sandbox, progress or print) as box:
+        if jobs <= 1 or len(found) <= 1:
+            grades = []
+            for path, name in found:
+                if progress:
+                    progress(f"grading {name} ...")
+                grades.append(grade_submission(path, name, assignments, limits, support, box))
+            return grades
+        context = multiprocessing.get_context("spawn")  # no fork of a process with zmq threads
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {
+                pool.submit(grade_submission, path, name, assignments, limits, support, box): name
+                for path, name in found
+            }
+            for future in as_completed(futures):
+                if progress:
+                    progress(f"graded {futures[future]}")
+            by_name = {futures[future]: future.result() for future in futures}
+        return [by_name[name] for _, name in found]
 
 
 # ------------------------------------------------------------------ reporting
@@ -354,9 +393,18 @@ def csv_rows(grades: list[SubmissionGrade]) -> list[dict[str, str]]:
     """The score table as dicts keyed by :data:`CSV_COLUMNS`."""
     rows = []
     for grade in grades:
-        if not grade.rows:  # unreadable or unknown: one row saying so
-            rows.append(dict.fromkeys(CSV_COLUMNS, "") | {"submission": grade.submission})
-            rows[-1]["notebook"] = grade.notebook
+        if not grade.rows:  # unreadable or unknown: one row saying so, never a blank one
+            rows.append(
+                dict.fromkeys(CSV_COLUMNS, "")
+                | {
+                    "submission": grade.submission,
+                    "points": "0",
+                    "passed": "not graded",
+                    "message": f"not graded: {grade.notebook}",
+                    "notebook": grade.notebook,
+                    "assignment": grade.assignment,
+                }
+            )
             continue
         for row in grade.rows:
             passed = "manual" if row.passed is None else str(row.passed).lower()
@@ -369,19 +417,16 @@ def csv_rows(grades: list[SubmissionGrade]) -> list[dict[str, str]]:
                     "passed": passed,
                     "message": row.message,
                     "notebook": grade.notebook,
+                    "assignment": grade.assignment,
                 }
             )
     return rows
 
 
 def write_csv(grades: list[SubmissionGrade], out: Path | str) -> None:
-    """Write the score table (columns :data:`CSV_COLUMNS`, UTF-8) to ``out``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_rows(grades))
+    """Write the score table (columns :data:`CSV_COLUMNS`, UTF-8) to ``out`` in one step;
+    no cell can start a spreadsheet formula (see :mod:`dlcourse.assign.gradebook`)."""
+    write_csv_atomic(Path(out), CSV_COLUMNS, csv_rows(grades))
 
 
 def summary(grades: list[SubmissionGrade]) -> str:

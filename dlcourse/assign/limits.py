@@ -28,7 +28,9 @@ def apply_memory_limit(memory_mb: int) -> bool:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        # soft and hard: learner code cannot raise it again (unless it runs as root,
+        # which the grading sandbox prevents: see dlcourse/assign/sandbox.py)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ValueError, OSError):
         return False
     return sys.platform.startswith("linux")

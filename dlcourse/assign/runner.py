@@ -35,6 +35,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode, v4
 
 from dlcourse.assign import limits as limits_module
+from dlcourse.assign.sandbox import Sandbox
 from dlcourse.data import default_cache_dir
 
 
@@ -101,8 +102,12 @@ class _GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _kernel_manager(memory_mb: int) -> AsyncKernelManager:
-    """A kernel manager whose kernel starts through the limits wrapper."""
+def _kernel_manager(
+    memory_mb: int, sandbox: Sandbox | None = None, home: Path | None = None, marker: str = ""
+) -> AsyncKernelManager:
+    """A kernel manager whose kernel starts through the limits wrapper (in ``sandbox``)."""
+    if sandbox is not None and home is not None:
+        return _sandboxed_kernel_manager(memory_mb, sandbox, home, marker)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if memory_mb > 0 and os.name == "posix":
         # The wrapper sets the limit and exec()s the kernel in the same process. It runs
@@ -117,10 +122,37 @@ def _kernel_manager(memory_mb: int) -> AsyncKernelManager:
     return km
 
 
-def kernel_env(home: Path) -> dict[str, str]:
-    """The kernel's environment: ours, with HOME and every config/temp folder inside ``home``."""
+def _sandboxed_kernel_manager(
+    memory_mb: int, sandbox: Sandbox, home: Path, marker: str
+) -> AsyncKernelManager:
+    """The kernel inside bubblewrap; the grader reaches it over ipc sockets in the folder
+    (the sandbox has no network), and interrupts it with a message (a signal would reach
+    only bwrap). ``home``'s parent is the submission's folder, bound into the sandbox."""
+    folder = home.parent
+    inner = [sandbox.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if memory_mb > 0:
+        inner = [sandbox.python, sandbox.limits_script, f"--memory-mb={memory_mb}", "--", *inner]
+    env = sandbox.env(home, marker)
+    argv = sandbox.command(folder, folder / "work", env, inner)
+    km = AsyncKernelManager(
+        kernel_name="python3", transport="ipc", connection_file=str(folder / "kernel.json")
+    )
+    km._kernel_spec = KernelSpec(
+        argv=argv,
+        display_name="dlcourse grader (sandbox)",
+        language="python",
+        env={},
+        interrupt_mode="message",
+    )
+    return km
+
+
+def kernel_env(home: Path, marker: str = "") -> dict[str, str]:
+    """The kernel's environment: ours, with HOME and every config/temp folder inside ``home``
+    (and ``DLCOURSE_SANDBOX=marker``, by which leftover processes are found)."""
     env = dict(os.environ)
     env.update(
+        DLCOURSE_SANDBOX=marker,
         HOME=str(home),
         USERPROFILE=str(home),
         TMPDIR=str(home / "tmp"),
@@ -184,16 +216,20 @@ def run_notebook(
     limits: Limits,
     final: str,
     final_timeout: float | None = None,
+    sandbox: Sandbox | None = None,
+    marker: str = "",
 ) -> Run:
     """Execute ``nb``'s code cells in ``workdir``, then ``final``; ``nb`` gets the outputs.
 
-    ``final`` may run ``final_timeout`` seconds (default: the limit per cell).
+    ``final`` may run ``final_timeout`` seconds (default: the limit per cell). With a
+    ``sandbox``, the kernel runs sealed off in it (``workdir`` and ``home`` must sit in one
+    folder, which is the only one it can write); ``marker`` tags its processes.
     """
     final_timeout = final_timeout or limits.cell_timeout
     run = Run()
     client = _GradingClient(
         nb,
-        km=_kernel_manager(limits.memory_mb),
+        km=_kernel_manager(limits.memory_mb, sandbox, home, marker),
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "TimeoutError", "evalue": "time limit", "traceback": []},
@@ -207,7 +243,15 @@ def run_notebook(
     try:
         with (
             open(home / "kernel.log", "wb") as log,
-            client.setup_kernel(env=kernel_env(home), cwd=str(workdir), stdout=log, stderr=log),
+            # cleanup_kc: shut the kernel down on leaving, though we made its manager
+            # (nbclient keeps kernels it does not own alive: they piled up until exit)
+            client.setup_kernel(
+                env=kernel_env(home, marker),
+                cwd=str(workdir),
+                stdout=log,
+                stderr=log,
+                cleanup_kc=True,
+            ),
         ):
             deadline = time.monotonic() + limits.timeout  # from a started kernel on
             for index, cell in enumerate(nb.cells):
