@@ -181,7 +181,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except AssignmentError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

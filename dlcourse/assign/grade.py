@@ -43,7 +43,7 @@ from nbformat import NotebookNode
 
 from dlcourse.assign.build import ANSWER_PLACEHOLDER, make_exercise
 from dlcourse.assign.gradebook import write_csv_atomic
-from dlcourse.assign.judge import TaskResult, TaskSpec, run_judge
+from dlcourse.assign.judge import Judge, TaskResult, TaskSpec, run_judge
 from dlcourse.assign.notebooks import (
     BEGIN_SOLUTION,
     Assignment,
@@ -131,7 +131,8 @@ def match_assignment(
 
 def _question(assignment: Assignment, task: Task) -> str:
     """The text above the solution fence of a manual task: the question the learner read."""
-    return assignment.notebook.cells[task.cell].source.split(BEGIN_SOLUTION, 1)[0]
+    question: str = assignment.notebook.cells[task.cell].source.split(BEGIN_SOLUTION, 1)[0]
+    return question
 
 
 def manual_answer(nb: NotebookNode, assignment: Assignment, task: Task) -> str:
@@ -296,7 +297,7 @@ def grade_submission(
 
         marker = secrets.token_hex(8)
 
-        def execute(judge) -> Run:
+        def execute(judge: Judge) -> Run:
             return run_notebook(
                 nb,
                 work,

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
@@ -83,11 +84,13 @@ class _GradingClient(NotebookClient):
         self.output_truncated = False
         self.timed_out = False
 
-    async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[override]
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
         self.timed_out = True
         return await super()._async_handle_timeout(timeout, cell)
 
-    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+    def output(
+        self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> Any:
         content = msg.get("content", {})
         size = len(content.get("text", "")) + sum(
             len(v) if isinstance(v, str) else len(json.dumps(v))
@@ -195,8 +198,8 @@ def _execute(
         return f"cell {index + 1} did not finish within {limit}; interrupted"
     if client.output_truncated:
         mb = client.output_bytes / 1e6
-        limit = client.max_output_bytes / 1e6
-        return f"cell {index + 1} printed {mb:.1f} MB (more than {limit:g} MB); output dropped"
+        cap = client.max_output_bytes / 1e6
+        return f"cell {index + 1} printed {mb:.1f} MB (more than {cap:g} MB); output dropped"
     return None
 
 
