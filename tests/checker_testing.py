@@ -7,10 +7,43 @@ implemented yet") and wrong answers (their messages must name the mistake).
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
 import re
+from pathlib import Path
+from typing import Any
 
 from dlcourse.assign.judge import judge_locally
+from dlcourse.assign.notebooks import dlcourse_meta, read_assignment
 from dlcourse.checks import CheckResult, check
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def model_answers(stem: str) -> dict[str, Any]:
+    """The namespace of ``solutions/<stem>.ipynb``'s model answers, so that the checker
+    tests use the solution's own code instead of a copy: its task cells, and the imports,
+    functions and classes of its other cells (nothing else runs, nothing trains)."""
+    assignment = read_assignment(SOLUTIONS / f"{stem}.ipynb")
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for cell in assignment.notebook.cells:
+        if cell.cell_type != "code" or "check" in dlcourse_meta(cell):
+            continue
+        code = cell.source if "task" in dlcourse_meta(cell) else _definitions(cell.source)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, f"<{stem}>", "exec"), namespace)
+    return namespace
+
+
+def _definitions(source: str) -> ast.Module:
+    """The imports, functions and classes of a cell, without its other statements."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        body = []
+    kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    return ast.Module(body=[node for node in body if isinstance(node, kinds)], type_ignores=[])
 
 
 def _words(message: str) -> str:

@@ -9,44 +9,23 @@ tests must pass through the proxies, as they will in grading.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import io
 from pathlib import Path
 
 import pytest
+from checker_testing import model_answers
 
 from dlcourse import checks
 from dlcourse.assign.judge import TaskSpec, local_session, run_hidden
-from dlcourse.assign.notebooks import dlcourse_meta, read_assignment
+from dlcourse.assign.notebooks import read_assignment
 from dlcourse.checks.origin import object_origin, package_answers
 
 SOLUTIONS = sorted((Path(__file__).parent.parent / "solutions").glob("*.ipynb"))
 
 
 def _model_answers(path: Path) -> tuple[list, dict]:
-    """The tasks of ``path`` and a namespace with its imports, the definitions of its given
-    cells (e.g. a softmax built on the learner's log_softmax) and its model answers; cells
-    are not run otherwise (nothing trains here)."""
-    assignment = read_assignment(path)
-    namespace: dict = {"__name__": "__main__"}
-    for cell in assignment.notebook.cells:
-        if cell.cell_type != "code" or "check" in dlcourse_meta(cell):
-            continue
-        code = cell.source if "task" in dlcourse_meta(cell) else _definitions(cell.source)
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, f"<{path.name}>", "exec"), namespace)
-    return [t for t in assignment.tasks if not t.manual], namespace
-
-
-def _definitions(source: str) -> ast.Module:
-    """The imports, functions and classes of a cell, without its other statements."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        body = []
-    kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
-    return ast.Module(body=[node for node in body if isinstance(node, kinds)], type_ignores=[])
+    """The tasks of ``path`` and the namespace of its model answers."""
+    tasks = [t for t in read_assignment(path).tasks if not t.manual]
+    return tasks, model_answers(path.stem)
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])

@@ -4,41 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
+from checker_testing import assert_not_implemented, assert_passes, failed, model_answers, stub
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/01_gradient_descent.ipynb.
+# The model answers of solutions/01_gradient_descent.ipynb, loaded from the notebook.
 
-
-def numerical_diff5(f, x, h=1e-3):
-    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
-
-
-def numerical_gradients(f, params, h=1e-4):
-    grads = {}
-    for name, x in params.items():
-        grad = np.zeros_like(x, dtype=np.float64)
-        for idx in np.ndindex(x.shape):
-            old = x[idx]
-            try:
-                x[idx] = old + h
-                f_plus = f(params)
-                x[idx] = old - h
-                f_minus = f(params)
-            finally:
-                x[idx] = old
-            grad[idx] = (f_plus - f_minus) / (2 * h)
-        grads[name] = grad
-    return grads
-
-
-def gradient_descent(grad, x0, lr, steps):
-    x = np.array(x0, dtype=np.float64)
-    path = [x]
-    for _ in range(steps):
-        x = x - lr * grad(x)
-        path.append(x)
-    return np.array(path)
+ANSWERS = model_answers("01_gradient_descent")
+numerical_diff5 = ANSWERS["numerical_diff5"]
+numerical_gradients = ANSWERS["numerical_gradients"]
+gradient_descent = ANSWERS["gradient_descent"]
 
 
 # ----------------------------------------------------------------------------- pass / stub

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
+from checker_testing import assert_not_implemented, assert_passes, failed, model_answers, stub
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/06_cnn_forward.ipynb.
+# The model answers of solutions/06_cnn_forward.ipynb, loaded from the notebook.
 
-
-def conv_output_size(size, filter_size, stride=1, pad=0):
-    span = size + 2 * pad - filter_size
-    if span < 0 or span % stride != 0:
-        raise ValueError(f"filter {filter_size} does not fit {size} + 2·{pad} with stride {stride}")
-    return span // stride + 1
-
-
-def conv2d_offsets(x, W, stride=1, pad=0):
-    n, _, h, w = x.shape
-    f, _, fh, fw = W.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    h_out = (h + 2 * pad - fh) // stride + 1
-    w_out = (w + 2 * pad - fw) // stride + 1
-    out = np.zeros((n, f, h_out, w_out))
-    for i in range(fh):
-        for j in range(fw):
-            window = padded[:, :, i : i + stride * h_out : stride, j : j + stride * w_out : stride]
-            out += np.einsum("ncpq,fc->nfpq", window, W[:, :, i, j])
-    return out
+ANSWERS = model_answers("06_cnn_forward")
+conv_output_size = ANSWERS["conv_output_size"]
+conv2d_offsets = ANSWERS["conv2d_offsets"]
+im2col_single = ANSWERS["im2col_single"]
+max_pool_forward = ANSWERS["max_pool_forward"]
 
 
 def conv_loop(x, W, stride=1, pad=0):
@@ -45,29 +30,6 @@ def conv_loop(x, W, stride=1, pad=0):
                 for q in range(w_out):
                     patch = padded[k, :, p * stride : p * stride + fh, q * stride : q * stride + fw]
                     out[k, m, p, q] = np.sum(patch * W[m])
-    return out
-
-
-def im2col_single(image, fh, fw, stride=1, pad=0):
-    padded = np.pad(image, pad)
-    h_out = conv_output_size(image.shape[0], fh, stride, pad)
-    w_out = conv_output_size(image.shape[1], fw, stride, pad)
-    cols = np.zeros((h_out * w_out, fh * fw))
-    for i in range(h_out):
-        for j in range(w_out):
-            patch = padded[i * stride : i * stride + fh, j * stride : j * stride + fw]
-            cols[i * w_out + j] = patch.ravel()
-    return cols
-
-
-def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):
-    n, c, h, w = x.shape
-    h_out, w_out = (h - pool_h) // stride + 1, (w - pool_w) // stride + 1
-    out = np.zeros((n, c, h_out, w_out))
-    for i in range(h_out):
-        for j in range(w_out):
-            window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
-            out[:, :, i, j] = window.max(axis=(2, 3))
     return out
 
 

@@ -4,72 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checker_testing import Stub, assert_not_implemented, assert_passes, failed, stub
+from checker_testing import (
+    Stub,
+    assert_not_implemented,
+    assert_passes,
+    failed,
+    model_answers,
+    stub,
+)
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/08_regularization.ipynb.
+# The model answers of solutions/08_regularization.ipynb, loaded from the notebook.
+
+ANSWERS = model_answers("08_regularization")
+penalty_and_gradient = ANSWERS["penalty_and_gradient"]
+ChannelDropout = ANSWERS["ChannelDropout"]
+batchnorm_backward = ANSWERS["batchnorm_backward"]
+EarlyStopper = ANSWERS["EarlyStopper"]
 
 
 def is_weight(name):
     return name.rsplit(".", 1)[-1].startswith("W")
-
-
-def penalty_and_gradient(params, l1=0.0, l2=0.0):
-    value, grads = 0.0, {}
-    for name, p in params.items():
-        if is_weight(name):
-            value += l1 * float(np.abs(p).sum()) + l2 / 2 * float((p * p).sum())
-            grads[name] = l1 * np.sign(p) + l2 * p
-        else:
-            grads[name] = np.zeros_like(p)
-    return value, grads
-
-
-class ChannelDropout:
-    def __init__(self, ratio, seed=0):
-        self.ratio = ratio
-        self.training = True
-        self.rng = np.random.default_rng(seed)
-        self.mask = None
-
-    def forward(self, x):
-        if not self.training:
-            self.mask = None
-            return x
-        keep = self.rng.random((x.shape[0], x.shape[1], 1, 1)) >= self.ratio
-        self.mask = keep / (1 - self.ratio)
-        return x * self.mask
-
-    def backward(self, dout):
-        return dout if self.mask is None else dout * self.mask
-
-
-def batchnorm_backward(dout, x, gamma, eps=1e-5):
-    mu = x.mean(axis=0)
-    std = np.sqrt(x.var(axis=0) + eps)
-    x_hat = (x - mu) / std
-    dx_hat = dout * gamma
-    dx = (dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / std
-    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
-
-
-class EarlyStopper:
-    def __init__(self, patience):
-        self.patience = patience
-        self.best_acc = -np.inf
-        self.best_epoch = None
-        self.best_params = None
-        self.epoch = 0
-        self.bad_epochs = 0
-
-    def update(self, val_acc, params):
-        self.epoch += 1
-        if val_acc > self.best_acc:
-            self.best_acc, self.best_epoch, self.bad_epochs = val_acc, self.epoch, 0
-            self.best_params = {name: value.copy() for name, value in params.items()}
-            return False
-        self.bad_epochs += 1
-        return self.bad_epochs >= self.patience
 
 
 class StubStopper:

@@ -6,40 +6,16 @@ import math
 
 import numpy as np
 import pytest
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
+from checker_testing import assert_not_implemented, assert_passes, failed, model_answers, stub
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/09_optimizers.ipynb.
+# The model answers of solutions/09_optimizers.ipynb, loaded from the notebook.
 
-
-def rmsprop_momentum_step(w, g, state, lr, rho=0.9, mu=0.9, eps=1e-8):
-    state["h"] = rho * state.get("h", 0.0) + (1 - rho) * g * g
-    state["v"] = mu * state.get("v", 0.0) - lr * g / (np.sqrt(state["h"]) + eps)
-    return w + state["v"]
-
-
-def warmup_step_decay(epoch, peak_lr, warmup, drop, every):
-    if epoch < warmup:
-        return peak_lr * (epoch + 1) / warmup
-    return peak_lr * drop ** ((epoch - warmup) // every)
-
-
-def leaky_he(fan_in, fan_out, alpha, seed):
-    std = np.sqrt(2 / ((1 + alpha**2) * fan_in))
-    return np.random.default_rng(seed).normal(0.0, std, size=(fan_in, fan_out))
-
-
-def plateau_rates(losses, lr, factor, patience, threshold):
-    best, bad, rates = float("inf"), 0, []
-    for loss in losses:
-        if loss < best * (1 - threshold):
-            best, bad = loss, 0
-        else:
-            bad += 1
-        if bad > patience:
-            lr, bad = lr * factor, 0
-        rates.append(lr)
-    return rates
+ANSWERS = model_answers("09_optimizers")
+rmsprop_momentum_step = ANSWERS["rmsprop_momentum_step"]
+warmup_step_decay = ANSWERS["warmup_step_decay"]
+leaky_he = ANSWERS["leaky_he"]
+plateau_rates = ANSWERS["plateau_rates"]
 
 
 REFERENCES = {
@@ -48,6 +24,7 @@ REFERENCES = {
     "9.3": leaky_he,
     "9.4": plateau_rates,
 }
+
 
 # ----------------------------------------------------------------------------- pass / stub
 
