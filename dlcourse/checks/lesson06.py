@@ -186,14 +186,14 @@ def check_conv2d_offsets(conv2d_offsets: Callable) -> None:
         if _matches(got, _conv_batch(x, W[:, :, ::-1, ::-1], stride, pad)):
             raise CheckFailed(
                 f"{text} flipped the filter: that is the convolution of signal processing. "
-                "A CNN layer slides the filter as it is (cross-correlation): at offset (i, j) "
-                "the input is multiplied by W[:, :, i, j], not by its mirror image"
+                "A CNN layer slides the filter as it is (cross-correlation): at offset (u, v) "
+                "the input is multiplied by W[:, :, u, v], not by its mirror image"
             )
         if w_shape[2] == w_shape[3] and _matches(
             got, _conv_batch(x, W.transpose(0, 1, 3, 2), stride, pad)
         ):
             raise CheckFailed(
-                f"{text} used the transposed filter; at offset (i, j) use W[:, :, i, j], "
+                f"{text} used the transposed filter; at offset (u, v) use W[:, :, u, v], "
                 "row offset with row offset"
             )
         if pad and _matches(got, _conv_batch(x, W, stride, 0)[:, :, : got.shape[2]]):
@@ -272,8 +272,8 @@ def check_im2col_single(im2col_single: Callable) -> None:
             )
         if _matches(got, patches.transpose(1, 0, 2, 3).reshape(want.shape)):
             raise CheckFailed(
-                f"{text}: the rows are in the wrong order; row oh·W_out + ow must hold the patch "
-                "at output position (oh, ow) (loop over oh outside, ow inside)"
+                f"{text}: the rows are in the wrong order; row i·W_out + j must hold the patch "
+                "at output position (i, j) (loop over i outside, j inside)"
             )
         raise CheckFailed(f"{text} is off {_worst(got, want)}")
 

@@ -178,8 +178,8 @@ def _dx_hint(
     """What a wrong dx looks like it did, from the typical mistakes."""
     if _matches(got, _input_grad(dout, W[:, :, ::-1, ::-1], x_shape, stride, pad)):
         return (
-            "the filter is flipped: the forward pass multiplied x at offset (i, j) of a patch "
-            "by W[:, :, i, j], so that is the weight its gradient goes back with"
+            "the filter is flipped: the forward pass multiplied x at offset (u, v) of a patch "
+            "by W[:, :, u, v], so that is the weight its gradient goes back with"
         )
     if _matches(got, _input_grad(dout, W, x_shape, stride, pad, add=False)):
         return (
@@ -189,7 +189,7 @@ def _dx_hint(
     if stride > 1 and _matches(got, _input_grad(dout, W, x_shape, 1, pad)[..., : got.shape[3]]):
         return (
             f"the patches were placed one pixel apart; with stride {stride} the patch of "
-            f"output position (p, q) starts at (p·{stride}, q·{stride})"
+            f"output position (i, j) starts at (i·{stride}, j·{stride})"
         )
     return ""
 

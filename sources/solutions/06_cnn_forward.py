@@ -64,9 +64,9 @@ assert conv_output_size(28, 5, stride=1, pad=2) == 28
 #
 # Lesson 06's `conv_forward_loop` visits every sample, filter and output position: four nested loops, with a 5×5 patch product at the bottom. Turn it inside out. Write `conv2d_offsets(x, W, stride=1, pad=0)` for a batch `x: (N, C, H, W)` and filters `W: (F, C, FH, FW)` (no bias) that returns `out: (N, F, H_out, W_out)`,
 #
-# $$\text{out}[n, f, p, q] = \sum_{c=0}^{C-1} \sum_{i=0}^{FH-1} \sum_{j=0}^{FW-1} x_\text{padded}[n, c,\; pS + i,\; qS + j]\; W[f, c, i, j],$$
+# $$\text{out}[n, f, i, j] = \sum_{c=0}^{C-1} \sum_{u=0}^{FH-1} \sum_{v=0}^{FW-1} x_\text{padded}[n, c,\; iS + u,\; jS + v]\; W[f, c, u, v],$$
 #
-# with $(p, q)$ the output position and $(i, j)$ the offset inside the filter, by looping **only over the filter offsets** $(i, j)$: for one offset, the input values it multiplies, $x_\text{padded}[:, :, pS + i, qS + j]$ for all $p, q$, form one strided slice of shape `(N, C, H_out, W_out)`, and all samples, channels, filters and positions are handled by one array operation. A 5×5 filter then takes 25 steps whatever the size of the batch. Pad with zeros, return a **float** array even when `x` holds integer pixels, and do not change `x`.
+# with $(i, j)$ the output position and $(u, v)$ the offset inside the filter, by looping **only over the filter offsets** $(u, v)$: for one offset, the input values it multiplies, $x_\text{padded}[:, :, iS + u, jS + v]$ for all $i, j$, form one strided slice of shape `(N, C, H_out, W_out)`, and all samples, channels, filters and positions are handled by one array operation. A 5×5 filter then takes 25 steps whatever the size of the batch. Pad with zeros, return a **float** array even when `x` holds integer pixels, and do not change `x`.
 #
 # *Hint:* lesson 06, section 4 (the formula for channels and filters) and section 3 (what stride and padding do to the positions). Slicing with a step, `a[start : stop : step]`, picks every `step`-th element.
 #
@@ -76,7 +76,7 @@ assert conv_output_size(28, 5, stride=1, pad=2) == 28
 # %% dlcourse={"points": 3, "task": "6.2"}
 def conv2d_offsets(x, W, stride=1, pad=0):
     """Cross-correlate x: (N, C, H, W) with W: (F, C, FH, FW); returns (N, F, H_out, W_out)."""
-    # Hint: pad first; then one loop over the filter offsets (i, j).
+    # Hint: pad first; then one loop over the filter offsets (u, v).
     ### BEGIN SOLUTION
     n, _, h, w = x.shape
     f, _, fh, fw = W.shape
@@ -84,12 +84,12 @@ def conv2d_offsets(x, W, stride=1, pad=0):
     h_out = (h + 2 * pad - fh) // stride + 1
     w_out = (w + 2 * pad - fw) // stride + 1
     out = np.zeros((n, f, h_out, w_out))
-    for i in range(fh):
-        for j in range(fw):
-            rows = slice(i, i + stride * (h_out - 1) + 1, stride)
-            cols = slice(j, j + stride * (w_out - 1) + 1, stride)
-            window = padded[:, :, rows, cols]  # (N, C, H_out, W_out), offset (i, j)
-            out += np.einsum("ncpq,fc->nfpq", window, W[:, :, i, j])
+    for u in range(fh):
+        for v in range(fw):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            window = padded[:, :, rows, cols]  # (N, C, H_out, W_out), offset (u, v)
+            out += np.einsum("ncpq,fc->nfpq", window, W[:, :, u, v])
     return out
     ### END SOLUTION
 
@@ -127,10 +127,10 @@ plt.show()
 #
 # im2col copies every patch into a row of a matrix, so that the whole convolution becomes one matrix product. Lesson 06's `im2col` still loops over the filter offsets. Write `im2col_single(image, fh, fw, stride=1, pad=0)` for one channel, `image: (H, W)`, with **no Python loop at all**, returning `cols: (H_out·W_out, fh·fw)`:
 #
-# - row `p * W_out + q` holds the patch at output position $(p, q)$ (the loop over `p` outside, over `q` inside, if there were loops),
+# - row `i * W_out + j` holds the patch at output position $(i, j)$ (the loop over `i` outside, over `j` inside, if there were loops),
 # - flattened row by row (`patch.ravel()`), so that `cols @ filt.ravel()` gives the feature map, flattened.
 #
-# Pixel $(i, j)$ of the patch at $(p, q)$ is `padded[p*stride + i, q*stride + j]`. Build one integer array of row indices and one of column indices whose shapes broadcast to `(H_out, W_out, fh, fw)`; indexing `padded` with both picks every patch at once.
+# Pixel $(u, v)$ of the patch at $(i, j)$ is `padded[i*stride + u, j*stride + v]`. Build one integer array of row indices and one of column indices whose shapes broadcast to `(H_out, W_out, fh, fw)`; indexing `padded` with both picks every patch at once.
 #
 # *Hint:* lesson 06, section 5 (what each row of `cols` holds, and the printed 4×4 example). Integer arrays used as indices broadcast against each other like any arrays: an index array of shape `(H_out, 1, 1, 1)` and one of shape `(1, W_out, 1, 1)` pick a `(H_out, W_out, 1, 1)` block.
 #

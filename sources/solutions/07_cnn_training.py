@@ -30,11 +30,11 @@ rng = seed_everything(0)
 # %% [markdown]
 # ### Task 7.1 — the input gradient $\partial L/\partial x$, with channels and stride (3 points)
 #
-# With $(p, q)$ an output position and $(i, j)$ an offset inside the filter, the forward pass computes
+# With $(i, j)$ an output position and $(u, v)$ an offset inside the filter, the forward pass computes
 #
-# $$\text{out}[n, f, p, q] = \sum_{c, i, j} x_\text{padded}[n, c,\; pS + i,\; qS + j]\, W[f, c, i, j] + b[f].$$
+# $$\text{out}[n, f, i, j] = \sum_{c, u, v} x_\text{padded}[n, c,\; iS + u,\; jS + v]\, W[f, c, u, v] + b[f].$$
 #
-# Lesson 07 derived $\partial L/\partial x$ for one channel and stride 1 (and computed it with im2col and col2im). Do it for the general layer: every output position $(p, q)$ of every filter sends $\text{dout}[n, f, p, q] \cdot W[f, c, i, j]$ back to the input pixel it multiplied, and a pixel that sits in several patches collects the sum. Write `conv_input_gradient(dout, W, x_shape, stride=1, pad=0)` for `dout: (N, F, H_out, W_out)`, `W: (F, C, FH, FW)` and the forward input's shape `x_shape = (N, C, H, W)` that returns `dx: (N, C, H, W)`. Accumulate on the padded input, then cut the padding off (its zeros are not inputs). With a stride, some pixels may be in no patch at all: their gradient is 0.
+# Lesson 07 derived $\partial L/\partial x$ for one channel and stride 1 (and computed it with im2col and col2im). Do it for the general layer: every output position $(i, j)$ of every filter sends $\text{dout}[n, f, i, j] \cdot W[f, c, u, v]$ back to the input pixel it multiplied, and a pixel that sits in several patches collects the sum. Write `conv_input_gradient(dout, W, x_shape, stride=1, pad=0)` for `dout: (N, F, H_out, W_out)`, `W: (F, C, FH, FW)` and the forward input's shape `x_shape = (N, C, H, W)` that returns `dx: (N, C, H, W)`. Accumulate on the padded input, then cut the padding off (its zeros are not inputs). With a stride, some pixels may be in no patch at all: their gradient is 0.
 #
 # *Hint:* lesson 07, section 2 (the formula for $\partial L/\partial x$ and the count of patches per pixel). Either loop over the output positions, or, as the lesson's im2col does, over the filter offsets with strided slices; sum over the filters `f` with `np.einsum` or `np.tensordot`.
 #
@@ -44,17 +44,17 @@ rng = seed_everything(0)
 # %% dlcourse={"points": 3, "task": "7.1"}
 def conv_input_gradient(dout, W, x_shape, stride=1, pad=0):
     """dL/dx. dout: (N, F, H_out, W_out), W: (F, C, FH, FW); returns dx of shape x_shape."""
-    # Hint: dx_padded[patch of (p, q)] += (dout at (p, q), summed over f with W).
+    # Hint: dx_padded[patch of (i, j)] += (dout at (i, j), summed over f with W).
     ### BEGIN SOLUTION
     n, c, h, w = x_shape
     _, _, fh, fw = W.shape
     h_out, w_out = dout.shape[2:]
     dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
-    for i in range(fh):
-        for j in range(fw):
-            rows = slice(i, i + stride * (h_out - 1) + 1, stride)
-            cols = slice(j, j + stride * (w_out - 1) + 1, stride)
-            dx[:, :, rows, cols] += np.einsum("nfpq,fc->ncpq", dout, W[:, :, i, j])
+    for u in range(fh):
+        for v in range(fw):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            dx[:, :, rows, cols] += np.einsum("nfpq,fc->ncpq", dout, W[:, :, u, v])
     return dx[:, :, pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
@@ -86,12 +86,12 @@ def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
     dx = np.zeros_like(x)
     n, c, h_out, w_out = dout.shape
     n_idx, c_idx = np.indices((n, c))
-    for p in range(h_out):
-        for q in range(w_out):
-            window = x[:, :, p * stride : p * stride + pool_h, q * stride : q * stride + pool_w]
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
             first = window.reshape(n, c, -1).argmax(axis=2)  # (N, C) flat index of the maximum
-            i, j = np.unravel_index(first, (pool_h, pool_w))
-            dx[n_idx, c_idx, p * stride + i, q * stride + j] += dout[:, :, p, q]
+            u, v = np.unravel_index(first, (pool_h, pool_w))
+            dx[n_idx, c_idx, i * stride + u, j * stride + v] += dout[:, :, i, j]
     return dx
     ### END SOLUTION
 
@@ -131,7 +131,7 @@ check("7.3", bias_relu_backward)
 # %% [markdown]
 # ### Task 7.4 — col2im for one channel (2 points)
 #
-# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `p * W_out + q` for output position `(p, q)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
+# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `i * W_out + j` for output position `(i, j)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
 #
 # *Hint:* lesson 07, section 2 (col2im, and how many patches contain each pixel). Your `im2col_single` of assignment 06 visits the patches in the same order.
 #
@@ -147,10 +147,10 @@ def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
     h_out = (h + 2 * pad - fh) // stride + 1
     w_out = (w + 2 * pad - fw) // stride + 1
     padded = np.zeros((h + 2 * pad, w + 2 * pad))
-    for p in range(h_out):
-        for q in range(w_out):
-            patch = cols[p * w_out + q].reshape(fh, fw)
-            padded[p * stride : p * stride + fh, q * stride : q * stride + fw] += patch
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = cols[i * w_out + j].reshape(fh, fw)
+            padded[i * stride : i * stride + fh, j * stride : j * stride + fw] += patch
     return padded[pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
