@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
+from checker_testing import assert_not_implemented, assert_passes, failed, model_answers, stub
 
 from dlcourse.checks import check
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/03_xor.ipynb.
+# The model answers of solutions/03_xor.ipynb, loaded from the notebook.
 
-
-def sigmoid(x):
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
-
-
-def sigmoid_grad(x):
-    s = sigmoid(x)
-    return s * (1 - s)
-
-
-def softmax(a):
-    e = np.exp(a - a.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def predict_deep(x, params):
-    layers = len(params) // 2
-    z = x
-    for layer in range(1, layers):
-        z = sigmoid(z @ params[f"W{layer}"] + params[f"b{layer}"])
-    return softmax(z @ params[f"W{layers}"] + params[f"b{layers}"])
+ANSWERS = model_answers("03_xor")
+sigmoid = ANSWERS["sigmoid"]
+sigmoid_grad = ANSWERS["sigmoid_grad"]
+softmax = ANSWERS["softmax"]
+predict_deep = ANSWERS["predict_deep"]
+gradients = ANSWERS["gradients"]
 
 
 def deep(hidden=sigmoid, output=softmax, stop=0):
@@ -48,14 +32,6 @@ def deep(hidden=sigmoid, output=softmax, stop=0):
         return z
 
     return forward
-
-
-def gradients(x, t, params):
-    z1 = sigmoid(x @ params["W1"] + params["b1"])
-    y = softmax(z1 @ params["W2"] + params["b2"])
-    da2 = (y - t) / len(x)
-    da1 = (da2 @ params["W2"].T) * z1 * (1 - z1)
-    return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
 
 
 # ----------------------------------------------------------------------------- pass / stub

@@ -4,71 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from checker_testing import Stub, assert_not_implemented, assert_passes, failed
+from checker_testing import Stub, assert_not_implemented, assert_passes, failed, model_answers
 
 from dlcourse.checks import check
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/05_functionization.ipynb.
+# The model answers of solutions/05_functionization.ipynb, loaded from the notebook.
 
-
-class Dense:
-    def __init__(self, W, b):
-        self.params = {"W": W, "b": b}
-        self.grads = {}
-        self.x = None
-        self.x_shape = None
-
-    def forward(self, x):
-        self.x_shape = x.shape
-        self.x = x.reshape(len(x), -1)
-        return self.x @ self.params["W"] + self.params["b"]
-
-    def backward(self, dout):
-        self.grads["W"] = self.x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
-        return (dout @ self.params["W"].T).reshape(self.x_shape)
-
-
-class LeakyReLU:
-    def __init__(self, alpha=0.01):
-        self.alpha = alpha
-        self.slope = None
-
-    def forward(self, x):
-        self.slope = np.where(x > 0, 1.0, self.alpha)
-        return x * self.slope
-
-    def backward(self, dout):
-        return dout * self.slope
-
-
-class Sigmoid:
-    def __init__(self):
-        self.out = None
-
-    def forward(self, x):
-        self.out = 1 / (1 + np.exp(-np.clip(x, -500, 500)))
-        return self.out
-
-    def backward(self, dout):
-        return dout * self.out * (1 - self.out)
-
-
-class SoftmaxWithLoss:
-    def __init__(self):
-        self.y = None
-        self.t = None
-
-    def forward(self, x, t):
-        shifted = x - x.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        self.y = e / e.sum(axis=1, keepdims=True)
-        self.t = t if t.ndim == 2 else np.eye(x.shape[1])[t]
-        return -np.sum(self.t * np.log(self.y + 1e-7)) / x.shape[0]
-
-    def backward(self, dout=1.0):
-        return dout * (self.y - self.t) / self.y.shape[0]
+ANSWERS = model_answers("05_functionization")
+Dense = ANSWERS["Dense"]
+LeakyReLU = ANSWERS["LeakyReLU"]
+Sigmoid = ANSWERS["Sigmoid"]
+SoftmaxWithLoss = ANSWERS["SoftmaxWithLoss"]
 
 
 def accumulated_gradients(layers, loss_layer, x, t, micro_batch, combine="share"):

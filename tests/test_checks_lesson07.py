@@ -6,27 +6,20 @@ import time
 
 import numpy as np
 import pytest
-from checker_testing import assert_not_implemented, assert_passes, failed, stub
+from checker_testing import assert_not_implemented, assert_passes, failed, model_answers, stub
 
 from dlcourse.checks import lesson07
 from dlcourse.convnets import simple_convnet
 from dlcourse.optimizers import Adam
 
 # ----------------------------------------------------------------------------- references
-# The same code as in solutions/07_cnn_training.ipynb.
+# The model answers of solutions/07_cnn_training.ipynb, loaded from the notebook.
 
-
-def conv_input_gradient(dout, W, x_shape, stride=1, pad=0):
-    n, c, h, w = x_shape
-    _, _, fh, fw = W.shape
-    h_out, w_out = dout.shape[2:]
-    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
-    for i in range(fh):
-        for j in range(fw):
-            rows = slice(i, i + stride * (h_out - 1) + 1, stride)
-            cols = slice(j, j + stride * (w_out - 1) + 1, stride)
-            dx[:, :, rows, cols] += np.einsum("nfpq,fc->ncpq", dout, W[:, :, i, j])
-    return dx[:, :, pad : pad + h, pad : pad + w]
+ANSWERS = model_answers("07_cnn_training")
+conv_input_gradient = ANSWERS["conv_input_gradient"]
+max_pool_backward = ANSWERS["max_pool_backward"]
+bias_relu_backward = ANSWERS["bias_relu_backward"]
+col2im_single = ANSWERS["col2im_single"]
 
 
 def input_gradient_by_positions(dout, W, x_shape, stride=1, pad=0, add=True):
@@ -44,36 +37,6 @@ def input_gradient_by_positions(dout, W, x_shape, stride=1, pad=0, add=True):
             else:
                 dx[:, :, rows, cols] = patch
     return dx[:, :, pad : pad + h, pad : pad + w]
-
-
-def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
-    dx = np.zeros_like(x)
-    n, c, h_out, w_out = dout.shape
-    rows, cols = np.indices((n, c))
-    for a in range(h_out):
-        for b in range(w_out):
-            window = x[:, :, a * stride : a * stride + pool_h, b * stride : b * stride + pool_w]
-            first = window.reshape(n, c, -1).argmax(axis=2)
-            i, j = np.unravel_index(first, (pool_h, pool_w))
-            dx[rows, cols, a * stride + i, b * stride + j] += dout[:, :, a, b]
-    return dx
-
-
-def bias_relu_backward(dout, z):
-    dz = dout * (z > 0)
-    return dz, dz.sum(axis=(0, 2, 3))
-
-
-def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
-    h, w = shape
-    h_out = (h + 2 * pad - fh) // stride + 1
-    w_out = (w + 2 * pad - fw) // stride + 1
-    padded = np.zeros((h + 2 * pad, w + 2 * pad))
-    for a in range(h_out):
-        for b in range(w_out):
-            patch = cols[a * w_out + b].reshape(fh, fw)
-            padded[a * stride : a * stride + fh, b * stride : b * stride + fw] += patch
-    return padded[pad : pad + h, pad : pad + w]
 
 
 # ----------------------------------------------------------------------------- pass / stub
