@@ -264,9 +264,15 @@ left.plot(*fixed_path.T, ".-", ms=2, lw=1, color=colors[0], label="fixed lr = 0.
 left.plot(*bt_path.T, ".-", ms=3, lw=1, color=colors[3], label="backtracking from lr0 = 1")
 left.plot(*fixed_path[0], "o", color=colors[1], label="start (−1, 1.5)")
 left.plot(1, 1, "*", ms=14, color=colors[2], label="minimum (1, 1)")
-left.set(xlabel="$x_0$", ylabel="$x_1$", title="Both reach the valley floor; backtracking in longer steps")
+left.set(
+    xlabel="$x_0$",
+    ylabel="$x_1$",
+    title="Both reach the valley floor; backtracking in longer steps",
+)
 left.legend(loc="upper right", fontsize=8)
-right.semilogy(np.arange(1, len(bt_lrs) + 1), bt_lrs, ".", ms=3, color=colors[3], label="backtracking")
+right.semilogy(
+    np.arange(1, len(bt_lrs) + 1), bt_lrs, ".", ms=3, color=colors[3], label="backtracking"
+)
 right.axhline(0.01, color=colors[0], lw=1.5, label="fixed lr = 0.01")
 right.set(
     xlabel="step k",
@@ -278,7 +284,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# *Figure: left, contour lines of the Rosenbrock function, a banana-shaped valley, with the fixed-lr path (blue) and the backtracking path (red-orange) from $(-1, 1.5)$; both drop to the valley floor and follow it to the minimum at $(1, 1)$ (star), backtracking in fewer, longer steps. Right, the learning rate of every backtracking step on a log scale: each is $2^{-m}$, chosen afresh at every step: larger where the floor runs straight, smaller where it bends, never one value for the whole run (compare them with the fixed 0.01, the blue line).*
+# *Figure: left, contour lines of the Rosenbrock function, a banana-shaped valley, with the fixed-lr path (blue) and the backtracking path (red-orange) from $(-1, 1.5)$; both drop to the valley floor and follow it to the minimum at $(1, 1)$ (star), backtracking in fewer, longer steps. Right, the learning rate of every backtracking step on a log scale: each is $2^{-m}$, chosen afresh at every step, never one value for the whole run; most lie above the fixed 0.01 (blue line), a few below it.*
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "1.4"}
 # ### Task 1.4 — why $h \approx 10^{-4}$? (1 point, written)

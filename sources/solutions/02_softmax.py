@@ -55,6 +55,7 @@ def log_softmax(x):
 # %% dlcourse={"check": "2.1"}
 check("2.1", log_softmax)
 
+
 # %% [markdown]
 # The rest of the assignment uses probabilities; they are one `np.exp` away:
 
@@ -118,6 +119,7 @@ guarded = -np.log(np.maximum(softmax(a_wrong)[0, 0], 1e-7))
 print("guarded, lesson 02:", round(float(guarded), 2))
 print("exact, from scores:", round(cross_entropy_from_scores(a_wrong, np.array([0])), 2))
 
+
 # %% [markdown]
 # ### Task 2.3 — the gradient of softmax + cross-entropy (2 points)
 #
@@ -144,10 +146,8 @@ def softmax_cross_entropy_gradient(a, t):
 # %% dlcourse={"check": "2.3"}
 check("2.3", softmax_cross_entropy_gradient)
 
-
 # %% [markdown]
 # Your gradient against a numerical one: `dlcourse.gradients.numerical_gradient(f, x)` computes the central differences of lesson 01 (Task 1.2), in float64, each score perturbed in place and restored:
-
 
 # %%
 # NBVAL_CHECK_OUTPUT
