@@ -426,10 +426,16 @@ def _counted(func: Callable, limit: int, text: str) -> Callable:
     return counted
 
 
-def _descend(descend_backtracking: Callable, problem: _Descent, grad: Callable) -> object:
-    """Call the learner's function on ``problem`` with ``grad``, counting the calls of f."""
+def _descend(descend_backtracking: Callable, problem: _Descent, grad_calls: list[int]) -> object:
+    """Call the learner's function on ``problem``, stopping it after too many calls of f and
+    counting the calls of grad in ``grad_calls[0]`` (one per step)."""
     limit = 100 * (problem.used_steps + 1)  # the model answer needs at most ~45 per step
     f = _counted(problem.f, limit, problem.text)
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        grad_calls[0] += 1
+        return problem.grad(x)
+
     keywords = {} if problem.lr0 is None else {"lr0": problem.lr0, "steps": problem.steps}
     return call_keeping(
         descend_backtracking, f, grad, problem.x0, example="x = x - lr * g", **keywords
@@ -607,20 +613,29 @@ def _check_steps(problem: _Descent, path: np.ndarray, lrs: np.ndarray) -> None:
                 raise _lr_failure(problem, path, lrs, detail)
 
 
-def _raised_value_error(problem: _Descent, err: ValueError) -> CheckFailed:
-    """The failure when the learner's function raises ValueError on a right gradient."""
+def _raised_value_error(problem: _Descent, err: ValueError, step: int) -> CheckFailed:
+    """The failure when the learner's function raises ValueError at ``step`` (counted from
+    0) on a problem whose gradient is right."""
+    stuck = {name for name in ("whole", "norm") if _stuck_step(problem, name) == step}
     if "matmul" in str(err) or "aligned" in str(err):
         hint = (
             "‖g‖² is the sum of the squares of *all* elements of g; for a matrix-shaped x, "
             "g @ g is a matrix product: use np.sum(g ** 2)"
         )
-    elif _gets_stuck(problem, "whole"):
+    elif stuck == {"whole", "norm"}:
+        hint = (
+            "The gradient of this f is right. A test that asks for more than ½·lr·‖g‖² gets "
+            "stuck like this: with ‖g‖ instead of ‖g‖² (once ‖g‖ < 1), or without the ½ (a "
+            "curved f never delivers the whole first-order decrease). Ask for ½·lr·‖g‖², with "
+            "‖g‖² the sum of the squares of all elements of g"
+        )
+    elif stuck == {"whole"}:
         hint = (
             "The gradient of this f is right. A test f(x − lr·g) ≤ f(x) − lr·‖g‖², without the "
             "½, gets stuck like this: it asks for the whole first-order decrease, which a curved "
             "f never delivers. Ask for half of it, ½·lr·‖g‖²"
         )
-    elif _gets_stuck(problem, "norm"):
+    elif stuck == {"norm"}:
         hint = (
             "The gradient of this f is right. A test with ‖g‖ instead of ‖g‖² gets stuck like "
             "this: once ‖g‖ < 1, ½·lr·‖g‖ asks for a larger decrease than any step can give. "
@@ -635,15 +650,15 @@ def _raised_value_error(problem: _Descent, err: ValueError) -> CheckFailed:
     return CheckFailed(f"{problem.text} raised ValueError: {err}. {hint}")
 
 
-def _gets_stuck(problem: _Descent, condition: str) -> bool:
-    """Whether a descent that chooses lr by ``condition`` finds no lr at some step."""
+def _stuck_step(problem: _Descent, condition: str) -> int | None:
+    """The step at which a descent choosing lr by ``condition`` finds no lr (None: never)."""
     x = np.array(problem.x0, dtype=np.float64)
-    for _ in range(problem.used_steps):
+    for step in range(problem.used_steps):
         lr = _first_lr(problem, x, problem.used_lr0, condition)
         if lr == 0.0:
-            return True
+            return step
         x = x - lr * np.asarray(problem.grad(x), np.float64)
-    return False
+    return None
 
 
 def _check_wrong_gradient(descend_backtracking: Callable) -> None:
@@ -659,7 +674,7 @@ def _check_wrong_gradient(descend_backtracking: Callable) -> None:
         5,
     )
     try:
-        result = _descend(descend_backtracking, problem, problem.grad)
+        result = _descend(descend_backtracking, problem, [0])
     except ValueError:
         return
     smallest = ""
@@ -679,10 +694,11 @@ def check_descend_backtracking(descend_backtracking: Callable) -> None:
     """Task 1.3: each step halves lr from lr0 until f(x − lr·g) ≤ f(x) − ½·lr·‖g‖², then
     x ← x − lr·g; returns (path (steps + 1, *x0.shape), lrs (steps,)); ValueError uphill."""
     for problem in _descent_problems():
+        grad_calls = [0]
         try:
-            result = _descend(descend_backtracking, problem, problem.grad)
+            result = _descend(descend_backtracking, problem, grad_calls)
         except ValueError as err:
-            raise _raised_value_error(problem, err) from None
+            raise _raised_value_error(problem, err, grad_calls[0] - 1) from None
         path, lrs = _path_and_lrs(problem, result)
         steps, x0 = problem.used_steps, problem.x0
         if steps > 1 and np.all(path == path[-1]) and not np.array_equal(path[-1], x0):
