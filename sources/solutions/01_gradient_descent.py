@@ -134,7 +134,7 @@ print("W exactly restored:", np.array_equal(params["W"], W_saved))
 #
 # $$f(x - \text{lr} \cdot g) \le f(x) - \tfrac12\, \text{lr}\, \lVert g \rVert^2 .$$
 #
-# Why $\tfrac12\, \text{lr}\, \lVert g \rVert^2$? To first order, a step $-\text{lr} \cdot g$ lowers $f$ by the slope along $g$ times the step, $\text{lr}\, \lVert g \rVert^2$, which is what a perfectly straight $f$ would deliver; asking for half of it accepts every step that keeps at least half its promise, and rejects the steps that overshoot into the far side of a valley, which keep less of it or none at all. (Asking only for $f$ to go down, by however little, lets the steps bounce from wall to wall for ever.)
+# Why $\tfrac12\, \text{lr}\, \lVert g \rVert^2$? To first order, the step $-\text{lr} \cdot g$ lowers $f$ by $\text{lr}\, \lVert g \rVert^2$ (the slope along $g$ times the length of the step), all that a straight-line $f$ could give. Asking for half of that accepts every step that keeps at least half of this promise and rejects the steps that overshoot into the far side of a valley, where $f$ falls by less or even rises.
 #
 # Write `descend_backtracking(f, grad, x0, lr0=1.0, steps=50)` for a function `f` that returns one number and its gradient `grad`, which returns an array shaped like `x`. At each of the `steps` steps:
 #
