@@ -300,6 +300,23 @@ def test_halving_before_the_first_try_is_named():
     assert "try lr = lr0 first" in failed("1.3", wrong)
 
 
+def test_ignored_lr0_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        return backtracking(f, grad, x0, 1.0, steps, cap=1e-12)
+
+    message = failed("1.3", wrong)
+    assert "is not lr0 halved a whole number of times (lr0 = 0.7" in message
+    assert "start every step from the lr0 passed in, not from 1" in message
+
+
+def test_lrs_with_one_entry_too_many_are_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path, lrs = descend_backtracking(f, grad, x0, lr0, steps)
+        return path, np.concatenate([[lr0], lrs])
+
+    assert "should return lrs of shape (20,)" in failed("1.3", wrong)
+
+
 def test_aliased_path_is_named():
     def wrong(f, grad, x0, lr0=1.0, steps=50):
         x = np.array(x0, dtype=np.float64)

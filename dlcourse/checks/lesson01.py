@@ -361,12 +361,12 @@ def _descent_problems() -> list[_Descent]:
     angle = rng.uniform(0.3, 1.2)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     A = rotation @ np.diag([1.0, 40.0]) @ rotation.T  # curvatures 1 and 40: ill-conditioned
-    b = rng.normal(size=2)
+    u = rng.normal(size=2)
     problems.append(
         _Descent(
-            "the ill-conditioned quadratic f(x) = ½·xᵀAx − bᵀx (curvatures 1 and 40)",
-            lambda x: float(0.5 * x @ A @ x - b @ x),
-            lambda x: A @ x - b,
+            "the ill-conditioned quadratic f(x) = ½·xᵀAx − uᵀx (curvatures 1 and 40)",
+            lambda x: float(0.5 * x @ A @ x - u @ x),
+            lambda x: A @ x - u,
             rng.uniform(-2, 2, size=2),
             1.0,
             25,
@@ -567,7 +567,11 @@ def _check_lr_values(problem: _Descent, lrs: np.ndarray) -> None:
         if np.isfinite(halvings) and abs(halvings - round(halvings)) < 1e-9:
             continue
         default = " (the default lr0 is 1.0)" if problem.lr0 is None else ""
-        hint = "; every step starts at lr0 and only halves it" if lr > lr0 else ""
+        hint = ""
+        if lr > lr0:
+            hint = "; every step starts at lr0 and only halves it"
+        elif lr0 != 1.0 and 0 < lr < 1 and float(np.log2(lr)).is_integer():
+            hint = "; that is 1 halved: start every step from the lr0 passed in, not from 1"
         raise CheckFailed(
             f"{problem.text}: lrs[{k}] = {lr:.6g} is not lr0 halved a whole number of times "
             f"(lr0 = {lr0:g}{default}, then {lr0 / 2:g}, {lr0 / 4:g}, …){hint}"
