@@ -12,7 +12,7 @@ from checker_testing import assert_not_implemented, assert_passes, failed, model
 ANSWERS = model_answers("01_gradient_descent")
 numerical_diff5 = ANSWERS["numerical_diff5"]
 numerical_gradients = ANSWERS["numerical_gradients"]
-gradient_descent = ANSWERS["gradient_descent"]
+descend_backtracking = ANSWERS["descend_backtracking"]
 
 
 # ----------------------------------------------------------------------------- pass / stub
@@ -20,7 +20,7 @@ gradient_descent = ANSWERS["gradient_descent"]
 
 @pytest.mark.parametrize(
     ("task", "func"),
-    [("1.1", numerical_diff5), ("1.2", numerical_gradients), ("1.3", gradient_descent)],
+    [("1.1", numerical_diff5), ("1.2", numerical_gradients), ("1.3", descend_backtracking)],
 )
 def test_reference_solution_passes(task, func):
     assert_passes(task, func)
@@ -223,54 +223,239 @@ def test_gradients_through_lesson_01s_function_pass():
 # ----------------------------------------------------------------------------- 1.3
 
 
-def test_path_without_start_is_named():
-    def wrong(grad, x0, lr, steps):
-        return gradient_descent(grad, x0, lr, steps)[1:]
+def backtracking(f, grad, x0, lr0=1.0, steps=50, *, accept=None, start=None, cap=None):
+    """A backtracking descent with one part swapped: the condition ``accept(new, fx, lr, gg)``,
+    the first lr of each step ``start(lr0, last_lr)``, a smallest lr ``cap`` (None: none)."""
+    accept = accept or (lambda new, fx, lr, gg: new <= fx - 0.5 * lr * gg)
+    start = start or (lambda lr0, last: lr0)
+    x = np.array(x0, dtype=np.float64)
+    path, lrs, lr = [x], [], lr0
+    for _ in range(steps):
+        g = grad(x)
+        fx, gg = f(x), np.sum(g**2)
+        lr = start(lr0, lr)
+        while not accept(f(x - lr * g), fx, lr, gg):
+            lr /= 2
+            if cap is not None and lr < cap:
+                raise ValueError("the direction is not downhill")
+        x = x - lr * g
+        path.append(x)
+        lrs.append(lr)
+    return np.array(path), np.array(lrs)
+
+
+def test_fixed_learning_rate_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path = [np.array(x0, dtype=np.float64)]
+        for _ in range(steps):
+            path.append(path[-1] - lr0 * grad(path[-1]))
+        return np.array(path), np.full(steps, lr0)
+
+    message = failed("1.3", wrong)
+    assert "every step used lr = lr0 = 1, which overshoots here" in message
+    assert "A fixed lr is what the task replaces" in message
+
+
+def test_learning_rate_carried_over_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        return backtracking(f, grad, x0, lr0, steps, start=lambda lr0, last: last, cap=1e-12)
+
+    message = failed("1.3", wrong)
+    assert "already satisfies the condition" in message
+    assert "Your lrs never grow back" in message
+
+
+def test_plain_decrease_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        plain = lambda new, fx, lr, gg: new <= fx  # noqa: E731
+        return backtracking(f, grad, x0, lr0, steps, accept=plain, cap=1e-12)
+
+    message = failed("1.3", wrong)
+    assert "the condition asks for at most f(x) − ½·lr·‖g‖²" in message
+    assert "plain decrease" in message
+
+
+def test_norm_instead_of_squared_norm_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        norm = lambda new, fx, lr, gg: new <= fx - 0.5 * lr * np.sqrt(gg)  # noqa: E731
+        return backtracking(f, grad, x0, lr0, steps, accept=norm, cap=1e-12)
+
+    message = failed("1.3", wrong)  # it gets stuck near the minimum, where ‖g‖ < 1
+    assert "raised ValueError: the direction is not downhill" in message
+    assert "‖g‖ instead of ‖g‖²" in message and "gets stuck like this" in message
+
+
+def test_condition_without_the_half_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        whole = lambda new, fx, lr, gg: new <= fx - lr * gg  # noqa: E731
+        return backtracking(f, grad, x0, lr0, steps, accept=whole, cap=1e-12)
+
+    assert "without the ½" in failed("1.3", wrong)
+
+
+def test_halving_before_the_first_try_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        return backtracking(f, grad, x0, lr0, steps, start=lambda lr0, last: lr0 / 2, cap=1e-12)
+
+    assert "try lr = lr0 first" in failed("1.3", wrong)
+
+
+def test_ignored_lr0_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        return backtracking(f, grad, x0, 1.0, steps, cap=1e-12)
+
+    message = failed("1.3", wrong)
+    assert "is not lr0 halved a whole number of times (lr0 = 0.7" in message
+    assert "start every step from the lr0 passed in, not from 1" in message
+
+
+def test_lrs_with_one_entry_too_many_are_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path, lrs = descend_backtracking(f, grad, x0, lr0, steps)
+        return path, np.concatenate([[lr0], lrs])
+
+    assert "should return lrs of shape (20,)" in failed("1.3", wrong)
+
+
+def test_aliased_path_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        x = np.array(x0, dtype=np.float64)
+        path, lrs = [x], []
+        for _ in range(steps):
+            g = grad(x)
+            lr = lr0
+            while f(x - lr * g) > f(x) - 0.5 * lr * np.sum(g**2):
+                lr /= 2
+            x -= lr * g
+            path.append(x)
+            lrs.append(lr)
+        return np.array(path), np.array(lrs)
+
+    assert "every row of the path equals the last one" in failed("1.3", wrong)
+
+
+def test_path_without_x0_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path, lrs = descend_backtracking(f, grad, x0, lr0, steps)
+        return path[1:], lrs
 
     assert "one row too few" in failed("1.3", wrong)
 
 
-def test_aliased_path_is_named():
-    def wrong(grad, x0, lr, steps):
-        x = np.array(x0, dtype=np.float64)
-        path = [x]
-        for _ in range(steps):
-            x -= lr * grad(x)
-            path.append(x)
-        return np.array(path)
-
-    assert "every point of the path equals the last one" in failed("1.3", wrong)
-
-
-def test_gradient_ascent_is_named():
-    def wrong(grad, x0, lr, steps):
-        return gradient_descent(lambda v: -grad(v), x0, lr, steps)
+def test_uphill_step_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path, lrs = descend_backtracking(f, grad, x0, lr0, steps)
+        steps_back = path[:-1] + lrs.reshape(-1, *[1] * (path.ndim - 1)) * np.array(
+            [grad(x) for x in path[:-1]]
+        )
+        return np.concatenate([path[:1], steps_back]), lrs
 
     assert "walks uphill" in failed("1.3", wrong)
 
 
 def test_changing_x0_in_place_is_caught():
-    def wrong(grad, x0, lr, steps):
-        path = [x0.copy()]
-        for _ in range(steps):
-            x0 -= lr * grad(x0)
-            path.append(x0.copy())
-        return np.array(path)
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        path, lrs = descend_backtracking(f, grad, x0, lr0, steps)
+        x0 -= lr0 * grad(x0)
+        return path, lrs
 
     message = failed("1.3", wrong)
     assert "changed `x0` in place" in message
-    assert "x = x - lr * grad(x)" in message  # an example from gradient descent, not softmax
+    assert "x = x - lr * g" in message
 
 
-def test_only_last_point_is_named():
-    def wrong(grad, x0, lr, steps):
-        return gradient_descent(grad, x0, lr, steps)[-1]
+def test_only_the_path_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        return descend_backtracking(f, grad, x0, lr0, steps)[0]
 
-    assert "return every point of the path" in failed("1.3", wrong)
+    assert "should return two arrays, (path, lrs), but returned ndarray" in failed("1.3", wrong)
 
 
-def test_wrong_learning_rate_use_names_the_point():
-    def wrong(grad, x0, lr, steps):
-        return gradient_descent(grad, x0, lr / 2, steps)
+def test_wrong_default_steps_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=100):
+        return descend_backtracking(f, grad, x0, lr0, steps)
 
-    assert "point 1 of the path" in failed("1.3", wrong)
+    assert "(the default steps is 50)" in failed("1.3", wrong)
+
+
+def test_no_value_error_on_a_wrong_gradient_is_named():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):  # stops only when the floats stop changing
+        return backtracking(f, grad, x0, lr0, steps)
+
+    message = failed("1.3", wrong)
+    assert "instead of raising ValueError" in message
+    assert "its smallest lr was" in message
+
+
+def test_endless_loop_on_a_wrong_gradient_is_stopped():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):  # a strict < never holds once lr is 0
+        strict = lambda new, fx, lr, gg: new < fx - 0.5 * lr * gg  # noqa: E731
+        return backtracking(f, grad, x0, lr0, steps, accept=strict)
+
+    assert "your loop did not stop" in failed("1.3", wrong)
+
+
+def test_g_at_g_on_a_matrix_is_explained():
+    def wrong(f, grad, x0, lr0=1.0, steps=50):
+        at = lambda new, fx, lr, gg: new <= fx - 0.5 * lr * gg  # noqa: E731
+        x = np.array(x0, dtype=np.float64)
+        path, lrs = [x], []
+        for _ in range(steps):
+            g = grad(x)
+            lr = lr0
+            while not at(f(x - lr * g), f(x), lr, g @ g):
+                lr /= 2
+            x = x - lr * g
+            path.append(x)
+            lrs.append(lr)
+        return np.array(path), np.array(lrs)
+
+    assert "g @ g is a matrix product" in failed("1.3", wrong)
+
+
+@pytest.mark.parametrize(
+    "squared_norm",
+    [
+        lambda g: np.sum(g**2),
+        lambda g: np.linalg.norm(g) ** 2,
+        lambda g: float(np.vdot(g, g)),
+        lambda g: g.ravel() @ g.ravel(),
+    ],
+)
+def test_other_ways_of_writing_the_squared_norm_pass(squared_norm):
+    def variant(f, grad, x0, lr0=1.0, steps=50):
+        x = np.array(x0, dtype=np.float64)
+        path, lrs = [x.copy()], []
+        for _ in range(steps):
+            g = grad(x)
+            lr = lr0
+            while f(x) - f(x - lr * g) < lr * squared_norm(g) / 2:  # the other way round
+                lr = lr * 0.5
+                if lr < 1e-12:
+                    raise ValueError("not downhill")
+            x = x - lr * g
+            path.append(x.copy())
+            lrs.append(lr)
+        return np.stack(path), lrs  # lrs as a list
+
+    assert_passes("1.3", variant)
+
+
+def test_preallocated_path_with_halving_count_passes():
+    def variant(f, grad, x0, lr0=1.0, steps=50):
+        path = np.empty((steps + 1, *np.shape(x0)))
+        path[0] = x0
+        lrs = np.empty(steps)
+        for k in range(steps):
+            g = grad(path[k])
+            for m in range(40):  # lr0 * 0.5**40 < 1e-12
+                lr = lr0 * 0.5**m
+                if f(path[k] - lr * g) <= f(path[k]) - 0.5 * lr * np.sum(g * g):
+                    break
+            else:
+                raise ValueError("the direction is not downhill")
+            lrs[k] = lr
+            path[k + 1] = path[k] - lr * g
+        return path, lrs
+
+    assert_passes("1.3", variant)

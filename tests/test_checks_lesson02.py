@@ -14,7 +14,7 @@ from dlcourse.checks import check
 ANSWERS = model_answers("02_softmax")
 log_softmax = ANSWERS["log_softmax"]
 softmax = ANSWERS["softmax"]
-cross_entropy = ANSWERS["cross_entropy"]
+cross_entropy_from_scores = ANSWERS["cross_entropy_from_scores"]
 softmax_cross_entropy_gradient = ANSWERS["softmax_cross_entropy_gradient"]
 train_step = ANSWERS["train_step"]
 
@@ -30,7 +30,7 @@ def as_one_hot(t, num_classes):
     ("task", "func"),
     [
         ("2.1", log_softmax),
-        ("2.2", cross_entropy),
+        ("2.2", cross_entropy_from_scores),
         ("2.3", softmax_cross_entropy_gradient),
         ("2.4", train_step),
     ],
@@ -45,10 +45,10 @@ def test_stub_fails_as_not_implemented(task):
 
 
 def test_package_log_softmax_and_cross_entropy_earn_nothing():  # issue 11 §5
-    from dlcourse.functions import cross_entropy as package_cross_entropy
     from dlcourse.functions import log_softmax as package_log_softmax
+    from dlcourse.layers import SoftmaxCrossEntropy
 
-    for task, func in (("2.1", package_log_softmax), ("2.2", package_cross_entropy)):
+    for task, func in (("2.1", package_log_softmax), ("2.2", SoftmaxCrossEntropy().forward)):
         result = check(task, func, verbose=False)
         assert not result.passed and "from the dlcourse package" in result.message
 
@@ -115,44 +115,133 @@ def test_log_softmax_that_changes_its_input_is_caught():
 # ----------------------------------------------------------------------------- 2.2
 
 
+def guarded_cross_entropy(a, t):
+    """Lesson 02's loss: probabilities first, then log max(y, 1e-7)."""
+    y = softmax(a)
+    t = as_one_hot(t, a.shape[1])
+    return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / a.shape[0])
+
+
+def test_guarded_loss_is_named_as_capped():
+    message = failed("2.2", guarded_cross_entropy)
+    assert "800 below the others" in message
+    assert "lesson 02's guarded loss" in message and "caps the cost of a sample" in message
+
+
+def test_guard_added_to_the_probability_is_named():
+    def wrong(a, t):
+        y = softmax(a)[np.arange(a.shape[0]), as_one_hot(t, a.shape[1]).argmax(axis=1)]
+        return float(-np.log(y + 1e-7).mean())
+
+    assert "that is lesson 02's guarded log of the probabilities" in failed("2.2", wrong)
+
+
+def test_log_of_softmax_in_the_loss_is_named():
+    def wrong(a, t):
+        with np.errstate(divide="ignore"):
+            logp = np.log(softmax(a))
+        return float(-np.sum(as_one_hot(t, a.shape[1]) * logp) / a.shape[0])
+
+    message = failed("2.2", wrong)
+    assert "returned inf" in message
+    assert "what np.log(softmax(a)) gives" in message
+
+
 def test_summed_loss_is_named():
-    def wrong(y, t):
-        return cross_entropy(y, t) * y.shape[0]
+    def wrong(a, t):
+        return cross_entropy_from_scores(a, t) * a.shape[0]
 
     assert "divide by the number of samples N" in failed("2.2", wrong)
 
 
 def test_negative_loss_is_named():
-    def wrong(y, t):
-        return -cross_entropy(y, t)
+    def wrong(a, t):
+        return -cross_entropy_from_scores(a, t)
 
     assert "the loss must be positive" in failed("2.2", wrong)
 
 
 def test_mean_over_all_entries_is_named():
-    def wrong(y, t):
-        t = as_one_hot(t, y.shape[1])
-        return float(-np.mean(t * np.log(np.maximum(y, 1e-7))))
+    def wrong(a, t):
+        return float(-np.mean(as_one_hot(t, a.shape[1]) * log_softmax(a)))
 
     assert "averaged over all N·K entries" in failed("2.2", wrong)
 
 
-def test_missing_log_guard_is_named():
-    def wrong(y, t):
-        t = as_one_hot(t, y.shape[1])
-        return float(-np.sum(t * np.log(y)) / y.shape[0])
-
-    message = failed("2.2", wrong)
-    assert "returned nan — log(0) is -inf" in message
-    assert "np.maximum(y, 1e-7)" in message
-
-
-def test_one_hot_only_loss_explains_labels():
-    def wrong(y, t):
-        return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / y.shape[0])
+def test_labels_indexed_as_a_column_block_are_named():
+    def wrong(a, t):
+        logp = log_softmax(a)
+        if t.ndim == 1:
+            return float(-logp[:, t].mean())
+        return float(-np.sum(t * logp) / a.shape[0])
 
     message = failed("2.2", wrong)
     assert "integer labels" in message
+    assert "logp[:, t] picks the column t[j] for every row" in message
+
+
+def test_labels_block_returned_as_an_array_is_named():
+    def wrong(a, t):
+        logp = log_softmax(a)
+        if t.ndim == 1:
+            return -logp[:, t]
+        return float(-np.sum(t * logp) / a.shape[0])
+
+    assert "an N×N block" in failed("2.2", wrong)
+
+
+def test_one_hot_only_loss_explains_labels():
+    def wrong(a, t):
+        return float(-np.sum(t * log_softmax(a)) / a.shape[0])
+
+    message = failed("2.2", wrong)
+    assert "raised ValueError" in message
+    assert "here it holds integer labels (N,): pick logp[np.arange(N), t]" in message
+
+
+def test_labels_only_loss_explains_one_hot_rows():
+    def wrong(a, t):
+        return float(-log_softmax(a)[np.arange(a.shape[0]), t].mean())
+
+    message = failed("2.2", wrong)
+    assert "raised IndexError" in message
+    assert "here it holds one-hot rows (N, K)" in message
+
+
+def test_loss_per_sample_is_named():
+    def wrong(a, t):
+        return -np.sum(as_one_hot(t, a.shape[1]) * log_softmax(a), axis=1)
+
+    assert "one loss per sample: return their mean" in failed("2.2", wrong)
+
+
+def test_one_hot_from_np_eye_passes():
+    def variant(a, t):
+        if t.ndim == 1:
+            t = np.eye(a.shape[1])[t]
+        return float(-(t * log_softmax(a)).sum(axis=1).mean())
+
+    assert_passes("2.2", variant)
+
+
+def test_take_along_axis_passes():
+    def variant(a, t):
+        labels = t if t.ndim == 1 else t.argmax(axis=1)
+        picked = np.take_along_axis(log_softmax(a), labels[:, None], axis=1)
+        return -picked.mean()  # a numpy float, not a Python float
+
+    assert_passes("2.2", variant)
+
+
+def test_logsumexp_written_out_passes():
+    def variant(a, t):
+        labels = t if t.ndim == 1 else np.argmax(t, axis=1)
+        n = len(a)
+        top = a.max(axis=1)
+        log_norm = top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+        return float(np.mean(log_norm - a[np.arange(n), labels]))
+
+    assert_passes("2.2", variant)
 
 
 # ----------------------------------------------------------------------------- 2.3
@@ -209,7 +298,7 @@ def test_uphill_step_is_named():
 def test_loss_after_the_update_is_named():
     def wrong(params, x, t, lr):
         train_step(params, x, t, lr)
-        return cross_entropy(softmax(x @ params["W"] + params["b"]), t)
+        return cross_entropy_from_scores(x @ params["W"] + params["b"], t)
 
     assert "that is the loss after the update" in failed("2.4", wrong)
 
@@ -217,7 +306,7 @@ def test_loss_after_the_update_is_named():
 def test_unsummed_bias_gradient_is_named():
     def wrong(params, x, t, lr):
         a = x @ params["W"] + params["b"]
-        loss = cross_entropy(softmax(a), t)
+        loss = cross_entropy_from_scores(a, t)
         da = softmax_cross_entropy_gradient(a, t)
         params["W"] = params["W"] - lr * x.T @ da
         params["b"] = params["b"] - lr * da
@@ -230,7 +319,7 @@ def test_unsummed_bias_gradient_is_named():
 
 def test_step_without_update_is_named():
     def wrong(params, x, t, lr):
-        return cross_entropy(softmax(x @ params["W"] + params["b"]), t)
+        return cross_entropy_from_scores(x @ params["W"] + params["b"], t)
 
     assert "did not change params" in failed("2.4", wrong)
 
@@ -273,7 +362,7 @@ def test_gradient_divided_by_classes_is_named():
 def test_bias_gradient_as_a_mean_is_named():
     def wrong(params, x, t, lr):
         a = x @ params["W"] + params["b"]
-        loss = cross_entropy(softmax(a), t)
+        loss = cross_entropy_from_scores(a, t)
         da = softmax_cross_entropy_gradient(a, t)
         params["W"] -= lr * x.T @ da
         params["b"] -= lr * da.mean(axis=0)

@@ -5,12 +5,17 @@ several functions, points and step sizes (an explicit ``h`` so that lesson 01's 
 difference cannot pass for the five-point one), and names the typical mistake when it
 recognises one: the central or forward difference, a wrong denominator or sign, a
 perturbed copy instead of the array itself, an array left changed after the call, a
-path whose rows all alias the same array.
+path whose rows all alias the same array. Task 1.3's backtracking descent is checked step
+by step rather than against one reference path (a borderline comparison may round either
+way): each lr is lr0 halved a whole number of times, each row follows from the one
+before, the sufficient-decrease condition holds at lr and fails at 2·lr; a fixed lr, a
+plain decrease, ‖g‖ for ‖g‖², an lr carried over between steps are named.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,6 +28,7 @@ from dlcourse.checks.tools import (
     expect_array,
     expect_finite,
     relative_error,
+    type_name,
 )
 
 # ----------------------------------------------------------------------------- task 1.1
@@ -300,71 +306,416 @@ def _check_restores_on_error(numerical_gradients: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 1.3
 
-# (name, grad, x0, lr, steps)
-_GD_CASES = (
-    ("J(x) = x**2 + x", lambda x: 2 * x + 1, np.array(2.0), 0.1, 30),
-    ("f(x) = x0**2 + 4*x1**2", lambda x: np.array([2, 8]) * x, np.array([-3.0, 2.0]), 0.05, 25),
-    ("f(x) = sum(x**2)", lambda x: 2 * x, np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]]), 0.3, 8),
-    ("J(x) = x**2 + x", lambda x: 2 * x + 1, np.array(0.25), 1.1, 6),  # diverges, on purpose
-)
+SMALLEST_LR = 1e-12  # the task raises ValueError when lr falls below it
+# The condition is checked with this relative slack: ‖g‖² as g @ g, np.sum(g**2) or
+# np.linalg.norm(g)**2 rounds differently and may tip a borderline comparison either way.
+_SLACK = 1e-9
 
 
-def _reference_path(grad: Callable, x0: np.ndarray, lr: float, steps: int) -> np.ndarray:
-    x = np.array(x0, dtype=np.float64)
-    path = [x]
-    for _ in range(steps):
-        x = x - lr * grad(x)
-        path.append(x)
-    return np.array(path)
+@dataclass(frozen=True)
+class _Descent:
+    """One problem for descend_backtracking: f, its gradient, x0; lr0/steps None = defaults."""
 
+    name: str
+    f: Callable[[np.ndarray], float]
+    grad: Callable[[np.ndarray], np.ndarray]
+    x0: np.ndarray
+    lr0: float | None
+    steps: int | None
 
-@checker("1.3", uses=("gradient_descent",))
-def check_gradient_descent(gradient_descent: Callable) -> None:
-    """Task 1.3: x ← x − lr·grad(x), ``steps`` times; the path (steps + 1, *x0.shape)."""
-    for name, grad, x0, lr, steps in _GD_CASES:
-        text = f"gradient_descent(grad, x0={x0.tolist()}, lr={lr}, steps={steps}) for {name}"
-        got = call_keeping(
-            gradient_descent,
-            grad,
-            x0,
-            lr,
-            steps,
-            example="x = x - lr * grad(x), starting from x = np.array(x0, dtype=float)",
+    @property
+    def used_lr0(self) -> float:
+        return 1.0 if self.lr0 is None else self.lr0
+
+    @property
+    def used_steps(self) -> int:
+        return 50 if self.steps is None else self.steps
+
+    @property
+    def text(self) -> str:
+        x0 = np.round(self.x0, 3).tolist()
+        if self.lr0 is None:
+            return f"descend_backtracking(f, grad, x0={x0}) (default lr0 and steps) for {self.name}"
+        return (
+            f"descend_backtracking(f, grad, x0={x0}, lr0={self.lr0:g}, steps={self.steps}) "
+            f"for {self.name}"
         )
-        want = _reference_path(grad, x0, lr, steps)
-        got = np.asarray(got)
-        if got.shape != want.shape:
-            hint = ""
-            if got.shape == (steps, *x0.shape):
-                hint = (
-                    "; the path has one row too few: start it with x0, then add one point per step"
-                )
-            elif got.shape == x0.shape:
-                hint = "; return every point of the path (x0 first), not only the last one"
+
+
+def _descent_problems() -> list[_Descent]:
+    """Quadratics on which lr0 overshoots (1-D, ill-conditioned 2-D, matrix-shaped), a
+    Rosenbrock valley, and a problem on which lr0 already works."""
+    rng = case_rng(130)
+    problems = []
+    m = rng.uniform(-1, 1, size=1)
+    problems.append(
+        _Descent(
+            "f(x) = 5·(x − m)², on which lr0 = 1 overshoots",
+            lambda x: float(5 * np.sum((x - m) ** 2)),
+            lambda x: 10 * (x - m),
+            m + rng.choice([-1.0, 1.0]) * rng.uniform(1, 3, size=1),
+            1.0,
+            20,
+        )
+    )
+    angle = rng.uniform(0.3, 1.2)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    A = rotation @ np.diag([1.0, 40.0]) @ rotation.T  # curvatures 1 and 40: ill-conditioned
+    u = rng.normal(size=2)
+    problems.append(
+        _Descent(
+            "the ill-conditioned quadratic f(x) = ½·xᵀAx − uᵀx (curvatures 1 and 40)",
+            lambda x: float(0.5 * x @ A @ x - u @ x),
+            lambda x: A @ x - u,
+            rng.uniform(-2, 2, size=2),
+            1.0,
+            25,
+        )
+    )
+    problems.append(
+        _Descent(
+            "the Rosenbrock function f(x) = (1 − x0)² + 10·(x1 − x0²)²",
+            lambda x: float((1 - x[0]) ** 2 + 10 * (x[1] - x[0] ** 2) ** 2),
+            lambda x: np.array(
+                [-2 * (1 - x[0]) - 40 * x[0] * (x[1] - x[0] ** 2), 20 * (x[1] - x[0] ** 2)]
+            ),
+            np.array([-1.0, 1.5]) + rng.uniform(-0.2, 0.2, size=2),
+            None,
+            None,
+        )
+    )
+    C, T = rng.uniform(0.5, 8.0, size=(2, 3)), rng.normal(size=(2, 3))
+    problems.append(
+        _Descent(
+            "f(W) = Σ C·(W − T)² with W of shape (2, 3)",
+            lambda W: float(np.sum(C * (W - T) ** 2)),
+            lambda W: 2 * C * (W - T),
+            T + rng.normal(size=(2, 3)),
+            0.7,
+            12,
+        )
+    )
+    center = rng.normal(size=4)
+    problems.append(
+        _Descent(
+            "f(x) = Σ (x − m)², on which lr0 = 0.3 already satisfies the condition",
+            lambda x: float(np.sum((x - center) ** 2)),
+            lambda x: 2 * (x - center),
+            center + rng.normal(size=4),
+            0.3,
+            8,
+        )
+    )
+    return problems
+
+
+def _counted(func: Callable, limit: int, text: str) -> Callable:
+    """``func``, failing the check once it has been called more than ``limit`` times."""
+    calls = 0
+
+    def counted(x: np.ndarray) -> object:
+        nonlocal calls
+        calls += 1
+        if calls > limit:
             raise CheckFailed(
-                f"{text} should return a path of shape {want.shape} (steps + 1 points) but "
-                f"got shape {got.shape}{hint}"
+                f"{text}: your loop did not stop (f was called {limit} times). Does lr shrink "
+                "at every try, and does the loop end with ValueError once lr < 1e-12?"
             )
-        if not np.issubdtype(got.dtype, np.floating):
-            raise CheckFailed(f"{text} returned dtype {got.dtype}; the points must be floats")
-        if np.allclose(got, want, rtol=1e-10, atol=1e-12):
-            continue
-        if steps > 1 and np.allclose(got, want[-1], rtol=1e-10) and not np.allclose(x0, want[-1]):
-            raise CheckFailed(
-                f"{text}: every point of the path equals the last one. You stored the same "
-                "array each time and then changed it in place (x -= ...); write "
-                "x = x - lr * grad(x) so that each step makes a new array"
-            )
-        if np.allclose(
-            got, _reference_path(lambda v, grad=grad: -grad(v), x0, lr, steps), rtol=1e-10
-        ):
-            raise CheckFailed(
-                f"{text} walks uphill: subtract the gradient (x = x - lr * grad(x)); "
-                "the gradient points to where f grows"
-            )
-        step_error = np.argwhere(~np.isclose(got, want, rtol=1e-10, atol=1e-12))[0]
-        k = int(step_error[0])
+        return func(x)
+
+    return counted
+
+
+def _descend(descend_backtracking: Callable, problem: _Descent, grad_calls: list[int]) -> object:
+    """Call the learner's function on ``problem``, stopping it after too many calls of f and
+    counting the calls of grad in ``grad_calls[0]`` (one per step)."""
+    limit = 100 * (problem.used_steps + 1)  # the model answer needs at most ~45 per step
+    f = _counted(problem.f, limit, problem.text)
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        grad_calls[0] += 1
+        return problem.grad(x)
+
+    keywords = {} if problem.lr0 is None else {"lr0": problem.lr0, "steps": problem.steps}
+    return call_keeping(
+        descend_backtracking, f, grad, problem.x0, example="x = x - lr * g", **keywords
+    )
+
+
+# The ways of choosing lr that the checker recognises: (name, condition) for "the first of
+# start, start/2, … for which condition(f(x − lr·g), f(x), lr, ‖g‖²) holds".
+_CONDITIONS: dict[str, Callable[[float, float, float, float], bool]] = {
+    "task": lambda new, fx, lr, gg: new <= fx - 0.5 * lr * gg,
+    "plain": lambda new, fx, lr, gg: new <= fx,
+    "norm": lambda new, fx, lr, gg: new <= fx - 0.5 * lr * np.sqrt(gg),
+    "whole": lambda new, fx, lr, gg: new <= fx - lr * gg,
+}
+
+
+def _first_lr(problem: _Descent, x: np.ndarray, start: float, condition: str) -> float:
+    """The first of start, start/2, … (down to 1e-12) that satisfies ``condition`` at x."""
+    g = np.asarray(problem.grad(x), np.float64)
+    fx, gg = problem.f(x), float(np.sum(g * g))
+    accept = _CONDITIONS[condition]
+    lr = start
+    while lr >= SMALLEST_LR:
+        if accept(problem.f(x - lr * g), fx, lr, gg):
+            return lr
+        lr /= 2
+    return 0.0
+
+
+def _lr_pattern(problem: _Descent, path: np.ndarray, lrs: np.ndarray) -> str:
+    """The name of the wrong way of choosing lr that explains every one of ``lrs``, or ''."""
+    lr0 = problem.used_lr0
+    if np.all(lrs == lr0):
+        return "fixed"
+    patterns: dict[str, Callable[[int], float]] = {
+        "plain": lambda k: _first_lr(problem, path[k], lr0, "plain"),
+        "norm": lambda k: _first_lr(problem, path[k], lr0, "norm"),
+        "whole": lambda k: _first_lr(problem, path[k], lr0, "whole"),
+        "halved": lambda k: _first_lr(problem, path[k], lr0 / 2, "task"),
+        "carried": lambda k: _first_lr(problem, path[k], lrs[k - 1] if k else lr0, "task"),
+    }
+    for name, predict in patterns.items():
+        if all(predict(k) == lrs[k] for k in range(len(lrs))):
+            return name
+    return ""
+
+
+_PATTERN_HINTS = {
+    "plain": (
+        "The step lowered f, but by less than half of what the slope promised: your test looks "
+        "like a plain decrease, f(x − lr·g) ≤ f(x). Ask for the sufficient decrease "
+        "f(x − lr·g) ≤ f(x) − ½·lr·‖g‖²"
+    ),
+    "norm": (
+        "Your lrs are those of the test with ‖g‖ instead of ‖g‖²: ask for a decrease of "
+        "½·lr·‖g‖², where ‖g‖² is the sum of the squares of all elements of g (np.sum(g ** 2))"
+    ),
+    "whole": (
+        "Your lrs are those of the test f(x − lr·g) ≤ f(x) − lr·‖g‖², without the ½: that asks "
+        "for the whole first-order decrease, which only a straight-line f delivers, so lr is "
+        "halved too often. Ask for half of it, ½·lr·‖g‖²"
+    ),
+    "halved": (
+        "Your lrs are half the right ones: try lr = lr0 first and halve only while the "
+        "condition fails"
+    ),
+    "carried": (
+        "Your lrs never grow back once they have shrunk: start every step again from lr = lr0 "
+        "instead of carrying the last step's lr over"
+    ),
+}
+
+
+def _lr_failure(problem: _Descent, path: np.ndarray, lrs: np.ndarray, detail: str) -> CheckFailed:
+    """The failure for a step whose lr breaks the condition or is not the first that works."""
+    pattern = _lr_pattern(problem, path, lrs)
+    if pattern == "fixed":
+        return CheckFailed(
+            f"{problem.text}: every step used lr = lr0 = {problem.used_lr0:g}, which overshoots "
+            f"here: {detail}. A fixed lr is what the task replaces: halve lr until the "
+            "condition holds"
+        )
+    if pattern:
+        return CheckFailed(f"{problem.text}: {detail}. {_PATTERN_HINTS[pattern]}")
+    return CheckFailed(
+        f"{problem.text}: {detail}. Take the first of lr0, lr0/2, lr0/4, … for which "
+        "f(x − lr·g) ≤ f(x) − ½·lr·‖g‖² holds"
+    )
+
+
+def _path_and_lrs(problem: _Descent, result: object) -> tuple[np.ndarray, np.ndarray]:
+    """The learner's (path, lrs) as float arrays of the right shapes, or a failure."""
+    text, steps, x0 = problem.text, problem.used_steps, problem.x0
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        shape = f" of shape {result.shape}" if isinstance(result, np.ndarray) else ""
         raise CheckFailed(
-            f"{text}: point {k} of the path is {np.round(got[k], 6).tolist()}, expected "
-            f"{np.round(want[k], 6).tolist()} (point 0 is x0, point k is x after k steps)"
+            f"{text} should return two arrays, (path, lrs), but returned {type_name(result)}{shape}"
         )
+    path, lrs = np.asarray(result[0]), np.asarray(result[1])
+    want = (steps + 1, *x0.shape)
+    defaults = " (the default steps is 50)" if problem.steps is None else ""
+    if path.shape != want:
+        hint = ""
+        if path.shape == (steps, *x0.shape):
+            hint = "; the path has one row too few: start it with x0, then add one point per step"
+        elif path.shape == x0.shape:
+            hint = "; return every point of the path (x0 first), not only the last one"
+        raise CheckFailed(
+            f"{text} should return a path of shape {want} (steps + 1 points){defaults} but it "
+            f"has shape {path.shape}{hint}"
+        )
+    if lrs.shape != (steps,):
+        hint = "; one lr per step, the one the update used" if lrs.ndim == 1 else ""
+        raise CheckFailed(
+            f"{text} should return lrs of shape {(steps,)}{defaults} but they have shape "
+            f"{lrs.shape}{hint}"
+        )
+    for name, value in (("path", path), ("lrs", lrs)):
+        if not np.issubdtype(value.dtype, np.floating):
+            raise CheckFailed(f"{text} returned {name} of dtype {value.dtype}; it must be float")
+    return path.astype(np.float64), lrs.astype(np.float64)
+
+
+def _check_lr_values(problem: _Descent, lrs: np.ndarray) -> None:
+    """Every lr is lr0·2^-m for a whole number m ≥ 0."""
+    lr0 = problem.used_lr0
+    for k, lr in enumerate(lrs):
+        halvings = np.log2(lr0 / lr) if 0 < lr <= lr0 else np.nan
+        if np.isfinite(halvings) and abs(halvings - round(halvings)) < 1e-9:
+            continue
+        default = " (the default lr0 is 1.0)" if problem.lr0 is None else ""
+        hint = ""
+        if lr > lr0:
+            hint = "; every step starts at lr0 and only halves it"
+        elif lr0 != 1.0 and 0 < lr < 1 and float(np.log2(lr)).is_integer():
+            hint = "; that is 1 halved: start every step from the lr0 passed in, not from 1"
+        raise CheckFailed(
+            f"{problem.text}: lrs[{k}] = {lr:.6g} is not lr0 halved a whole number of times "
+            f"(lr0 = {lr0:g}{default}, then {lr0 / 2:g}, {lr0 / 4:g}, …){hint}"
+        )
+
+
+def _check_steps(problem: _Descent, path: np.ndarray, lrs: np.ndarray) -> None:
+    """Each row follows from the one before with the step's lr, which is the first that works."""
+    text, f, lr0 = problem.text, problem.f, problem.used_lr0
+    for k, lr in enumerate(lrs):
+        x = path[k]
+        g = np.asarray(problem.grad(x), np.float64)
+        step = x - lr * g
+        if not np.allclose(path[k + 1], step, rtol=1e-10, atol=1e-12):
+            if np.allclose(path[k + 1], x + lr * g, rtol=1e-10, atol=1e-12):
+                raise CheckFailed(
+                    f"{text}: step {k} walks uphill: subtract the gradient, x = x - lr * g; "
+                    "the gradient points to where f grows"
+                )
+            raise CheckFailed(
+                f"{text}: row {k + 1} of the path is {np.round(path[k + 1], 6).tolist()}, but "
+                f"row {k} − lrs[{k}]·grad(row {k}) is {np.round(step, 6).tolist()} "
+                f"(lrs[{k}] = {lr:g}, the lr your lrs report for step {k})"
+            )
+        fx, gg = f(x), float(np.sum(g * g))
+        bound = fx - 0.5 * lr * gg
+        slack = _SLACK * (abs(fx) + 0.5 * lr * gg)
+        f_new = f(step)
+        if not f_new <= bound + slack:
+            detail = (
+                f"at step {k} (lr = {lr:g}) f went from {fx:.8g} to {f_new:.8g}, but the "
+                f"condition asks for at most f(x) − ½·lr·‖g‖² = {bound:.8g}"
+            )
+            raise _lr_failure(problem, path, lrs, detail)
+        if lr < lr0:
+            f_double, bound_double = f(x - 2 * lr * g), fx - lr * gg
+            if f_double <= bound_double - _SLACK * (abs(fx) + lr * gg):
+                detail = (
+                    f"step {k} used lr = {lr:g}, but 2·lr = {2 * lr:g} already satisfies the "
+                    f"condition (f(x − 2·lr·g) = {f_double:.8g} ≤ f(x) − lr·‖g‖² = "
+                    f"{bound_double:.8g})"
+                )
+                raise _lr_failure(problem, path, lrs, detail)
+
+
+def _raised_value_error(problem: _Descent, err: ValueError, step: int) -> CheckFailed:
+    """The failure when the learner's function raises ValueError at ``step`` (counted from
+    0) on a problem whose gradient is right."""
+    stuck = {name for name in ("whole", "norm") if _stuck_step(problem, name) == step}
+    if "matmul" in str(err) or "aligned" in str(err):
+        hint = (
+            "‖g‖² is the sum of the squares of *all* elements of g; for a matrix-shaped x, "
+            "g @ g is a matrix product: use np.sum(g ** 2)"
+        )
+    elif stuck == {"whole", "norm"}:
+        hint = (
+            "The gradient of this f is right. A test that asks for more than ½·lr·‖g‖² gets "
+            "stuck like this: with ‖g‖ instead of ‖g‖² (once ‖g‖ < 1), or without the ½ (a "
+            "curved f never delivers the whole first-order decrease). Ask for ½·lr·‖g‖², with "
+            "‖g‖² the sum of the squares of all elements of g"
+        )
+    elif stuck == {"whole"}:
+        hint = (
+            "The gradient of this f is right. A test f(x − lr·g) ≤ f(x) − lr·‖g‖², without the "
+            "½, gets stuck like this: it asks for the whole first-order decrease, which a curved "
+            "f never delivers. Ask for half of it, ½·lr·‖g‖²"
+        )
+    elif stuck == {"norm"}:
+        hint = (
+            "The gradient of this f is right. A test with ‖g‖ instead of ‖g‖² gets stuck like "
+            "this: once ‖g‖ < 1, ½·lr·‖g‖ asks for a larger decrease than any step can give. "
+            "Ask for ½·lr·‖g‖², with ‖g‖² the sum of the squares of all elements of g (and "
+            "check that the trial point is x − lr·g)"
+        )
+    else:
+        hint = (
+            "The gradient of this f is right, so a step that works exists: is the trial point "
+            "x − lr·g (minus), and does the test compare f(x − lr·g) with f(x) − ½·lr·‖g‖²?"
+        )
+    return CheckFailed(f"{problem.text} raised ValueError: {err}. {hint}")
+
+
+def _stuck_step(problem: _Descent, condition: str) -> int | None:
+    """The step at which a descent choosing lr by ``condition`` finds no lr (None: never)."""
+    x = np.array(problem.x0, dtype=np.float64)
+    for step in range(problem.used_steps):
+        lr = _first_lr(problem, x, problem.used_lr0, condition)
+        if lr == 0.0:
+            return step
+        x = x - lr * np.asarray(problem.grad(x), np.float64)
+    return None
+
+
+def _check_wrong_gradient(descend_backtracking: Callable) -> None:
+    """A gradient with the wrong sign points uphill: no lr works, so ValueError."""
+    rng = case_rng(139)
+    center = rng.normal(size=3)
+    problem = _Descent(
+        "f(x) = Σ (x − m)², with a wrong gradient: −(the true one), which points uphill",
+        lambda x: float(np.sum((x - center) ** 2)),
+        lambda x: -2 * (x - center),
+        center + rng.normal(size=3),
+        1.0,
+        5,
+    )
+    try:
+        result = _descend(descend_backtracking, problem, [0])
+    except ValueError:
+        return
+    smallest = ""
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        lrs = np.asarray(result[1], dtype=np.float64).ravel()
+        if lrs.size:
+            smallest = f" (its smallest lr was {lrs.min():.1e})"
+    raise CheckFailed(
+        f"{problem.text}: it returned{smallest} instead of raising ValueError. Along an uphill "
+        "direction no lr satisfies the condition: when lr falls below 1e-12, raise ValueError "
+        "saying that the direction is not downhill (the gradient is probably wrong)"
+    )
+
+
+@checker("1.3", uses=("descend_backtracking",))
+def check_descend_backtracking(descend_backtracking: Callable) -> None:
+    """Task 1.3: each step halves lr from lr0 until f(x − lr·g) ≤ f(x) − ½·lr·‖g‖², then
+    x ← x − lr·g; returns (path (steps + 1, *x0.shape), lrs (steps,)); ValueError uphill."""
+    for problem in _descent_problems():
+        grad_calls = [0]
+        try:
+            result = _descend(descend_backtracking, problem, grad_calls)
+        except ValueError as err:
+            raise _raised_value_error(problem, err, grad_calls[0] - 1) from None
+        path, lrs = _path_and_lrs(problem, result)
+        steps, x0 = problem.used_steps, problem.x0
+        if steps > 1 and np.all(path == path[-1]) and not np.array_equal(path[-1], x0):
+            raise CheckFailed(
+                f"{problem.text}: every row of the path equals the last one. You stored the "
+                "same array each time and then changed it in place (x -= ...); write "
+                "x = x - lr * g so that each step makes a new array"
+            )
+        if not np.array_equal(path[0], x0):
+            raise CheckFailed(
+                f"{problem.text}: row 0 of the path is {np.round(path[0], 6).tolist()}; it "
+                f"should be x0 = {np.round(x0, 6).tolist()}"
+            )
+        _check_lr_values(problem, lrs)
+        _check_steps(problem, path, lrs)
+    _check_wrong_gradient(descend_backtracking)

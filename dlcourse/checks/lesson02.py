@@ -4,8 +4,10 @@ The checkers compare the learner's functions with float64 references written her
 non-square batches from several seeds, with scores large enough to overflow ``exp``
 (±1000) and rows whose scales differ by hundreds (so a maximum taken over the whole
 batch instead of each row shows up), and name the typical mistake when they recognise
-one: no max subtraction, the wrong axis, a sum instead of a mean, a missing log(0)
-guard, a gradient with the wrong sign or without the 1/N.
+one: no max subtraction, the wrong axis, a sum instead of a mean, a gradient with the
+wrong sign or without the 1/N. Task 2.2's exact cross-entropy from the scores is checked
+on a sample whose true class scores 800 below the others, where lesson 02's guarded loss
+is capped near 16.1 and np.log(softmax(a)) is infinite.
 """
 
 from __future__ import annotations
@@ -209,75 +211,133 @@ def check_log_softmax(log_softmax: Callable) -> None:
 # ----------------------------------------------------------------------------- task 2.2
 
 
+def _ce_from_scores(a: np.ndarray, t: np.ndarray) -> float:
+    """Mean cross-entropy of softmax(a) from log-probabilities, no guard. a: (N, K);
+    t: (N, K) one-hot or (N,) labels."""
+    logp = _log_softmax(a)
+    n = a.shape[0]
+    if t.ndim == 1:
+        return float(-logp[np.arange(n), t].sum() / n)
+    return float(-np.sum(t * logp) / n)
+
+
 def _ce_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(setting, scores a, targets t): each batch with one-hot targets and with labels."""
     rng = case_rng(22)
-    cases = []
-    for n, k in ((4, 3), (6, 10), (1, 5)):
-        y = _softmax(rng.normal(size=(n, k)))
-        labels = rng.integers(0, k, size=n)
-        cases.append(
-            (f"y of shape {(n, k)} and one-hot t of shape {(n, k)}", y, _one_hot(labels, k))
+    batches = []
+    for n, k, scale in ((4, 3, 1.0), (6, 10, 3.0), (1, 5, 1.0)):
+        batches.append((f"scores a of shape {(n, k)}", scale * rng.normal(size=(n, k))))
+    far = rng.normal(size=(3, 4))
+    far[1] += 1000.0
+    far[2] -= 1000.0
+    labels_far = rng.integers(0, 4, size=3)
+    far[0, labels_far[0]] -= 800.0  # sample 0: its true class scores about 800 below the others
+    batches.append(
+        (
+            "scores a of shape (3, 4) whose rows are near 0, +1000 and -1000, with the true "
+            "class of sample 0 about 800 below the others",
+            far,
         )
-        cases.append((f"y of shape {(n, k)} and integer labels t of shape {(n,)}", y, labels))
+    )
+    cases = []
+    for setting, a in batches:
+        n, k = a.shape
+        labels = np.asarray(labels_far if a is far else rng.integers(0, k, size=n))
+        cases.append((f"{setting} and one-hot t of shape {(n, k)}", a, _one_hot(labels, k)))
+        cases.append((f"{setting} and integer labels t of shape {(n,)}", a, labels))
     return cases
 
 
-@checker("2.2", uses=("cross_entropy",))
-def check_cross_entropy(cross_entropy: Callable) -> None:
-    """Task 2.2: mean over the batch of −Σ t log y, one-hot or label targets, log(0) guarded."""
-    for setting, y, t in _ce_cases():
-        text = f"cross_entropy(y, t) for {setting}"
-        try:
-            got = _scalar(
-                text,
-                call_keeping(cross_entropy, y, t, example="np.log(y + 1e-7) instead of y += 1e-7"),
-            )
-        except (ValueError, IndexError) as err:
-            if t.ndim != 1:
-                raise
-            raise CheckFailed(
-                f"{text} raised {type(err).__name__}: {err}. t may hold integer labels (N,): "
-                "turn them into one-hot rows (np.eye(K)[t]) or pick y[np.arange(N), t]"
-            ) from None
-        want = _cross_entropy(y, t)
-        if not np.isfinite(got):
-            raise CheckFailed(f"{text} returned {got}; expected {want:.6g}")
-        if np.isclose(got, want, rtol=1e-5):
-            continue
-        n, k = y.shape
-        hint = ""
-        if np.isclose(got, -want, rtol=1e-5):
-            hint = "; the loss must be positive: −Σ t·log(y) (log of a probability is negative)"
-        elif n > 1 and np.isclose(got, want * n, rtol=1e-5):
-            hint = "; that is the sum over the batch: divide by the number of samples N"
-        elif np.isclose(got, want / k, rtol=1e-5) or np.isclose(got, want * n / (n * k), rtol=1e-5):
-            hint = "; you averaged over all N·K entries: sum over the classes, average over samples"
-        elif t.ndim == 1:
-            hint = (
-                "; t holds integer labels here: the loss is −mean(log y[n, labels[n]]), "
-                "e.g. y[np.arange(N), t]"
-            )
-        raise CheckFailed(f"{text} returned {got:.6g}; expected {want:.6g}{hint}")
+def _ce_from_scores_hint(got: float, a: np.ndarray, t: np.ndarray, want: float) -> str:
+    """Name the typical mistake that explains the learner's value ``got``, or ''."""
+    n, k = a.shape
+    labels = t if t.ndim == 1 else t.argmax(axis=1)
+    y = _softmax(a)
+    logp = _log_softmax(a)
 
-    # log(0) guard: a confident, completely wrong prediction.
-    y = np.array([[1.0, 0.0, 0.0], [0.2, 0.7, 0.1]])
-    t = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
-    text = "cross_entropy(y, t) where the true class of sample 0 has probability 0"
-    with np.errstate(all="ignore"):
-        got = _scalar(
-            text, call_keeping(cross_entropy, y, t, example="np.log(y + 1e-7) instead of y += 1e-7")
+    def same(value: float) -> bool:
+        return bool(np.isclose(got, value, rtol=1e-6, atol=1e-9))
+
+    capped = [
+        _cross_entropy(y, labels, eps=1e-7),
+        float(-np.log(y[np.arange(n), labels] + 1e-7).sum() / n),
+    ]
+    if any(same(value) for value in capped):
+        worst = float(np.max(-logp[np.arange(n), labels]))
+        if worst > 16.2:
+            return (
+                "; that is lesson 02's guarded loss, log max(y, 1e-7): it caps the cost of a "
+                f"sample at −log 1e-7 ≈ 16.1, where the exact cost here is up to {worst:.0f}. "
+                "Compute the log-probabilities with your log_softmax and never take the log of "
+                "a probability"
+            )
+        return (
+            "; that is lesson 02's guarded log of the probabilities, log(y + 1e-7) or "
+            "log max(y, 1e-7): the guard shifts the costs a little here, and caps them at "
+            "−log 1e-7 ≈ 16.1 where a sample is confidently wrong. Compute the "
+            "log-probabilities with your log_softmax and never take the log of a probability"
         )
-    if not np.isfinite(got):
-        raise CheckFailed(
-            f"{text} returned {got} — log(0) is -inf (and 0·log(0) is nan); raise y to at "
-            "least a small epsilon before the log: np.log(np.maximum(y, 1e-7)) "
-            "(or np.log(y + 1e-7))"
+    if same(-want):
+        return "; the loss must be positive: −Σ t·log y (the log of a probability is negative)"
+    if n > 1 and same(want * n):
+        return "; that is the sum over the batch: divide by the number of samples N"
+    if same(want / k):
+        return "; you averaged over all N·K entries: sum over the classes, average over samples"
+    if t.ndim == 1 and n > 1:
+        block = logp[:, labels]  # (N, N): every row at every sample's label
+        if same(float(-block.mean())) or same(float(-block.sum() / n)):
+            return (
+                "; logp[:, t] picks the column t[j] for every row, an N×N block; pick one "
+                "element per row: logp[np.arange(N), t]"
+            )
+    if t.ndim == 1:
+        return (
+            "; t holds integer labels here: the loss is −mean over n of logp[n, t[n]], "
+            "e.g. logp[np.arange(N), t]"
         )
-    if not 5.0 < got < 40.0:
-        raise CheckFailed(
-            f"{text} returned {got:.4g}; with a guard of about 1e-7 it should be about "
-            f"{_cross_entropy(y, t):.4g} (a large but finite penalty)"
-        )
+    return ""
+
+
+@checker("2.2", uses=("cross_entropy_from_scores",))
+def check_cross_entropy_from_scores(cross_entropy_from_scores: Callable) -> None:
+    """Task 2.2: the mean cross-entropy from the scores through log-probabilities, exact (no
+    guard, no cap), one-hot or label targets."""
+    for setting, a, t in _ce_cases():
+        text = f"cross_entropy_from_scores(a, t) for {setting}"
+        n = a.shape[0]
+        try:
+            with np.errstate(all="ignore"):  # the learner's overflow is reported in words below
+                value = call_keeping(cross_entropy_from_scores, a, t, example="logp = a - ...")
+        except (ValueError, IndexError) as err:
+            kind = (
+                "integer labels (N,): pick logp[np.arange(N), t]"
+                if t.ndim == 1
+                else "one-hot rows (N, K): −Σ t·logp / N"
+            )
+            raise CheckFailed(
+                f"{text} raised {type(err).__name__}: {err}. t may hold one-hot rows (N, K) or "
+                f"integer labels (N,), and t.ndim tells them apart; here it holds {kind}"
+            ) from None
+        if isinstance(value, np.ndarray) and value.shape in ((n,), (n, n)) and n > 1:
+            hint = (
+                "one loss per sample: return their mean, one number"
+                if value.shape == (n,)
+                else "an N×N block (logp[:, t] picks column t[j] for every row): pick one "
+                "element per row, logp[np.arange(N), t], and return their mean"
+            )
+            raise CheckFailed(f"{text} returned an array of shape {value.shape}, {hint}")
+        got = _scalar(text, value)
+        want = _ce_from_scores(a, t)
+        if not np.isfinite(got):
+            raise CheckFailed(
+                f"{text} returned {got}; expected {want:.6g} — that is what np.log(softmax(a)) "
+                "gives: exp(−800) underflows to 0 and log(0) is −inf. Use your log_softmax of "
+                "Task 2.1, which never takes the log of a probability"
+            )
+        if np.isclose(got, want, rtol=1e-9, atol=1e-12):
+            continue
+        hint = _ce_from_scores_hint(got, a, t, want)
+        raise CheckFailed(f"{text} returned {got:.10g}; expected {want:.10g}{hint}")
 
 
 # ----------------------------------------------------------------------------- task 2.3
@@ -344,7 +404,7 @@ def check_softmax_cross_entropy_gradient(softmax_cross_entropy_gradient: Callabl
 def _reference_step(params: dict, x: np.ndarray, t: np.ndarray, lr: float) -> tuple[dict, float]:
     W, b = params["W"], params["b"]
     y = _softmax(x @ W + b)
-    loss = _cross_entropy(y, t)
+    loss = _ce_from_scores(x @ W + b, t)
     t1 = t if t.ndim == 2 else _one_hot(t, W.shape[1])
     da = (y - t1) / len(x)
     return {"W": W - lr * x.T @ da, "b": b - lr * da.sum(axis=0)}, loss
@@ -405,7 +465,7 @@ def check_train_step(train_step: Callable) -> None:
                 f"after {text}, params[{name!r}] is off: {_worst(got, want[name])}{hint}"
             )
         if not np.isclose(loss, want_loss, rtol=1e-5):
-            after = _cross_entropy(_softmax(x @ want["W"] + want["b"]), t)
+            after = _ce_from_scores(x @ want["W"] + want["b"], t)
             hint = (
                 "; that is the loss after the update: return the loss of the forward pass "
                 "the gradient came from"

@@ -1,15 +1,15 @@
 # %% [markdown]
 # # Assignment 01 · Gradient descent
 #
-# In lesson 01 you measured slopes with central differences and walked downhill with them. Here you take each of them a step further: a more accurate numerical derivative, a numerical gradient of every array of a network's parameters that leaves them exactly as it found them, and a gradient descent that records its path.
+# In lesson 01 you measured slopes with central differences and walked downhill with them. Here you take each of them a step further: a more accurate numerical derivative, a numerical gradient of every array of a network's parameters that leaves them exactly as it found them, and a gradient descent that picks its own learning rate at every step, which also tells you when a gradient is wrong.
 #
-# **Points:** 8 (three code tasks, one written answer).
+# **Points:** 9 (three code tasks, one written answer).
 #
 # **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 1.1 passed` or a reason you can act on. Run it as often as you like.
 #
 # **You need:** lesson 01.
 #
-# **Time:** about 40 minutes.
+# **Time:** about 50 minutes.
 
 # %%
 import matplotlib.pyplot as plt
@@ -128,74 +128,164 @@ print("W exactly restored:", np.array_equal(params["W"], W_saved))
 
 
 # %% [markdown]
-# ### Task 1.3 — gradient descent with its path (2 points)
+# ### Task 1.3 — gradient descent that picks its own step (3 points)
 #
-# Write `gradient_descent(grad, x0, lr, steps)`: start at `x0` (a number or an array), apply the update
+# Lesson 01 (section 4) showed that a fixed learning rate is a gamble: too small and descent crawls, too large and it overshoots and diverges, and the steepest direction sets the limit. **Backtracking** lets every step choose its own: try a large `lr`, and halve it until the step decreases $f$ *enough*. With $g = \text{grad}(x)$ and $\lVert g \rVert^2$ the sum of the squares of all elements of $g$, "enough" is the **sufficient-decrease** (Armijo) condition
 #
-# $$x \leftarrow x - \text{lr} \cdot \text{grad}(x)$$
+# $$f(x - \text{lr} \cdot g) \le f(x) - \tfrac12\, \text{lr}\, \lVert g \rVert^2 .$$
 #
-# `steps` times, and return the whole path as one float array of shape `(steps + 1, *x0.shape)`: row 0 is `x0`, row $k$ the point after $k$ steps. Do not change `x0`.
+# Why $\tfrac12\, \text{lr}\, \lVert g \rVert^2$? To first order, the step $-\text{lr} \cdot g$ lowers $f$ by $\text{lr}\, \lVert g \rVert^2$ (the slope along $g$ times the length of the step), all that a straight-line $f$ could give. Asking for half of that accepts every step that keeps at least half of this promise and rejects the steps that overshoot into the far side of a valley, where $f$ falls by less or even rises.
 #
-# *Hint:* lesson 01, section 3 (the update rule). Mind that `x -= …` changes an array in place, and with it every point of the path that is that same array.
+# Write `descend_backtracking(f, grad, x0, lr0=1.0, steps=50)` for a function `f` that returns one number and its gradient `grad`, which returns an array shaped like `x`. At each of the `steps` steps:
 #
-# *Checked:* a 1-D, a 2-D and a matrix-shaped problem, one of them diverging on purpose; `x0` must be unchanged.
+# 1. start from `lr = lr0` (every step, not only the first);
+# 2. halve `lr` until the condition above holds; if `lr` falls below $10^{-12}$ first, raise `ValueError` saying that $-g$ does not point downhill (the gradient is probably wrong: no step of a right one fails that long);
+# 3. update $x \leftarrow x - \text{lr} \cdot g$.
+#
+# Return `(path, lrs)`: `path`, a float array of shape `(steps + 1, *x0.shape)` whose row 0 is `x0` and row $k$ the point after $k$ steps, and `lrs`, a float array of shape `(steps,)` with the learning rate each step used. `x0` may have any shape (a vector, a matrix); do not change it.
+#
+# *Hint:* lesson 01, sections 3 (the update rule) and 4 (what a learning rate that is too large does to $f$). Mind that `x -= …` changes an array in place, and with it every row of the path that is that same array.
+#
+# *Checked:* a 1-D and an ill-conditioned 2-D quadratic on which `lr0` overshoots, a Rosenbrock function with the default `lr0` and `steps`, a matrix-shaped `x0`, a problem on which `lr0` already works, and a wrong gradient that must raise `ValueError`. Your path is not compared bit for bit with a reference (a borderline comparison may round either way); each step is checked: `lr` is `lr0` halved a whole number of times, the row follows from the one before, the condition holds at `lr` and fails at `2·lr` (unless `lr` is `lr0`).
 
 
-# %% dlcourse={"points": 2, "task": "1.3"}
-def gradient_descent(grad, x0, lr, steps):
-    """Gradient descent from x0; returns the path, shape (steps + 1, *x0.shape)."""
+# %% dlcourse={"points": 3, "task": "1.3"}
+def descend_backtracking(f, grad, x0, lr0=1.0, steps=50):
+    """Gradient descent whose steps halve lr from lr0 until f(x - lr*g) <= f(x) - lr*|g|^2/2.
+
+    x0: any shape. Returns path: (steps + 1, *x0.shape), row 0 = x0; lrs: (steps,).
+    """
     # Hint: x = np.array(x0, dtype=np.float64) gives a float copy to start from.
     ### BEGIN SOLUTION
     x = np.array(x0, dtype=np.float64)
-    path = [x]
+    path, lrs = [x], []
     for _ in range(steps):
-        x = x - lr * grad(x)
+        g = grad(x)
+        f_x, g_squared = f(x), np.sum(g**2)
+        lr = lr0
+        while f(x - lr * g) > f_x - 0.5 * lr * g_squared:
+            lr /= 2
+            if lr < 1e-12:
+                raise ValueError(
+                    f"no step along -grad(x) decreases f at x = {x}: the direction is not "
+                    "downhill, so the gradient is probably wrong"
+                )
+        x = x - lr * g
         path.append(x)
-    return np.array(path)
+        lrs.append(lr)
+    return np.array(path), np.array(lrs)
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "1.3"}
-check("1.3", gradient_descent)
+check("1.3", descend_backtracking)
 ### BEGIN HIDDEN TESTS
-assert gradient_descent(lambda v: 2 * v + 1, np.array(1.0), 0.5, 1)[-1] == -0.5
+_path, _lrs = descend_backtracking(lambda v: v @ v, lambda v: 2 * v, np.array([3.0, -4.0]), 0.4, 1)
+assert np.allclose(_path, [[3.0, -4.0], [0.6, -0.8]]) and _lrs.tolist() == [0.4]
+assert descend_backtracking(lambda v: v @ v, lambda v: 2 * v, np.ones(3))[0].shape == (51, 3)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Put your three functions together on the **Rosenbrock function** $f(x) = (1 - x_0)^2 + 10\,(x_1 - x_0^2)^2$, a curved valley whose minimum is at $(1, 1)$. Gradient descent with the numerical gradient, from $(-1, 1.5)$:
+# Put your three functions together on the **Rosenbrock function** $f(x) = (1 - x_0)^2 + 10\,(x_1 - x_0^2)^2$, a curved valley whose minimum is at $(1, 1)$, with the numerical gradient of Task 1.2, from $(-1, 1.5)$. First with a fixed learning rate of 0.01 for 2,000 steps, then with backtracking from `lr0 = 1` for far fewer. Both runs count how often they evaluate $f$ (the numerical gradient costs four evaluations in two dimensions):
 
 
 # %%
-# NBVAL_CHECK_OUTPUT
 def rosenbrock(x):
     return (1 - x[0]) ** 2 + 10 * (x[1] - x[0] ** 2) ** 2
 
 
-def rosenbrock_gradient(x):
-    return numerical_gradients(lambda p: rosenbrock(p["x"]), {"x": x})["x"]
+def counted(f):
+    """f, counting its calls in counted_f.calls."""
+
+    def counted_f(x):
+        counted_f.calls += 1
+        return f(x)
+
+    counted_f.calls = 0
+    return counted_f
 
 
-path = gradient_descent(rosenbrock_gradient, np.array([-1.0, 1.5]), lr=0.01, steps=2000)
-print("end point, rounded:", np.round(path[-1], 2) + 0.0)
-print("within 0.01 of the minimum (1, 1):", bool(np.abs(path[-1] - 1).max() < 0.01))
+def fixed_lr_descent(grad, x0, lr, steps):
+    """Lesson 01's gradient descent with a fixed lr; returns the path (steps + 1, *x0.shape)."""
+    path = [np.array(x0, dtype=np.float64)]
+    for _ in range(steps):
+        path.append(path[-1] - lr * grad(path[-1]))
+    return np.array(path)
 
-# %% [markdown]
-# Where did the 2,000 steps go? The path over the function's contour lines:
+
+def numerical_gradient_of(f):
+    """The gradient of f(x) by your numerical_gradients of Task 1.2."""
+
+    def grad(x):
+        return numerical_gradients(lambda p: f(p["x"]), {"x": x})["x"]
+
+    return grad
+
+
+def compare_descents(x0, fixed_steps=2000, backtracking_steps=400, lr=0.01):
+    """Run both descents on the Rosenbrock function; print a table and return the two paths."""
+    runs = {}
+    for name in ("fixed", "backtracking"):
+        f = counted(rosenbrock)
+        grad = numerical_gradient_of(f)
+        if name == "fixed":
+            path, lrs = fixed_lr_descent(grad, x0, lr, fixed_steps), None
+        else:
+            path, lrs = descend_backtracking(f, grad, x0, lr0=1.0, steps=backtracking_steps)
+        distance = np.abs(path - 1).max(axis=1)  # to the minimum (1, 1), largest coordinate
+        near = np.flatnonzero(distance < 0.01)
+        runs[name] = path, lrs
+        print(
+            f"{name:>12}: {len(path) - 1:5d} steps, {f.calls:6d} evaluations of f, "
+            f"within 0.01 of (1, 1) after {near[0] if near.size else '-':>5} steps, "
+            f"end point {np.round(path[-1], 4)}"
+        )
+    return runs
+
 
 # %%
-path = gradient_descent(rosenbrock_gradient, np.array([-1.0, 1.5]), lr=0.01, steps=2000)
+# NBVAL_CHECK_OUTPUT
+start = np.array([-1.0, 1.5])
+fixed_end = fixed_lr_descent(numerical_gradient_of(rosenbrock), start, lr=0.01, steps=2000)[-1]
+bt_path, _ = descend_backtracking(rosenbrock, numerical_gradient_of(rosenbrock), start, steps=400)
+for name, end in (("fixed lr, 2000 steps", fixed_end), ("backtracking, 400 steps", bt_path[-1])):
+    print(f"{name}: within 0.01 of the minimum (1, 1):", bool(np.abs(end - 1).max() < 0.01))
+
+# %% [markdown]
+# Both get there. How many steps did each need to come within 0.01 of the minimum, what did a step cost, where did the steps go, and which learning rates did backtracking choose? The table and the figure below answer in turn:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+runs = compare_descents(start)
+(fixed_path, _), (bt_path, bt_lrs) = runs["fixed"], runs["backtracking"]
 a, b = np.meshgrid(np.linspace(-1.5, 1.5, 200), np.linspace(-0.5, 2.0, 200))
-fig, ax = plt.subplots(figsize=(7, 5))
-ax.contour(a, b, rosenbrock([a, b]), levels=np.logspace(-1.5, 2, 14), colors="lightgray")
-ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=1, color=colors[0], label="descent path, lr = 0.01")
-ax.plot(*path[0], "o", color=colors[1], label="start (−1, 1.5)")
-ax.plot(1, 1, "*", ms=14, color=colors[2], label="minimum (1, 1)")
-ax.set(xlabel="$x_0$", ylabel="$x_1$", title="Fast down into the valley, slow along its floor")
-ax.legend(loc="upper right")
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), width_ratios=(1.3, 1))
+left.contour(a, b, rosenbrock([a, b]), levels=np.logspace(-1.5, 2, 14), colors="lightgray")
+left.plot(*fixed_path.T, ".-", ms=2, lw=1, color=colors[0], label="fixed lr = 0.01")
+left.plot(*bt_path.T, ".-", ms=3, lw=1, color=colors[3], label="backtracking from lr0 = 1")
+left.plot(*fixed_path[0], "o", color=colors[1], label="start (−1, 1.5)")
+left.plot(1, 1, "*", ms=14, color=colors[2], label="minimum (1, 1)")
+left.set(
+    xlabel="$x_0$",
+    ylabel="$x_1$",
+    title="Both reach the valley floor; backtracking in longer steps",
+)
+left.legend(loc="upper right", fontsize=8)
+right.semilogy(
+    np.arange(1, len(bt_lrs) + 1), bt_lrs, ".", ms=3, color=colors[3], label="backtracking"
+)
+right.axhline(0.01, color=colors[0], lw=1.5, label="fixed lr = 0.01")
+right.set(
+    xlabel="step k",
+    ylabel="learning rate of step k",
+    title="Backtracking picks every step's lr afresh",
+)
+right.legend(fontsize=8)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# *Figure: contour lines of the Rosenbrock function, a banana-shaped valley, with the 2,000-step descent path from $(-1, 1.5)$. The path drops quickly to the valley floor, then follows the curved floor in many small steps to the minimum at $(1, 1)$ (star): where the valley is flat, the gradient is small and so are the steps.*
+# *Figure: left, contour lines of the Rosenbrock function, a banana-shaped valley, with the fixed-lr path (blue) and the backtracking path (red-orange) from $(-1, 1.5)$; both drop to the valley floor and follow it to the minimum at $(1, 1)$ (star), backtracking in fewer, longer steps. Right, the learning rate of every backtracking step on a log scale: each is $2^{-m}$, chosen afresh at every step, never one value for the whole run; most lie above the fixed 0.01 (blue line), a few below it.*
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "1.4"}
 # ### Task 1.4 — why $h \approx 10^{-4}$? (1 point, written)
@@ -209,4 +299,4 @@ plt.show()
 # %% [markdown]
 # ## Done
 #
-# You can now differentiate any function numerically, for any shape of input, without disturbing it, and walk downhill with the result. Lesson 02 gives gradient descent its first real job: training a classifier of handwritten digits with the softmax and the cross-entropy loss.
+# You can now differentiate any function numerically, for any shape of input, without disturbing it, and walk downhill with the result in steps that choose their own length. Lesson 02 gives gradient descent its first real job: training a classifier of handwritten digits with the softmax and the cross-entropy loss.

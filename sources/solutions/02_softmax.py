@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Assignment 02 · Softmax and cross-entropy
 #
-# In lesson 02 you turned scores into probabilities, measured their error and trained softmax regression on MNIST. Here you write those pieces yourself, robust enough for every later lesson: a log-softmax that never overflows nor underflows, a cross-entropy that never returns `inf`, the gradient $y - t$, and one training step. Then your own code trains a digit classifier.
+# In lesson 02 you turned scores into probabilities, measured their error and trained softmax regression on MNIST. Here you write those pieces yourself, robust enough for every later lesson: a log-softmax that never overflows nor underflows, a cross-entropy computed exactly from the scores (no guard, no cap), the gradient $y - t$, and one training step. Then your own code trains a digit classifier.
 #
 # **Points:** 10 (four code tasks, one written answer).
 #
@@ -55,6 +55,7 @@ def log_softmax(x):
 # %% dlcourse={"check": "2.1"}
 check("2.1", log_softmax)
 
+
 # %% [markdown]
 # The rest of the assignment uses probabilities; they are one `np.exp` away:
 
@@ -75,38 +76,54 @@ print(np.round(softmax(np.array([1010.0, 1000.0, 990.0])), 4))
 
 
 # %% [markdown]
-# ### Task 2.2 — cross-entropy (2 points)
+# ### Task 2.2 — the exact cross-entropy, straight from the scores (2 points)
 #
-# Write `cross_entropy(y, t)` for probabilities `y: (N, K)` and targets `t` that are either one-hot rows `(N, K)` or integer labels `(N,)`. Return the **mean** over the batch as one number:
+# Lesson 02 (section 5) computed the loss from probabilities and guarded the log, $\log \max(y, 10^{-7})$, so one sample can cost at most $-\log 10^{-7} \approx 16.1$<!-- static: -log(1e-7) -->. That cap hides how wrong a prediction is: a sample whose true class scores 800 below the best one should cost about 800, not 16.1<!-- static: the same cap -->. With your `log_softmax` the loss needs neither a probability nor a guard:
 #
-# $$L = -\frac{1}{N} \sum_{n} \sum_{k} t_{nk} \log \max(y_{nk}, 10^{-7}).$$
+# $$L = -\frac{1}{N} \sum_{n} \sum_{k} t_{nk}\, \log y_{nk} = -\frac{1}{N} \sum_{n} \log y_{n,\, \text{labels}_n}, \qquad \log y = \text{log\_softmax}(a).$$
 #
-# *Hint:* lesson 02, sections 4 (one-hot targets) and 5 (cross-entropy and the $\log 0$ guard).
+# Write `cross_entropy_from_scores(a, t)` for scores `a: (N, K)` and targets `t` that are either one-hot rows `(N, K)` or integer labels `(N,)`. Return the **mean** over the batch as one float, exact (finite, and about 800 per such sample) for any finite scores. For labels, pick each row's log-probability of the true class with integer indexing, `logp[np.arange(N), t]`, instead of building a one-hot matrix first: that would fill $N \times K$ numbers to use $N$ of them. Do not change `a` or `t`.
 #
-# *Checked:* three batch shapes, each with one-hot targets and with labels; a prediction that gives the true class probability 0 must give a large but finite loss.
+# *Hint:* lesson 02, sections 4 (one-hot targets and integer labels) and 5 (the cross-entropy, and the guard you no longer need), and your `log_softmax` of Task 2.1. `t.ndim` tells the two kinds of target apart.
+#
+# *Checked:* batches of shapes (4, 3), (6, 10) and (1, 5), and one of shape (3, 4) whose rows are near 0, +1000 and −1000 and whose first sample's true class is 800 below the others, each with one-hot targets and with labels. The check names the guarded log (the cap), `np.log(softmax(a))` (an infinite loss), a sum instead of a mean, a mean over all $N \cdot K$ entries, labels indexed as `logp[:, t]`, one kind of target only, and one loss per sample instead of their mean.
 
 
 # %% dlcourse={"points": 2, "task": "2.2"}
-def cross_entropy(y, t):
-    """Mean cross-entropy. y: (N, K) probabilities; t: (N, K) one-hot or (N,) labels."""
-    # Hint: sum over the classes, then divide by the number of samples.
+def cross_entropy_from_scores(a, t):
+    """Mean cross-entropy of softmax(a). a: (N, K) scores; t: (N, K) one-hot or (N,) labels."""
+    # Hint: log-probabilities from Task 2.1; then, per sample, the one of the true class.
     ### BEGIN SOLUTION
+    logp = log_softmax(a)
+    n = a.shape[0]
     if t.ndim == 1:
-        t = np.eye(y.shape[1])[t]
-    return float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / y.shape[0])
+        return float(-logp[np.arange(n), t].sum() / n)
+    return float(-np.sum(t * logp) / n)
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "2.2"}
-check("2.2", cross_entropy)
+check("2.2", cross_entropy_from_scores)
 ### BEGIN HIDDEN TESTS
-assert abs(cross_entropy(np.array([[0.5, 0.5]]), np.array([0])) - np.log(2)) < 1e-9
+assert abs(cross_entropy_from_scores(np.array([[0.0, 0.0]]), np.array([0])) - np.log(2)) < 1e-12
+assert cross_entropy_from_scores(np.array([[0.0, 800.0]]), np.array([[1.0, 0.0]])) == 800.0
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# A confidently wrong sample: its true class (0) scores 800 below class 1. Lesson 02's guarded loss against yours:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+a_wrong = np.array([[0.0, 800.0, 2.0]])
+guarded = -np.log(np.maximum(softmax(a_wrong)[0, 0], 1e-7))
+print("guarded, lesson 02:", round(float(guarded), 2))
+print("exact, from scores:", round(cross_entropy_from_scores(a_wrong, np.array([0])), 2))
+
 
 # %% [markdown]
 # ### Task 2.3 — the gradient of softmax + cross-entropy (2 points)
 #
-# Write `softmax_cross_entropy_gradient(a, t)`: the gradient of $L = \text{cross\_entropy}(\text{softmax}(a), t)$ with respect to the scores `a: (N, K)`, where `t` is one-hot `(N, K)` or labels `(N,)`:
+# Write `softmax_cross_entropy_gradient(a, t)`: the gradient of the loss $L$ = `cross_entropy_from_scores(a, t)` of Task 2.2 with respect to the scores `a: (N, K)`, where `t` is one-hot `(N, K)` or labels `(N,)`:
 #
 # $$\frac{\partial L}{\partial a} = \frac{\text{softmax}(a) - t}{N} \qquad (N, K).$$
 #
@@ -129,17 +146,15 @@ def softmax_cross_entropy_gradient(a, t):
 # %% dlcourse={"check": "2.3"}
 check("2.3", softmax_cross_entropy_gradient)
 
-
 # %% [markdown]
 # Your gradient against a numerical one: `dlcourse.gradients.numerical_gradient(f, x)` computes the central differences of lesson 01 (Task 1.2), in float64, each score perturbed in place and restored:
-
 
 # %%
 # NBVAL_CHECK_OUTPUT
 a = rng.normal(size=(5, 4))
 labels = np.array([0, 3, 3, 1, 2])
 mine = softmax_cross_entropy_gradient(a, labels)
-numerical = numerical_gradient(lambda s: cross_entropy(softmax(s), labels), a)
+numerical = numerical_gradient(lambda s: cross_entropy_from_scores(s, labels), a)
 print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical)).max() < 1e-6)
 
 
@@ -148,7 +163,7 @@ print("max relative error < 1e-6:", (np.abs(mine - numerical) / np.abs(numerical
 #
 # Softmax regression computes scores $a = xW + b$ from images `x: (N, D)`, weights `W: (D, K)` and bias `b: (K,)`. Write `train_step(params, x, t, lr)` where `params` is a dict with the arrays `"W"` and `"b"`. It must
 #
-# 1. compute the loss of the current parameters, `cross_entropy(softmax(a), t)`;
+# 1. compute the loss of the current parameters from the scores, `cross_entropy_from_scores(a, t)` (Task 2.2);
 # 2. compute the gradients $\frac{\partial L}{\partial W} = x^\top \frac{\partial L}{\partial a}$ and $\frac{\partial L}{\partial b} = \sum_n \frac{\partial L}{\partial a_n}$;
 # 3. update `params["W"]` and `params["b"]` by gradient descent with learning rate `lr`;
 # 4. return the loss of step 1 (before the update).
@@ -164,7 +179,7 @@ def train_step(params, x, t, lr):
     # Hint: reuse your functions from Tasks 2.1-2.3.
     ### BEGIN SOLUTION
     a = x @ params["W"] + params["b"]
-    loss = cross_entropy(softmax(a), t)
+    loss = cross_entropy_from_scores(a, t)
     da = softmax_cross_entropy_gradient(a, t)
     params["W"] -= lr * (x.T @ da)
     params["b"] -= lr * da.sum(axis=0)
@@ -240,4 +255,4 @@ plt.show()
 # %% [markdown]
 # ## Done
 #
-# You have a log-softmax that stays finite, a stable softmax built on it, a guarded cross-entropy, the gradient $y - t$ and a training step: a complete, if shallow, classifier. Lesson 03 puts a hidden layer in front of the softmax and derives its gradients by backpropagation.
+# You have a log-softmax that stays finite, a stable softmax built on it, a cross-entropy that is exact straight from the scores, the gradient $y - t$ and a training step: a complete, if shallow, classifier. Lesson 03 puts a hidden layer in front of the softmax and derives its gradients by backpropagation.
