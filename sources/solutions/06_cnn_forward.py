@@ -101,8 +101,10 @@ def network_shapes(input_shape, layers):
 # %% dlcourse={"check": "6.1"}
 check("6.1", network_shapes)
 ### BEGIN HIDDEN TESTS
-assert network_shapes((1, 28, 28), [("conv", 30, 5, 5, 1, 0)]) == [((30, 24, 24), 780)]
-assert network_shapes((3, 8, 8), [("pool", 2, 2, 2), ("flatten",)])[-1] == ((48,), 0)
+(conv_shape, conv_count), *_ = network_shapes((1, 28, 28), [("conv", 30, 5, 5, 1, 0)])
+assert (tuple(conv_shape), conv_count) == ((30, 24, 24), 780)
+*_, (flat_shape, flat_count) = network_shapes((3, 8, 8), [("pool", 2, 2, 2), ("flatten",)])
+assert (tuple(flat_shape), flat_count) == ((48,), 0)
 ### END HIDDEN TESTS
 
 # %% [markdown]
