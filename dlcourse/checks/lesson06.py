@@ -93,17 +93,19 @@ def _layer(shape: tuple[int, ...], spec: Spec) -> tuple[Row | None, str]:
         _, filters, fh, fw, stride, pad = spec
         c, h, w = shape
         h_out, w_out = _positions(h, fh, stride, pad), _positions(w, fw, stride, pad)
-        if h_out is None or w_out is None:
-            return None, _misfit(h, fh, stride, pad) if h_out is None else _misfit(
-                w, fw, stride, pad
-            )
+        if h_out is None:
+            return None, _misfit(h, fh, stride, pad)
+        if w_out is None:
+            return None, _misfit(w, fw, stride, pad)
         return ((filters, h_out, w_out), filters * c * fh * fw + filters), ""
     if kind == "pool":
         _, ph, pw, stride = spec
         c, h, w = shape
         h_out, w_out = _positions(h, ph, stride, 0), _positions(w, pw, stride, 0)
-        if h_out is None or w_out is None:
-            return None, _misfit(h, ph, stride, 0) if h_out is None else _misfit(w, pw, stride, 0)
+        if h_out is None:
+            return None, _misfit(h, ph, stride, 0)
+        if w_out is None:
+            return None, _misfit(w, pw, stride, 0)
         return ((c, h_out, w_out), 0), ""
     if kind == "relu":
         return (shape, 0), ""
@@ -168,8 +170,8 @@ def _misfits(salt: int) -> list[tuple[tuple[int, int, int], list[Spec]]]:
     filter larger than its input, affine on an unflattened input and an unknown kind."""
     rng = case_rng(salt)
     c, f = int(rng.integers(1, 4)), int(rng.integers(2, 6))
-    odd = 2 * int(rng.integers(4, 8)) + 1  # conv 3×3 of stride 1 keeps it odd after pad 0
-    start: list[Spec] = [("conv", f, 3, 3, 1, 1), ("relu",)]  # keeps (H, W)
+    odd = 2 * int(rng.integers(4, 8)) + 1  # an odd size, 9…15
+    start: list[Spec] = [("conv", f, 3, 3, 1, 1), ("relu",)]  # 3×3 with pad 1 keeps (H, W)
     return [
         ((c, odd, odd + 2), [*start, ("conv", 4, 2, 2, 2, 0)]),  # (odd − 2) / 2
         ((c, odd + 1, odd), [*start, ("pool", 2, 2, 2)]),  # (odd − 2) / 2 along W
@@ -539,6 +541,7 @@ _POOL_MISFITS = (((1, 2, 8, 7), 3, 3, 2), ((2, 1, 7, 8), 3, 3, 2), ((1, 1, 2, 5)
 
 
 def _pool_input(salt: int, shape: tuple[int, ...], values: str) -> np.ndarray:
+    """A batch x of `shape`: normal (float64 or float32), all negative, or whole numbers."""
     rng = case_rng(salt)
     if values == "negative":
         return -np.abs(rng.normal(size=shape)) - 0.1
@@ -728,6 +731,7 @@ def check_max_pool_forward(max_pool_forward: Callable) -> None:
 def _expect_pool_raises(
     max_pool_forward: Callable, x: np.ndarray, pool_h: int, pool_w: int, stride: int
 ) -> None:
+    """max_pool_forward must raise ValueError when the windows do not fit x."""
     text = (
         f"max_pool_forward(x of shape {x.shape}, pool_h={pool_h}, pool_w={pool_w}, stride={stride})"
     )
