@@ -1,15 +1,15 @@
 # %% [markdown]
 # # Assignment 06 · CNN forward
 #
-# In lesson 06 you saw how a convolutional layer turns an image into feature maps. Here you write the pieces yourself: the output-size formula, a convolution with loops, the im2col rearrangement that turns it into a matrix product, and max pooling.
+# In lesson 06 you saw how a convolutional layer turns an image into feature maps. Here you write the pieces yourself: the shapes and parameter counts of a whole network, a convolution with loops, the im2col rearrangement that turns it into a matrix product, and max pooling with the switches its backward pass needs.
 #
-# **Points:** 9 (four code tasks, one written answer).
+# **Points:** 11 (four code tasks, one written answer).
 #
-# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 6.1 passed` or a reason you can act on. Run it as often as you like. Each task takes one of lesson 06's loops a step further: the convolution looping over the filter instead of the image, im2col with no loop at all.
+# **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 6.1 passed` or a reason you can act on. Run it as often as you like. Each task takes one of lesson 06's steps further: the output-size formula applied to a whole network, the convolution and the pooling looping over the window instead of the image, im2col with no loop at all.
 #
-# **You need:** lesson 06 (sections 2–6).
+# **You need:** lesson 06 (sections 2–7).
 #
-# **Time:** about 60 minutes.
+# **Time:** about 75 minutes.
 
 # %%
 import matplotlib.pyplot as plt
@@ -18,6 +18,7 @@ import seaborn as sns
 
 from dlcourse.checks import check
 from dlcourse.config import seed_everything
+from dlcourse.convnets import simple_convnet
 from dlcourse.data import load_mnist
 
 rng = seed_everything(0)
@@ -25,39 +26,119 @@ sns.set_theme(style="white", palette="colorblind")
 
 
 # %% [markdown]
-# ### Task 6.1 — output size (1 point)
+# ### Task 6.1 — the shapes and parameter counts of a whole network (2 points)
 #
-# A filter of size $F$ slides over an input of size $H$ padded with $P$ zeros on each side, moving $S$ pixels at a time. It fits
+# Before a CNN runs, you can work out on paper what every layer receives and returns, and how many weights it has: that is how you catch a layer that does not fit, or one that holds almost all the parameters. Write `network_shapes(input_shape, layers)` for one image `input_shape = (C, H, W)` (no batch axis) and a list of layer specs, plain tuples:
 #
-# $$H_\text{out} = \frac{H + 2P - F}{S} + 1$$
+# | spec | output shape for input $(C, H, W)$ or $(D,)$ | parameters |
+# | --- | --- | --- |
+# | `("conv", filters, fh, fw, stride, pad)` | `(filters, H_out, W_out)` | filters·C·fh·fw + filters |
+# | `("pool", ph, pw, stride)` | `(C, H_out, W_out)`, no padding | 0 |
+# | `("relu",)` | unchanged | 0 |
+# | `("flatten",)` | `(C·H·W,)` | 0 |
+# | `("affine", units)` | `(units,)`; needs a flat input `(D,)` | D·units + units |
 #
-# times. Write `conv_output_size(size, filter_size, stride=1, pad=0)` that returns $H_\text{out}$ as an `int`, and raises `ValueError` (with a message that says why) when the filter does not fit: when $H + 2P - F$ is negative or not divisible by $S$.
+# Return a list with one pair `(shape, n_params)` per layer: `shape` a tuple of ints, `n_params` an int (the input gets no row). Raise `ValueError` with a message that names the layer's index, its spec and why, when a window does not fit ($H + 2P - F$ negative or not divisible by $S$, on either axis), when an affine layer gets an input that is not flat, or when the kind of layer is unknown.
 #
-# *Hint:* lesson 06, section 3 (output size, padding and stride): when is the number of positions not a whole number?
+# *Hint:* lesson 06, section 3 (output size, padding and stride: when is the number of positions not a whole number?) and section 7 (the whole CNN, whose summary your function can reproduce). Carry the current shape from one layer to the next.
 #
-# *Checked:* six sizes (with and without padding and stride) and three that must raise.
+# *Checked:* three random CNNs (two convolutions, one with padding and one with stride 2, non-square images, filters and pools, several channels), layer by layer, and five networks whose layer 2 or 3 must raise: a convolution and a pooling that leave pixels out, a filter larger than its input, an affine layer on an unflattened input, an unknown kind. The check names a forgotten bias, input channel or `+ 1`, a missing padding, and a pooling or convolution with the wrong number of channels.
 
 
-# %% dlcourse={"points": 1, "task": "6.1"}
-def conv_output_size(size, filter_size, stride=1, pad=0):
-    """Number of positions of a filter along one axis; ValueError if it does not fit evenly."""
-    # Hint: make sure the filter fits before you divide.
+# %% dlcourse={"points": 2, "task": "6.1"}
+def network_shapes(input_shape, layers):
+    """Output shape and parameter count of every layer, for one image input_shape = (C, H, W).
+
+    layers: specs ("conv", filters, fh, fw, stride, pad), ("pool", ph, pw, stride), ("relu",),
+    ("flatten",), ("affine", units). Returns [(shape, n_params), ...], one pair per layer.
+    """
+
+    # Hint: check that each window fits before you divide; then carry the shape along.
     ### BEGIN SOLUTION
-    span = size + 2 * pad - filter_size
-    if span < 0:
-        raise ValueError(f"a filter of {filter_size} does not fit in {size} + 2·{pad} pixels")
-    if span % stride != 0:
-        raise ValueError(f"{size} + 2·{pad} − {filter_size} = {span} is not divisible by {stride}")
-    return span // stride + 1
+    def positions(size, window, stride, pad, index, spec):
+        span = size + 2 * pad - window
+        if span < 0 or span % stride != 0:
+            raise ValueError(
+                f"layer {index} {spec}: a window of {window} with stride {stride} does not fit "
+                f"{size} + 2·{pad} pixels ({size} + 2·{pad} − {window} = {span})"
+            )
+        return span // stride + 1
+
+    shape, table = tuple(input_shape), []
+    for index, spec in enumerate(layers):
+        kind, *args = spec
+        n_params = 0
+        if kind == "conv":
+            filters, fh, fw, stride, pad = args
+            channels, h, w = shape
+            h_out = positions(h, fh, stride, pad, index, spec)
+            w_out = positions(w, fw, stride, pad, index, spec)
+            shape = (filters, h_out, w_out)
+            n_params = filters * channels * fh * fw + filters
+        elif kind == "pool":
+            ph, pw, stride = args
+            channels, h, w = shape
+            h_out = positions(h, ph, stride, 0, index, spec)
+            shape = (channels, h_out, positions(w, pw, stride, 0, index, spec))
+        elif kind == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif kind == "affine":
+            if len(shape) != 1:
+                raise ValueError(
+                    f"layer {index} {spec}: an affine layer needs a flat input but gets shape "
+                    f"{shape}; put a ('flatten',) layer before it"
+                )
+            (units,) = args
+            n_params = shape[0] * units + units
+            shape = (units,)
+        elif kind != "relu":
+            raise ValueError(f"layer {index} {spec}: unknown kind of layer {kind!r}")
+        table.append((shape, n_params))
+    return table
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "6.1"}
-check("6.1", conv_output_size)
+check("6.1", network_shapes)
 ### BEGIN HIDDEN TESTS
-assert conv_output_size(28, 5) == 24
-assert conv_output_size(28, 5, stride=1, pad=2) == 28
+(conv_shape, conv_count), *_ = network_shapes((1, 28, 28), [("conv", 30, 5, 5, 1, 0)])
+assert (tuple(conv_shape), conv_count) == ((30, 24, 24), 780)
+*_, (flat_shape, flat_count) = network_shapes((3, 8, 8), [("pool", 2, 2, 2), ("flatten",)])
+assert (tuple(flat_shape), flat_count) == ((48,), 0)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# Now run your function on SimpleConvNet, the network of lesson 06, section 7, and compare it with the summary `dlcourse` prints for the same architecture. The summary's layer names (`FastConv2D`, `FastMaxPool2D`) are the package's faster versions of the same layers; compare the output shapes and the parameter counts, the two things both tables state.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+simple_layers = [
+    ("conv", 30, 5, 5, 1, 0),
+    ("relu",),
+    ("pool", 2, 2, 2),
+    ("flatten",),
+    ("affine", 100),
+    ("relu",),
+    ("affine", 10),
+]
+yours = network_shapes((1, 28, 28), simple_layers)
+model = simple_convnet(rng=0)
+print(model.summary((1, 28, 28)))
+print()
+print(f"{'your spec':<24} {'your shape':<14} {'parameters':>10}   same as the summary")
+shape = (1, 28, 28)
+for spec, (your_shape, your_count), layer in zip(
+    simple_layers, yours, model.layers.values(), strict=True
+):
+    shape = tuple(layer.output_shape(shape))  # what the summary prints for this layer
+    count = sum(p.size for p in layer.params.values())
+    same = tuple(your_shape) == shape and your_count == count
+    print(f"{spec!s:<24} {tuple(your_shape)!s:<14} {your_count:>10,}   {same}")
+your_total = sum(count for _, count in yours)
+print(f"{'total':<39} {your_total:>10,}   {your_total == model.num_params}")
+
+# %% [markdown]
+# The affine layer after the pooling holds almost all the weights of the network: every one of its 100 units looks at all 4,320 numbers of the flattened maps, while the 30 filters of the convolution share their 5×5 weights across every position of the image.
 
 # %% [markdown]
 # ### Task 6.2 — a convolution that loops over the filter, not the image (3 points)
@@ -166,47 +247,78 @@ print("im2col product equals the loop:", np.allclose(as_product, feature_map))
 
 
 # %% [markdown]
-# ### Task 6.4 — max pooling forward (2 points)
+# ### Task 6.4 — max pooling with switches, looping over the window (3 points)
 #
-# Write `max_pool_forward(x, pool_h=2, pool_w=2, stride=2)` for a batch of feature maps `x: (N, C, H, W)`. Each output value is the maximum of one `pool_h × pool_w` window, taken separately for every sample and every channel; the windows move `stride` pixels at a time, with no padding. Return `(N, C, H_out, W_out)` with $H_\text{out} = (H - \text{pool\_h}) / \text{stride} + 1$ and likewise $W_\text{out}$.
+# Lesson 06's max pooling visits every output position. Turn it inside out as you did for the convolution in Task 6.2. Write `max_pool_forward(x, pool_h=2, pool_w=2, stride=2)` for a batch of feature maps `x: (N, C, H, W)` (no padding) that returns a pair `(out, switches)`:
 #
-# *Hint:* lesson 06, section 6 (max pooling); handle all samples and channels of one window at once.
+# - `out: (N, C, H_out, W_out)`, the maximum of every `pool_h × pool_w` window, for every sample and channel separately, with $H_\text{out} = (H - \text{pool\_h}) / \text{stride} + 1$ and likewise $W_\text{out}$; `out` has the dtype of `x` (a float32 batch gives a float32 `out`: a maximum is one of the values, nothing is computed);
+# - `switches`, an **int** array of the same shape as `out`: for each window, the row-major offset `u * pool_w + v` of its **first** maximum, the index `np.argmax` of the flattened window would give. The backward pass of assignment 07 routes the gradient through exactly these offsets.
 #
-# *Checked:* three batches with non-square pools, overlapping windows (stride smaller than the pool), and all-negative values.
+# Loop **only over the offsets** $(u, v)$ inside the window, `pool_h · pool_w` steps: for one offset, the values $x[:, :, i \cdot \text{stride} + u,\; j \cdot \text{stride} + v]$ of all windows form one strided slice of shape `(N, C, H_out, W_out)`. Keep a running maximum, starting from the values at offset (0, 0), and where a value is **strictly** larger, take it and record its offset: then, on a tie, the first maximum stays. Raise `ValueError` when the windows do not fit ($H - \text{pool\_h}$ or $W - \text{pool\_w}$ negative or not divisible by the stride), and do not change `x`.
+#
+# *Hint:* lesson 06, section 6 (max pooling, the formula with $(i, j)$ and $(u, v)$), and your Task 6.2 (one strided slice per offset). A slice of `x` is a view: writing into it writes into `x`.
+#
+# *Checked:* five batches from different seeds with non-square pools, overlapping windows (stride smaller than the pool), all-negative values, whole-number values with many ties and a float32 batch, and three sizes that must raise. The check names a maximum started at 0, the last maximum kept on a tie, offsets counted as `u * pool_h + v` or kept as pairs (u, v), an output size of `H // stride` (windows that hang over the border), mixed-up samples or channels and a changed `x`.
 
 
-# %% dlcourse={"points": 2, "task": "6.4"}
+# %% dlcourse={"points": 3, "task": "6.4"}
 def max_pool_forward(x, pool_h=2, pool_w=2, stride=2):
-    """Max over each window. x: (N, C, H, W); returns (N, C, H_out, W_out)."""
-    # Hint: one window per output position, for all samples and channels at once.
+    """Max over each window, with the offset of its first maximum.
+
+    x: (N, C, H, W); returns out: (N, C, H_out, W_out) of x's dtype and
+    switches: (N, C, H_out, W_out) ints, the offset u * pool_w + v of each window's first maximum.
+    """
+    # Hint: one strided slice per offset (u, v); update where a value is strictly larger.
     ### BEGIN SOLUTION
     n, c, h, w = x.shape
+    if h < pool_h or w < pool_w or (h - pool_h) % stride or (w - pool_w) % stride:
+        raise ValueError(
+            f"{pool_h}×{pool_w} windows with stride {stride} do not fit a {h}×{w} map: "
+            "(H − pool_h) and (W − pool_w) must be multiples of the stride"
+        )
     h_out = (h - pool_h) // stride + 1
     w_out = (w - pool_w) // stride + 1
-    out = np.zeros((n, c, h_out, w_out))
-    for i in range(h_out):
-        for j in range(w_out):
-            window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
-            out[:, :, i, j] = window.max(axis=(2, 3))
-    return out
+    out = x[:, :, : stride * (h_out - 1) + 1 : stride, : stride * (w_out - 1) + 1 : stride].copy()
+    switches = np.zeros((n, c, h_out, w_out), dtype=int)
+    for u in range(pool_h):
+        for v in range(pool_w):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            values = x[:, :, rows, cols]  # (N, C, H_out, W_out): offset (u, v) of every window
+            larger = values > out
+            out[larger] = values[larger]
+            switches[larger] = u * pool_w + v
+    return out, switches
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "6.4"}
 check("6.4", max_pool_forward)
+### BEGIN HIDDEN TESTS
+tied = np.array([[[[1.0, 3.0], [3.0, 0.0]]]])
+assert max_pool_forward(tied)[1][0, 0, 0, 0] == 1
+### END HIDDEN TESTS
 
 # %% [markdown]
-# Pool the feature map of Task 6.2 after a ReLU, as a CNN layer would:
+# Pool the feature map of Task 6.2 after a ReLU, as a CNN layer would, and count where in their windows the maxima were: the switches are what the backward pass needs.
 
 # %%
 conv_out = conv2d_offsets(digit[None, None], edge_filter[None, None])  # (1, 1, 24, 24)
 activated = np.maximum(conv_out, 0)
-pooled = max_pool_forward(activated)
+pooled, switches = max_pool_forward(activated)
 print(f"{activated.shape} -> {pooled.shape}")
+responding = pooled > 0  # windows that hold some response; the others are all zeros
+offsets, counts = np.unique(switches[responding], return_counts=True)
+print(f"windows with a response: {responding.sum()} of {responding.size}")
+where = dict(zip(offsets.tolist(), counts.tolist(), strict=True))
+print("where their maximum sits (offset u * 2 + v: count):", where)
 
 fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), layout="constrained")
 for ax, picture, title in zip(
-    axes, (activated[0, 0], pooled[0, 0]), ("after ReLU (24×24)", "after 2×2 max pool (12×12)")
+    axes,
+    (activated[0, 0], pooled[0, 0]),
+    ("after ReLU (24×24)", "after 2×2 max pool (12×12)"),
+    strict=True,
 ):
     shown = ax.imshow(picture, cmap="Reds", vmin=0)
     ax.set(title=title, xlabel="column", ylabel="row")
@@ -229,4 +341,4 @@ plt.show()
 # %% [markdown]
 # ## Done
 #
-# You wrote a convolution, the im2col trick and max pooling. Lesson 07 runs them backwards: how the gradient flows through a filter and a pooling window, and then a whole CNN is trained on MNIST.
+# You worked out the shapes of a whole network, wrote a convolution, the im2col trick and max pooling with its switches. Lesson 07 runs them backwards: how the gradient flows through a filter and a pooling window, and then a whole CNN is trained on MNIST.
