@@ -249,7 +249,7 @@ print("im2col product equals the loop:", np.allclose(as_product, feature_map))
 # %% [markdown]
 # ### Task 6.4 — max pooling with switches, looping over the window (3 points)
 #
-# Lesson 06's max pooling visits every output position. Turn it inside out as you did for the convolution in Task 6.2. Write `max_pool_forward(x, pool_h=2, pool_w=2, stride=2)` for a batch of feature maps `x: (N, C, H, W)` (no padding) that returns a pair `(out, switches)`:
+# Lesson 06 defines max pooling one output position at a time. Turn it inside out as you did for the convolution in Task 6.2. Write `max_pool_forward(x, pool_h=2, pool_w=2, stride=2)` for a batch of feature maps `x: (N, C, H, W)` (no padding) that returns a pair `(out, switches)`:
 #
 # - `out: (N, C, H_out, W_out)`, the maximum of every `pool_h × pool_w` window, for every sample and channel separately, with $H_\text{out} = (H - \text{pool\_h}) / \text{stride} + 1$ and likewise $W_\text{out}$; `out` has the dtype of `x` (a float32 batch gives a float32 `out`: a maximum is one of the values, nothing is computed);
 # - `switches`, an **int** array of the same shape as `out`: for each window, the row-major offset `u * pool_w + v` of its **first** maximum, the index `np.argmax` of the flattened window would give. The backward pass of assignment 07 routes the gradient through exactly these offsets.
