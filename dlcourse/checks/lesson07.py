@@ -785,7 +785,9 @@ def _budget() -> tuple[int, float, float, int]:
     return sized(4000, 1000), sized(90.0, 6.0), sized(0.95, 0.75), sized(1000, 500)
 
 
-@checker("7.7", uses=("train_cnn",))
+# Slow by design: 90 s of training in full mode, which the check itself times (it fails a
+# call over 1.25 × 90 + 2 s); the limit leaves room for that and the test digits.
+@checker("7.7", uses=("train_cnn",), seconds=180)
 def check_train_cnn(train_cnn: Callable) -> None:
     """Task 7.7: a CNN trained within ``seconds`` reaches the accuracy goal on unseen digits."""
     import time

@@ -76,11 +76,11 @@ def pool_with_switches(x, pool_h=2, pool_w=2, stride=2):
     Returns out and switches, both (N, C, H_out, W_out): switches[n, c, i, j] = u * pool_w + v,
     the offset (u, v) of the first maximum of window (i, j), counted row by row.
     """
-    windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
+    windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))  # every window position
+    windows = windows[:, :, ::stride, ::stride]  # (N, C, H_out, W_out, pool_h, pool_w)
     flat = windows.reshape(*windows.shape[:4], pool_h * pool_w)  # one row per window
-    switches = flat.argmax(axis=-1)  # the first maximum of every window
-    out = np.take_along_axis(flat, switches[..., None], axis=-1)[..., 0]
-    return out, switches
+    switches = flat.argmax(axis=-1)  # the first maximum of each window, as u * pool_w + v
+    return flat.max(axis=-1), switches
 
 
 # %%
