@@ -161,6 +161,18 @@ def test_ignored_pool_stride_is_named():
     assert "with stride 2 window (i, j) starts at (i·2, j·2)" in failed("7.2", wrong)
 
 
+def test_pool_slices_running_on_to_the_border_are_named():
+    def wrong(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2):
+        dx = np.zeros(x_shape)
+        for u in range(pool_h):
+            for v in range(pool_w):
+                dx[:, :, u::stride, v::stride] += dout * (switches == u * pool_w + v)
+        return dx
+
+    message = failed("7.2", wrong)
+    assert "your code raised ValueError" in message and "can pick one more" in message
+
+
 def test_returning_the_pooled_shape_is_named():
     def wrong(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2):
         return sum(dout * (switches == k) for k in range(pool_h * pool_w))
@@ -229,6 +241,20 @@ def test_forgotten_padding_is_named():
 
     message = failed("7.3", wrong)
     assert "did you pad x first" in message and "your code raised ValueError" in message
+
+
+def test_conv_slices_running_on_to_the_border_are_named():
+    def wrong(x, dout, filter_shape, stride=1, pad=0):
+        x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        dW = np.zeros(filter_shape)
+        for u in range(filter_shape[2]):
+            for v in range(filter_shape[3]):
+                window = x_padded[:, :, u::stride, v::stride]
+                dW[:, :, u, v] = np.einsum("nfij,ncij->fc", dout, window)
+        return dW, dout.sum(axis=(0, 2, 3))
+
+    message = failed("7.3", wrong)
+    assert "your code raised ValueError" in message and "can pick one more" in message
 
 
 def test_ignored_conv_stride_is_named():

@@ -51,6 +51,16 @@ def _max_relative_error(got: np.ndarray, want: np.ndarray) -> tuple[float, tuple
     return float(error[where]), where
 
 
+def _slice_hint(err: Exception, text: str, h_out: int, w_out: int, stride: int) -> CheckFailed:
+    """The learner's shape error, with what a slice per offset (u, v) must pick."""
+    return CheckFailed(
+        f"{_raised_message(err, __name__)}; in {text}, the slice of offset (u, v) must pick "
+        f"exactly H_out × W_out = {h_out}×{w_out} positions, rows u, u + {stride}, …, "
+        f"u + {stride}·(H_out − 1): stop it there, u : u + {stride}·(H_out − 1) + 1 : {stride} "
+        "(a slice u::stride runs on to the border and can pick one more)"
+    )
+
+
 def _pool_windows(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
     """(N, C, H_out, W_out, pool_h, pool_w) views of x: (N, C, H, W)."""
     return sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
@@ -316,16 +326,21 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
             f"max_pool_backward(dout of shape {dout.shape}, switches, x_shape={shape}, "
             f"pool_h={pool_h}, pool_w={pool_w}, stride={stride})"
         )
-        got = call_keeping(
-            max_pool_backward,
-            dout,
-            switches,
-            shape,
-            pool_h=pool_h,
-            pool_w=pool_w,
-            stride=stride,
-            example="dx[...] += dout * (switches == ...)",
-        )
+        try:
+            got = call_keeping(
+                max_pool_backward,
+                dout,
+                switches,
+                shape,
+                pool_h=pool_h,
+                pool_w=pool_w,
+                stride=stride,
+                example="dx[...] += dout * (switches == ...)",
+            )
+        except ValueError as err:
+            if "broadcast" not in str(err):
+                raise
+            raise _slice_hint(err, text, dout.shape[2], dout.shape[3], stride) from err
         got = expect_array(text, got)
         if got.shape != shape:
             hint = ""
@@ -441,9 +456,14 @@ def _shape_hint(got: tuple[int, ...], want: tuple[int, ...], dout_shape: tuple[i
 
 
 def _call_param_gradients(
-    conv_param_gradients: Callable, text: str, x: np.ndarray, dout: np.ndarray, *settings: object
+    conv_param_gradients: Callable,
+    text: str,
+    x: np.ndarray,
+    dout: np.ndarray,
+    settings: tuple[tuple[int, ...], int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The learner's (dW, db), checked to be a pair of finite arrays."""
+    """The learner's (dW, db), checked to be a pair of arrays; settings (filter_shape, stride,
+    pad)."""
     filter_shape, stride, pad = settings
     try:
         result = call_keeping(
@@ -457,7 +477,9 @@ def _call_param_gradients(
         )
     except (ValueError, IndexError) as err:
         if not pad:
-            raise
+            if "broadcast" not in str(err):
+                raise
+            raise _slice_hint(err, text, dout.shape[2], dout.shape[3], stride) from err
         # Without the padding, the slices (or im2col's rows) are too few for dout's positions.
         raise CheckFailed(
             f"{_raised_message(err, __name__)}; in {text}, dout has one value per position "
@@ -483,7 +505,7 @@ def check_conv_param_gradients(conv_param_gradients: Callable) -> None:
             f"filter_shape={filter_shape}, stride={stride}, pad={pad})"
         )
         dW, db = _call_param_gradients(
-            conv_param_gradients, text, x, dout, filter_shape, stride, pad
+            conv_param_gradients, text, x, dout, (filter_shape, stride, pad)
         )
         want_dW, want_db = _numerical_param_grads(x, dout, filter_shape, stride, pad)
         for name, got, want in (("dW", dW, want_dW), ("db", db, want_db)):
