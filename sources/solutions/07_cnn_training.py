@@ -111,7 +111,7 @@ print("switches (u * 2 + v of each window's first maximum):\n", small_switches[0
 # %% dlcourse={"points": 3, "task": "7.2"}
 def max_pool_backward(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2):
     """Route dout: (N, C, H_out, W_out) to each window's switch; returns dx of shape x_shape."""
-    # Hint: one strided slice of dx per offset (u, v); switches == u * pool_w + v picks windows.
+    # Hint: one strided slice of dx per offset (u, v); which windows have their maximum there?
     ### BEGIN SOLUTION
     dx = np.zeros(x_shape)
     h_out, w_out = dout.shape[2:]
