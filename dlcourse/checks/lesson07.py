@@ -362,8 +362,9 @@ def check_max_pool_backward(max_pool_backward: Callable) -> None:
         hint = _pool_hint(got, dout, switches, shape, pool_h, pool_w, stride)
         error, where = _max_relative_error(got, want)
         raise CheckFailed(
-            f"{text} is off: relative error {error:.1e} at index {where} (got {got[where]:.6g}, "
-            f"expected {want[where]:.6g})" + (f"; {hint}" if hint else "")
+            f"{text} is off: relative error {error:.1e} at index {where} "
+            f"(got {got[where] + 0.0:.6g}, expected {want[where]:.6g})"
+            + (f"; {hint}" if hint else "")
         )
 
 
@@ -381,8 +382,7 @@ def _filter_grad(
     x: np.ndarray, dout: np.ndarray, filter_shape: tuple[int, ...], stride: int, pad: int
 ) -> np.ndarray:
     """dW[f, c, u, v] = Σ dout[n, f, i, j] · x_padded[n, c, i·stride + u, j·stride + v], used
-    with wrong settings (stride 1, pad 0) to recognise the mistakes; entries whose input
-    would fall outside the padded x are left at 0."""
+    with stride 1 to recognise an ignored stride (all NaN where those slices do not fit)."""
     _, _, fh, fw = filter_shape
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     h_out, w_out = dout.shape[2:]
@@ -440,7 +440,7 @@ def _dw_hint(
     return ""
 
 
-def _shape_hint(got: tuple[int, ...], want: tuple[int, ...], dout_shape: tuple[int, ...]) -> str:
+def _shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
     """A word on a wrong dW or db shape (or "")."""
     if len(want) == 4 and got == (want[1], want[0], *want[2:]):
         return (
@@ -512,16 +512,16 @@ def check_conv_param_gradients(conv_param_gradients: Callable) -> None:
             if got.shape != want.shape:
                 raise CheckFailed(
                     f"{name} from {text} should have shape {want.shape} but has {got.shape}"
-                    + _shape_hint(got.shape, want.shape, dout.shape)
+                    + _shape_hint(got.shape, want.shape)
                 )
             expect_finite(f"{name} from {text}", got)
         if not _matches(dW, want_dW, rtol=1e-5):
             hint = _dw_hint(dW, want_dW, x, dout, stride, pad)
             error, where = _max_relative_error(dW, want_dW)
             raise CheckFailed(
-                f"dW from {text} is off: relative error {error:.1e} at index {where} (got "
-                f"{dW[where]:.6g}, expected {want_dW[where]:.6g}, from the numerical gradient)"
-                + (f"; {hint}" if hint else "")
+                f"dW from {text} is off: relative error {error:.1e} at index {where} "
+                f"(got {dW[where] + 0.0:.6g}, expected {want_dW[where]:.6g}, from the "
+                "numerical gradient)" + (f"; {hint}" if hint else "")
             )
         if not _matches(db, want_db, rtol=1e-5):
             hint = ""
@@ -529,9 +529,9 @@ def check_conv_param_gradients(conv_param_gradients: Callable) -> None:
                 hint = "; that is a mean: the bias gradient is the sum of dout over n, i and j"
             error, where = _max_relative_error(db, want_db)
             raise CheckFailed(
-                f"db from {text} is off: relative error {error:.1e} at index {where} (got "
-                f"{db[where]:.6g}, expected {want_db[where]:.6g}, from the numerical gradient)"
-                + hint
+                f"db from {text} is off: relative error {error:.1e} at index {where} "
+                f"(got {db[where] + 0.0:.6g}, expected {want_db[where]:.6g}, from the "
+                "numerical gradient)" + hint
             )
 
 
@@ -683,7 +683,8 @@ def check_col2im_batch(col2im_batch: Callable) -> None:
         error, where = _max_relative_error(got, want)
         raise CheckFailed(
             f"{text} is off: relative error {error:.1e} at index {where} "
-            f"(got {got[where]:.6g}, expected {want[where]:.6g})" + (f"; {hint}" if hint else "")
+            f"(got {got[where] + 0.0:.6g}, expected {want[where]:.6g})"
+            + (f"; {hint}" if hint else "")
         )
     # A second check, by another route: col2im is the transpose (adjoint) of im2col.
     x_shape, fh, fw, stride, pad = _ADJOINT_CASE
