@@ -3,13 +3,13 @@
 #
 # Lesson 07 derived how gradients flow back through a convolutional layer. Here you write the pieces yourself, with channels and strides, chain them and compare the result with a numerical gradient; then you train a CNN the way a practitioner does: sanity checks first, then a run against the clock.
 #
-# **Points:** 15 (six code tasks, one written answer).
+# **Points:** 17 (six code tasks, one written answer).
 #
-# **How it works.** Write your code between the lines the exercise marks and run the self-check cell after it: it prints `✓ Task 7.1 passed` or a reason you can act on. Loops over filter offsets or output positions are fine here; the point is to see where every gradient goes.
+# **How it works.** Write your code between the lines the exercise marks and run the self-check cell after it: it prints `✓ Task 7.1 passed` or a reason you can act on. Each task says which loops it allows: Task 7.1 may loop over output positions, Tasks 7.2 and 7.3 loop over the offsets inside a window or filter only, and Task 7.4 has no Python loop at all; the point is to see where every gradient goes, for a whole batch at once.
 #
 # **You need:** lesson 07 (sections 1–6), lesson 02 (section 5) and assignment 06.
 #
-# **Time:** about 100 minutes, a minute and a half of them training.
+# **Time:** about 120 minutes, a minute and a half of them training.
 #
 # Notation, as in the lesson: `x: (N, C, H, W)` the layer's input, `W: (F, C, FH, FW)` the filters, `dout` the gradient of the loss with respect to the layer's output; stride 1 and no padding unless a task says otherwise.
 
@@ -64,116 +64,186 @@ check("7.1", conv_input_gradient)
 
 
 # %% [markdown]
-# ### Task 7.2 — max pooling backward (2 points)
+# ## Max pooling remembers where its maxima were
 #
-# Max pooling passes on the largest value of each window. Nudging any other input of the window does not change the output, so its gradient is 0; nudging the maximum changes the output by the same amount, so it receives the window's `dout` unchanged. Write `max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2)` for the forward input `x: (N, C, H, W)` and `dout: (N, C, H_out, W_out)` that returns `dx` with the shape of `x`.
-#
-# Two details:
-#
-# - **Ties.** When a window holds its maximum twice, give the gradient to the *first* one in row-major order (the one `np.argmax` of the flattened window picks), never to both.
-# - **Overlap.** When `stride` is smaller than the pool, windows overlap and one input can be the maximum of two windows: add (`+=`) the gradients.
-#
-# *Hint:* lesson 07, section 3 (ReLU and max pooling, backward). `np.argmax` of a flattened window picks the first maximum; `np.unravel_index` turns that flat index back into a row and a column.
-#
-# *Checked:* four cases, with ties, non-square pools and overlapping windows.
+# Max pooling's backward pass needs to know, for every window, *which* input was the maximum. A layer does not search the window again: its forward pass writes that position down, in an integer array called the **switches**, shaped like the pooled output `(N, C, H_out, W_out)`. For the window at output position $(i, j)$, the switch is the offset of its maximum inside the window, counted row by row: offset $(u, v)$ of a `pool_h × pool_w` window has the number `u * pool_w + v`. When a window holds its maximum twice, the switch names the *first* one in that order (the one `np.argmax` of the flattened window picks). The pooling function below (given, you need not write it) returns the pooled values and the switches; here it pools lesson 07's 4×4 example, whose bottom-left window holds its maximum, 2, twice.
 
 
-# %% dlcourse={"points": 2, "task": "7.2"}
-def max_pool_backward(x, dout, pool_h=2, pool_w=2, stride=2):
-    """Route dout to each window's first maximum. x: (N, C, H, W); returns dx: (N, C, H, W)."""
-    # Hint: for every output position, find each window's first maximum and add dout there.
+# %%
+def pool_with_switches(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling of x: (N, C, H, W) that also returns its switches.
+
+    Returns out and switches, both (N, C, H_out, W_out): switches[n, c, i, j] = u * pool_w + v,
+    the offset (u, v) of the first maximum of window (i, j), counted row by row.
+    """
+    windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))  # every window position
+    windows = windows[:, :, ::stride, ::stride]  # (N, C, H_out, W_out, pool_h, pool_w)
+    flat = windows.reshape(*windows.shape[:4], pool_h * pool_w)  # one row per window
+    switches = flat.argmax(axis=-1)  # the first maximum of each window, as u * pool_w + v
+    return flat.max(axis=-1), switches
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+small = np.array([[1, 3, 0, 2], [4, 2, 1, 1], [0, 1, 5, 6], [2, 2, 7, 0]], dtype=float)
+small_out, small_switches = pool_with_switches(small[None, None])
+print("input:\n", small)
+print("pooled:\n", small_out[0, 0])
+print("switches (u * 2 + v of each window's first maximum):\n", small_switches[0, 0])
+
+
+# %% [markdown]
+# ### Task 7.2 — max pooling backward from the switches (3 points)
+#
+# Each window's `dout` goes to the input at its switch, and every other input of the window gets 0 (lesson 07, section 3, says why). Write `max_pool_backward(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2)` for `dout: (N, C, H_out, W_out)`, the forward pass's `switches` of the same shape and the forward input's shape `x_shape = (N, C, H, W)`, that returns `dx` of shape `x_shape`.
+#
+# Loop **only over the `pool_h · pool_w` offsets** $(u, v)$ of the window, never over windows or positions. For one offset, the input pixels at offset $(u, v)$ of every window, $x[:, :, iS + u, jS + v]$ for all $(i, j)$, form one strided slice of shape `(N, C, H_out, W_out)`, the same shape as `dout`; the windows whose switch is `u * pool_w + v` send their `dout` there, the others send 0.
+#
+# - **Overlap.** With `stride` smaller than the pool, windows overlap, and one input can be the maximum of two windows: it collects both gradients. Add (`+=`), never assign.
+# - **Gaps.** With `stride` larger than the pool, some inputs are in no window: their gradient is 0.
+# - Do not change `dout` or `switches`.
+#
+# *Hint:* lesson 07, section 3 (max pooling, backward), and the strided slices of assignment 06's Task 6.2 (offset $(u, v)$ of every window, in one slice). Which number does the switch give for offset $(u, v)$ of a `pool_h × pool_w` window?
+#
+# *Checked:* against the check's own routing, with switches it computes from its own inputs, on five cases: ties, overlapping windows, non-square pools and a stride larger than the pool; the check names `=` instead of `+=`, switches decoded with the wrong width or column by column, a stride that is ignored and a result of the pooled shape.
+
+
+# %% dlcourse={"points": 3, "task": "7.2"}
+def max_pool_backward(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2):
+    """Route dout: (N, C, H_out, W_out) to each window's switch; returns dx of shape x_shape."""
+    # Hint: one strided slice of dx per offset (u, v); which windows have their maximum there?
     ### BEGIN SOLUTION
-    dx = np.zeros_like(x)
-    n, c, h_out, w_out = dout.shape
-    n_idx, c_idx = np.indices((n, c))
-    for i in range(h_out):
-        for j in range(w_out):
-            window = x[:, :, i * stride : i * stride + pool_h, j * stride : j * stride + pool_w]
-            first = window.reshape(n, c, -1).argmax(axis=2)  # (N, C) flat index of the maximum
-            u, v = np.unravel_index(first, (pool_h, pool_w))
-            dx[n_idx, c_idx, i * stride + u, j * stride + v] += dout[:, :, i, j]
+    dx = np.zeros(x_shape)
+    h_out, w_out = dout.shape[2:]
+    for u in range(pool_h):
+        for v in range(pool_w):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            dx[:, :, rows, cols] += dout * (switches == u * pool_w + v)
     return dx
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "7.2"}
 check("7.2", max_pool_backward)
+### BEGIN HIDDEN TESTS
+# lesson 07's example: dout 1, 2, 3, 4 lands on the 4, the 2 of the top right, the first 2, the 7
+routed = max_pool_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), small_switches, (1, 1, 4, 4))
+assert routed[0, 0, 1, 0] == 1 and routed[0, 0, 0, 3] == 2
+assert routed[0, 0, 3, 0] == 3 and routed[0, 0, 3, 1] == 0 and routed[0, 0, 3, 2] == 4
+assert routed.sum() == 10
+### END HIDDEN TESTS
 
 
 # %% [markdown]
-# ### Task 7.3 — bias and ReLU backward (2 points)
+# ### Task 7.3 — the filter and bias gradients, with channels, stride and padding (3 points)
 #
-# After the convolution the layer adds one bias per filter and applies ReLU: $z = \text{conv}(x, W) + b[f]$, $\text{out} = \max(z, 0)$. Write `bias_relu_backward(dout, z)` that takes the gradient `dout` with respect to the ReLU's output and the pre-activation `z` (both `(N, F, H_out, W_out)`) and returns the pair `(dz, db)`:
+# Task 7.1 gave the conv layer's input gradient; this task gives the other two. Lesson 07 derived the filter gradient for stride 1 and no padding (section 1, `filter_gradient`, and section 2 in im2col form). With a stride $S$ and zero padding, the weight $W[f, c, u, v]$ multiplies the padded input at $(iS + u,\; jS + v)$ in output position $(i, j)$, so
 #
-# - $dz = \text{dout} \cdot [z > 0]$: ReLU lets the gradient through where its input was positive. At $z = 0$ exactly, take the gradient as 0 (as `dlcourse`'s `ReLU` does).
-# - $db[f] = \sum_{n, p, q} dz[n, f, p, q]$: one bias per filter is added at every position of every sample, so its gradient sums over all of them. (The source's first CNN kept a separate bias for each of the 576 pixels of its feature map; a conv layer shares one per filter.)
+# $$\frac{\partial L}{\partial W[f, c, u, v]} = \sum_{n, i, j} \text{dout}[n, f, i, j]\; x_\text{padded}[n, c,\; iS + u,\; jS + v], \qquad \frac{\partial L}{\partial b[f]} = \sum_{n, i, j} \text{dout}[n, f, i, j].$$
 #
-# *Hint:* lesson 07, section 3 (ReLU backward). Which axes of `dz` does one bias $b[f]$ touch?
+# Write `conv_param_gradients(x, dout, filter_shape, stride=1, pad=0)` for the forward input `x: (N, C, H, W)`, `dout: (N, F, H_out, W_out)` and `filter_shape = (F, C, FH, FW)`, returning the pair `(dW, db)` with `dW: (F, C, FH, FW)` and `db: (F,)`. Loop over the filter offsets $(u, v)$ only, with one strided slice of the padded input per offset (as in Task 7.1), or build im2col's matrix; no loop over samples or positions. `dout` is already the gradient of the whole batch's loss: sum over the samples, do not average. Do not change `x` or `dout`.
 #
-# *Checked:* two shapes, with some `z` exactly 0.
+# *Hint:* lesson 07, section 1 (the filter gradient is the input correlated with `dout`, and the bias gradient), and Task 6.2 of assignment 06 (which input values offset $(u, v)$ touches, with stride and padding). For one offset, `np.einsum` or `np.tensordot` sums over $n, i, j$ at once.
+#
+# *Checked:* against a numerical gradient (central differences in float64 of the check's own forward pass) on four cases with several channels and filters, non-square filters, strides and padding; the check names a flipped filter, an ignored stride or padding, `dW` divided by $N$, channel and filter axes swapped, and `db` summed over the wrong axes or averaged.
 
 
-# %% dlcourse={"points": 2, "task": "7.3"}
-def bias_relu_backward(dout, z):
-    """dout, z: (N, F, H_out, W_out); returns dz: (N, F, H_out, W_out) and db: (F,)."""
-    # Hint: mask first, then sum.
+# %% dlcourse={"points": 3, "task": "7.3"}
+def conv_param_gradients(x, dout, filter_shape, stride=1, pad=0):
+    """dL/dW: (F, C, FH, FW) and dL/db: (F,) from x: (N, C, H, W), dout: (N, F, H_out, W_out)."""
+    # Hint: pad x first; then for each offset (u, v), one strided slice, summed over n, i, j.
     ### BEGIN SOLUTION
-    dz = dout * (z > 0)
-    db = dz.sum(axis=(0, 2, 3))
-    return dz, db
+    _, _, fh, fw = filter_shape
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h_out, w_out = dout.shape[2:]
+    dW = np.zeros(filter_shape)
+    for u in range(fh):
+        for v in range(fw):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            dW[:, :, u, v] = np.einsum("nfij,ncij->fc", dout, x_padded[:, :, rows, cols])
+    db = dout.sum(axis=(0, 2, 3))
+    return dW, db
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "7.3"}
-check("7.3", bias_relu_backward)
+check("7.3", conv_param_gradients)
 
 
 # %% [markdown]
-# ### Task 7.4 — col2im for one channel (2 points)
+# ## A trap of fancy indexing
 #
-# In assignment 06 you wrote `im2col_single`, which copies every patch of an image into a row of `cols: (H_out·W_out, fh·fw)` (row `i * W_out + j` for output position `(i, j)`, each patch flattened row by row). Its backward pass, col2im, goes the other way: it adds every row back onto the pixels it was copied from. A pixel that appeared in several patches collects the sum of their gradients. Write `col2im_single(cols, shape, fh, fw, stride=1, pad=0)` that returns an array of `shape = (H, W)`: the padded image is accumulated first, then the padding is cut off (gradients that land on padding zeros are dropped, as those zeros are not inputs).
+# Task 7.4 adds many values into one array at once, and some of them land on the same pixel. Indexing with integer arrays and `+=` looks like it would add them all, but numpy evaluates `a[index] += values` as `a[index] = a[index] + values`: it reads every selected element once, adds, and writes back; where an index repeats, the later write replaces the earlier one, so **a repeated index adds only once**. `np.add.at(a, index, values)` adds every value, repeated indices included:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+index = np.array([0, 0, 2])  # element 0 is selected twice
+buffered = np.zeros(3)
+buffered[index] += 1.0
+unbuffered = np.zeros(3)
+np.add.at(unbuffered, index, 1.0)
+print("a[index] += 1         :", buffered)
+print("np.add.at(a, index, 1):", unbuffered)
+
+
+# %% [markdown]
+# ### Task 7.4 — col2im for a batch with channels, without a loop (2 points)
 #
-# *Hint:* lesson 07, section 2 (col2im, and how many patches contain each pixel). Your `im2col_single` of assignment 06 visits the patches in the same order.
+# Lesson 07 (section 2) computes $\partial L/\partial x$ as `dcols = dout_col @ W_col` followed by **col2im**, which adds every row of `dcols` back onto the pixels its patch was copied from. Write `col2im_batch(dcols, x_shape, fh, fw, stride=1, pad=0)` for the whole batch, with **no Python loop at all** (no `for`, no comprehension). `dcols: (N·H_out·W_out, C·fh·fw)` has lesson 06's im2col layout:
 #
-# *Checked:* three cases with overlapping patches, strides, a non-square filter and padding.
+# - row `n * H_out * W_out + i * W_out + j` belongs to the patch of sample $n$ at output position $(i, j)$;
+# - column `c * fh * fw + u * fw + v` belongs to channel $c$ and offset $(u, v)$ in the patch: channel first, then the patch row by row.
+#
+# That value goes to `padded[n, c, i*stride + u, j*stride + v]`. Reshape `dcols` to `(N, H_out, W_out, C, fh, fw)`, build four integer index arrays (sample, channel, row and column) that broadcast to that shape, as Task 6.3 did for one channel, and add all values with `np.add.at` on the zero-padded `(N, C, H + 2·pad, W + 2·pad)` array: patches overlap, so indices repeat, and `padded[index] += values` would add only one of them (the cell above). Then cut the padding off and return `(N, C, H, W)`.
+#
+# *Hint:* lesson 07, section 2 (col2im, and how many patches contain each pixel), and assignment 06's Task 6.3 (index arrays that broadcast: the row of offset $u$ in the patch at $i$ is `i * stride + u`).
+#
+# *Checked:* against the check's own col2im (a loop over positions) on four cases with overlapping patches, strides, non-square filters, padding, several samples and channels, then the identity $\langle \text{im2col}(x), \text{dcols} \rangle = \langle x, \text{col2im}(\text{dcols}) \rangle$ (col2im is the transpose of im2col) on a fifth; the check names fancy-index `+=` or `=` where patches overlap, the padding left on, columns or rows in another order, and `dcols` read transposed. It looks at results only: it cannot see whether you wrote a loop.
 
 
 # %% dlcourse={"points": 2, "task": "7.4"}
-def col2im_single(cols, shape, fh, fw, stride=1, pad=0):
-    """Add rows of cols: (H_out * W_out, fh * fw) back onto an image of shape (H, W)."""
-    # Hint: accumulate on the padded image, then cut the padding off.
+def col2im_batch(dcols, x_shape, fh, fw, stride=1, pad=0):
+    """Add dcols: (N * H_out * W_out, C * fh * fw) back onto patches; returns (N, C, H, W)."""
+    # Hint: four index arrays that broadcast to (N, H_out, W_out, C, fh, fw), then np.add.at.
     ### BEGIN SOLUTION
-    h, w = shape
+    n, c, h, w = x_shape
     h_out = (h + 2 * pad - fh) // stride + 1
     w_out = (w + 2 * pad - fw) // stride + 1
-    padded = np.zeros((h + 2 * pad, w + 2 * pad))
-    for i in range(h_out):
-        for j in range(w_out):
-            patch = cols[i * w_out + j].reshape(fh, fw)
-            padded[i * stride : i * stride + fh, j * stride : j * stride + fw] += patch
-    return padded[pad : pad + h, pad : pad + w]
+    values = dcols.reshape(n, h_out, w_out, c, fh, fw)
+    samples = np.arange(n).reshape(n, 1, 1, 1, 1, 1)
+    channels = np.arange(c).reshape(c, 1, 1)  # axes of (N, H_out, W_out, C, fh, fw), from the right
+    rows = np.arange(h_out).reshape(h_out, 1, 1, 1, 1) * stride + np.arange(fh).reshape(fh, 1)
+    cols = np.arange(w_out).reshape(w_out, 1, 1, 1) * stride + np.arange(fw)
+    padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    np.add.at(padded, (samples, channels, rows, cols), values)
+    return padded[:, :, pad : pad + h, pad : pad + w]
     ### END SOLUTION
 
 
 # %% dlcourse={"check": "7.4"}
-check("7.4", col2im_single)
+check("7.4", col2im_batch)
+### BEGIN HIDDEN TESTS
+# rows of ones count the patches that contain each pixel: 1 in the corners, 9 in the centre
+counts = col2im_batch(np.ones((9, 9)), (1, 1, 5, 5), 3, 3)[0, 0]
+assert counts[0, 0] == 1 and counts[2, 2] == 9 and counts.sum() == 81
+### END HIDDEN TESTS
 
 
 # %% [markdown]
 # ## Putting your pieces together
 #
-# A small conv layer with two input channels and three filters, a bias per filter, ReLU and 2×2 max pooling. The scalar $L = \sum \text{pool}(\text{ReLU}(\text{conv}(x, W) + b)) \cdot g$, with a fixed random $g$, stands in for a loss (its `dout` is $g$). Your functions give $\partial L / \partial b$ and $\partial L / \partial x$, and lesson 07's filter gradient (section 1) gives $\partial L / \partial W$; the numerical gradient, computed by nudging every number by $\pm h$, must agree. The forward pass is given.
+# A small conv layer with two input channels and three filters, a bias per filter, ReLU and 2×2 max pooling. The scalar $L = \sum \text{pool}(\text{ReLU}(\text{conv}(x, W) + b)) \cdot g$, with a fixed random $g$, stands in for a loss (its `dout` is $g$). Your functions give every gradient: pooling backward from the switches (7.2), ReLU's mask (lesson 07, section 3), $\partial L / \partial W$ and $\partial L / \partial b$ (7.3), and $\partial L / \partial x$ twice, with offsets (7.1) and in the lesson's matrix form with your col2im (7.4). The numerical gradient, computed by nudging every number by $\pm h$, must agree. The forward pass is given.
 
 
 # %%
 def forward(x, W, b):
-    """x: (N, C, H, W), W: (F, C, FH, FW), b: (F,); returns z (pre-ReLU) and the pooled output."""
+    """x: (N, C, H, W), W: (F, C, FH, FW), b: (F,); returns z (pre-ReLU), pooled, switches."""
     windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, C, H_out, W_out, FH, FW)
     z = np.einsum("ncpqij,fcij->nfpq", windows, W) + b[None, :, None, None]
-    relu = np.maximum(z, 0)
-    n, f, h, w = relu.shape
-    pooled = relu.reshape(n, f, h // 2, 2, w // 2, 2).max(axis=(3, 5))
-    return z, pooled
+    pooled, switches = pool_with_switches(np.maximum(z, 0))
+    return z, pooled, switches
 
 
 def numerical_gradient(f, x, h=1e-4):
@@ -203,20 +273,25 @@ def loss(_):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-z, pooled = forward(x, W, b)
-relu = np.maximum(z, 0)
-d_relu = max_pool_backward(relu, g)  # (2, 3, 6, 6)
-dz, db = bias_relu_backward(d_relu, z)
-windows = sliding_window_view(x, W.shape[2:], axis=(2, 3))  # (N, C, H_out, W_out, FH, FW)
-dW = np.einsum("ncpqij,nfpq->fcij", windows, dz)  # lesson 07's filter gradient, section 1
+z, pooled, switches = forward(x, W, b)
+d_relu = max_pool_backward(g, switches, z.shape)  # (2, 3, 6, 6)
+dz = d_relu * (z > 0)  # ReLU backward: the mask of the forward input
+dW, db = conv_param_gradients(x, dz, W.shape)
 dx = conv_input_gradient(dz, W, x.shape)
+dz_col = dz.transpose(0, 2, 3, 1).reshape(-1, W.shape[0])  # (N·H_out·W_out, F)
+dx_col2im = col2im_batch(dz_col @ W.reshape(W.shape[0], -1), x.shape, *W.shape[2:])
 
 errors = {}
-for name, analytic, param in (("dW", dW, W), ("db", db, b), ("dx", dx, x)):
+for name, analytic, param in (
+    ("dW", dW, W),
+    ("db", db, b),
+    ("dx", dx, x),
+    ("dx (col2im)", dx_col2im, x),
+):
     numeric = numerical_gradient(loss, param)
     scale = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-8)
     errors[name] = np.max(np.abs(analytic - numeric) / scale)
-    print(f"{name:<4}{analytic.shape!s:<16} max relative error < 1e-6: {errors[name] < 1e-6}")
+    print(f"{name:<12}{analytic.shape!s:<16} max relative error < 1e-6: {errors[name] < 1e-6}")
 
 # %% [markdown]
 # In float64 the relative errors should be $10^{-7}$ or smaller, below the usual bar of $10^{-6}$. If one is large, the self-check of that piece tells you more.
@@ -318,4 +393,4 @@ check("7.7", train_cnn)
 # %% [markdown]
 # ## Done
 #
-# You wrote the gradients of a convolutional layer: the input gradient with channels and stride, the bias and ReLU gradients, pooling backward and col2im; then the two checks to run before training, and a CNN trained against the clock. Lesson 07 uses the vectorised versions in `dlcourse.conv` to train a CNN on MNIST in minutes; lesson 08 then fights overfitting.
+# You wrote every gradient of a convolutional layer with channels, stride and padding: the input gradient, the filter and bias gradients, max pooling backward from its switches and a loop-free col2im for a whole batch; then the two checks to run before training, and a CNN trained against the clock. Lesson 07 uses the vectorised versions in `dlcourse.conv` to train a CNN on MNIST in minutes; lesson 08 then fights overfitting.
