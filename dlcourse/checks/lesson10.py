@@ -364,7 +364,7 @@ def _threshold_data() -> tuple[np.ndarray, ...]:
     return x[:a], t[:a], x[a:b], t[a:b], x[b:c], t[b:c]
 
 
-@checker("10.4", uses=("train_to_threshold",), package_ok=True)
+@checker("10.4", uses=("train_to_threshold",), seconds=60, package_ok=True)
 def check_train_to_threshold(train_to_threshold: Callable) -> None:
     """Task 10.4: a model trained on 1,500 digits reads ≥ 90% of 500 unseen ones, in time."""
     x_train, t_train, x_val, t_val, x_held, t_held = _threshold_data()
