@@ -7,7 +7,7 @@
 #
 # **How it works.** Write your code between the lines the exercise marks, then run the self-check cell right after it. It prints `✓ Task 4.1 passed` or a reason you can act on. Use numpy only, vectorised (no loops over samples), and never change the arrays you are given.
 #
-# **You need:** lesson 04 (sections 2 and 3), lesson 02 (sections 3 and 5: a softmax that does not overflow) and assignment 03.
+# **You need:** lesson 04 (sections 2 to 4), lesson 02 (section 3, a softmax that does not overflow; sections 4 and 6, one-hot targets and $y - t$) and assignment 03.
 #
 # **Time:** about 75 minutes.
 
@@ -66,7 +66,7 @@ check("4.1", stratified_batches)
 #
 # with `x: (N, D)`, integer `labels: (N,)` (not one-hot), and `params` holding `"W1": (D, H)`, `"b1": (H,)`, `"W2": (H, K)`, `"b2": (K,)`. Return $\partial J / \partial x$, shape $(N, D)$, like `x`: element $(n, d)$ says how fast the mean loss grows with pixel $d$ of image $n$. The softmax must not overflow: scores over 1000 occur.
 #
-# *Hint:* lesson 04, section 3 (forward, backward and the chain rule). The lesson's backward pass stops at $\delta_1 = \partial J / \partial a_1$, because $W_1$ was all it needed. $x$ enters $a_1$ the way $z$ enters $a_2$: how did the lesson get from $\delta_2$ to $\partial J / \partial z$?
+# *Hint:* lesson 04, section 3 (forward, backward and the chain rule). Its backward pass stops at $\delta_1 = \partial J / \partial a_1$, because that is all $\partial J / \partial W_1$ needs; read its step "Into the hidden layer" again with the first layer in mind.
 #
 # *Checked:* against a numerical gradient in float64 on three networks whose sizes $N$, $D$, $H$, $K$ all differ, and on one with scores over 1000 (no nan or inf). It names a gradient one step short, a missing or misplaced ReLU mask, a missing $1/N$, a wrong sign, $W_1$ where its transpose belongs and labels used as if they were one-hot rows, and otherwise reports the worst element's relative error.
 
@@ -102,7 +102,7 @@ check("4.2", input_gradient)
 #
 # Why the sign and not the gradient itself? We want a change no one notices, so we give every pixel the same small budget: it may move by at most $\varepsilon$. Under that budget the first-order change of the loss, $\sum_d \frac{\partial J}{\partial x_d}\, \Delta x_d$, is largest when every pixel moves by the full $\varepsilon$ in the direction of its own partial derivative, that is by $\varepsilon \operatorname{sign}(\partial J / \partial x_d)$. Clipping keeps the result a valid image. This is the *fast gradient sign method* of Goodfellow, Shlens and Szegedy, "Explaining and harnessing adversarial examples" (ICLR 2015).
 #
-# *Hint:* lesson 04, section 3 gives the step for the weights, $W \leftarrow W - \text{lr}\, \partial J / \partial W$; here the step is on $x$, in the other direction, with a fixed size per pixel.
+# *Hint:* lesson 04, section 4 (training with mini-batches) takes the step for the weights, $W \leftarrow W - \text{lr}\, \partial J / \partial W$; here the step is on $x$, in the other direction, with a fixed size per pixel.
 #
 # *Checked:* three networks and values of $\varepsilon$, on images with pixels at 0 and at 1: no pixel moves by more than $\varepsilon$, every pixel stays in $[0, 1]$, the loss rises, and the result matches a reference with its own input gradient. It names a step that lowers the loss, a missing clip, the raw gradient instead of its sign, the sign of $x$ instead of the gradient's, a changed `x`, and an `input_gradient` that has not passed Task 4.2 yet.
 
