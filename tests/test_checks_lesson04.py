@@ -335,3 +335,14 @@ def test_a_sign_preserving_input_gradient_mistake_still_passes_4_3():
         return np.clip(x + eps * np.sign(too_large(x, labels, params)), 0, 1)
 
     assert_passes("4.3", attack_with_it, too_large)
+
+
+def test_the_reference_attack_raises_the_loss_in_every_case():
+    from dlcourse.checks import lesson04
+
+    cases = zip(lesson04._NET_SHAPES, lesson04._EPS, strict=True)
+    for seed, ((n, d, h, k), eps) in enumerate(cases):
+        x, labels, params = lesson04._make_net(40 + seed, n, d, h, k, pixels=True)
+        x_adv = adversarial_examples(x, labels, params, eps)
+        assert lesson04._loss(x_adv, labels, params) > lesson04._loss(x, labels, params)
+        assert (x == 0).any() and (x == 1).any()  # pixels at both ends: clipping matters
