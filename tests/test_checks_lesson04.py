@@ -346,3 +346,14 @@ def test_the_reference_attack_raises_the_loss_in_every_case():
         x_adv = adversarial_examples(x, labels, params, eps)
         assert lesson04._loss(x_adv, labels, params) > lesson04._loss(x, labels, params)
         assert (x == 0).any() and (x == 1).any()  # pixels at both ends: clipping matters
+
+
+def test_an_input_gradient_that_raises_is_blamed_on_task_4_2():
+    untransposed = backprop_to_x(last=lambda delta1, params: delta1 @ params["W1"])
+
+    def attack_with_it(x, labels, params, eps):
+        return np.clip(x + eps * np.sign(untransposed(x, labels, params)), 0, 1)
+
+    message = failed("4.3", attack_with_it, untransposed)
+    assert "make Task 4.2 pass first" in message
+    assert "line " in message

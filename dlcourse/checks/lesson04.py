@@ -404,6 +404,15 @@ def check_adversarial_examples(adversarial_examples: Callable, input_gradient: C
             f"adversarial_examples(x, labels, params, eps={eps}) for a {d}-{hidden}-{k} "
             f"ReLU net and a batch of {n}"
         )
+        try:
+            call(input_gradient, x, labels, params)
+        except (CheckFailed, NotImplementedError):
+            raise
+        except Exception as err:  # the learner's Task 4.2 raises: say where to start
+            raise CheckFailed(
+                f"{text}: adversarial_examples needs your input_gradient, which fails on this "
+                f"network; make Task 4.2 pass first — {_raised_message(err)}"
+            ) from None
         got = call_keeping(
             adversarial_examples, x, labels, params, eps, example="x_adv = x + ..., not x += ..."
         )
