@@ -52,3 +52,32 @@ def test_a_changed_source_is_noticed(tmp_path, monkeypatch):
     assert build_notebooks.differences(notebook) == [
         "notebooks/99_demo.ipynb: cell 1 differs from its source ('x = 2'…)"
     ]
+
+
+SOURCES = sorted(build_notebooks.all_sources())
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_source_has_no_control_characters(source):
+    # A LaTeX command written in a normal (not raw) Python string loses its backslash
+    # letter to an escape: "\text" becomes a TAB and "ext", "\frac" a form feed and "rac".
+    found = [
+        f"line {number}: {ch!r} before {line.split(ch, 1)[1][:20]!r}"
+        for number, line in enumerate(source.read_text(encoding="utf-8").split("\n"), start=1)
+        for ch in sorted(set(line))
+        if (ord(ch) < 32 and ch != "\n") or ord(ch) == 127
+    ]
+    assert not found, f"control characters (write the LaTeX backslash as it is): {found}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_markdown_line_is_a_comment(source):
+    # "\rceil" or "\nabla" escaped into a line break leaves a line without "# " behind
+    # (e.g. "ceil$ batches"), which jupytext still puts into the Markdown cell.
+    in_markdown, stray = False, []
+    for number, line in enumerate(source.read_text(encoding="utf-8").split("\n"), start=1):
+        if line.startswith("# %%"):
+            in_markdown = "[markdown]" in line
+        elif in_markdown and line.strip() and not line.startswith("#"):
+            stray.append(f"line {number}: {line[:30]!r}")
+    assert not stray, f"Markdown lines that do not start with '# ' (a lost backslash?): {stray}"

@@ -1,35 +1,34 @@
-"""Checkers for assignment 04 · MLP on MNIST (stratified mini-batches, forward + loss,
-backprop).
+"""Checkers for assignment 04 · MLP on MNIST (stratified mini-batches, the gradient with
+respect to the input image, adversarial examples).
 
 The network is ``x (N, D) → affine W1, b1 → ReLU → affine W2, b2 → softmax`` with the
-mean cross-entropy loss. The loss is compared with a reference written here, the
-gradients with a numerical gradient (central differences in float64) of that reference,
-on shapes where D, H and K all differ, so a transposed gradient cannot pass. The batches
-are checked for cover, sizes, the class counts per batch and their randomness.
+mean cross-entropy J over integer labels ``(N,)``. The learner's ∂J/∂x is compared with a
+numerical gradient (central differences in float64) of a loss written here, on networks
+whose sizes N, D, H and K all differ, so a weight used untransposed or a gradient one layer
+short cannot pass; the adversarial examples ``clip(x + eps·sign(∂J/∂x), 0, 1)`` with an
+input gradient written here. The batches are checked for cover, sizes, the class counts
+per batch and their randomness.
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from dlcourse.checks import checker
+from dlcourse.checks import _raised_message, checker
 from dlcourse.checks.tools import (
     CheckFailed,
-    call_gradients,
+    call,
     call_keeping,
     case_rng,
-    copy_params,
+    expect_close,
     expect_finite,
-    expect_grads_close,
-    expect_params_unchanged,
     type_name,
 )
-
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
+from dlcourse.gradients import numerical_gradient
 
 # ----------------------------------------------------------------------------- references
 
@@ -40,55 +39,68 @@ def _log_softmax(a: np.ndarray) -> np.ndarray:
     return log_y
 
 
-def _scores(x: np.ndarray, params: dict) -> np.ndarray:
-    h = np.maximum(x @ params["W1"] + params["b1"], 0)
-    scores: np.ndarray = h @ params["W2"] + params["b2"]
-    return scores
+def _loss(x: np.ndarray, labels: np.ndarray, params: dict) -> float:
+    """Mean cross-entropy of softmax(relu(x W1 + b1) W2 + b2) for integer labels (N,)."""
+    z = np.maximum(x @ params["W1"] + params["b1"], 0)
+    log_y = _log_softmax(z @ params["W2"] + params["b2"])
+    return float(-np.mean(log_y[np.arange(len(x)), labels]))
 
 
-def _loss(x: np.ndarray, t: np.ndarray, params: dict) -> float:
-    return float(-np.sum(t * _log_softmax(_scores(x, params))) / len(x))
+def _input_grad(x: np.ndarray, labels: np.ndarray, params: dict, variant: str = "") -> np.ndarray:
+    """∂J/∂x (N, D) by backpropagation; ``variant`` names a typical mistake to reproduce it.
 
-
-def _grads_variant(x: np.ndarray, t: np.ndarray, params: dict, variant: str) -> dict:
-    """Backprop with one typical mistake in the ReLU step, to name it when it is matched."""
+    "" is the right answer. Mistakes: "no_mask" (no ReLU mask), "mask_without_b1" (the mask
+    of x W1 instead of a1 = x W1 + b1), "relu_of_grad" (ReLU applied to the gradient),
+    "times_z" (the gradient times z = max(a1, 0) instead of the 0/1 mask), "labels_column"
+    (y − labels[:, None]: the labels used as if they were the targets).
+    """
     a1 = x @ params["W1"] + params["b1"]
-    h = np.maximum(a1, 0)
-    a2 = h @ params["W2"] + params["b2"]
-    y = np.exp(_log_softmax(a2))
-    d2 = (y - t) / len(x)
-    dh = d2 @ params["W2"].T
-    da1 = {
-        "no_mask": dh,
-        "relu_of_grad": np.maximum(dh, 0),
-        "sigmoid": dh * h * (1 - h),
-        "times_h": dh * h,  # the activation itself instead of its 0/1 mask
-    }[variant]
-    return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": h.T @ d2, "b2": d2.sum(axis=0)}
+    z = np.maximum(a1, 0)
+    y = np.exp(_log_softmax(z @ params["W2"] + params["b2"]))
+    n, k = y.shape
+    t = labels[:, None] if variant == "labels_column" else np.eye(k)[labels]
+    delta2 = (y - t) / n
+    dz = delta2 @ params["W2"].T
+    delta1 = {
+        "no_mask": dz,
+        "mask_without_b1": dz * (x @ params["W1"] > 0),
+        "relu_of_grad": np.maximum(dz, 0),
+        "times_z": dz * z,
+    }.get(variant, dz * (a1 > 0))
+    grad: np.ndarray = delta1 @ params["W1"].T
+    return grad
 
 
 def _make_net(
-    seed: int, n: int, d: int, hidden: int, k: int
+    seed: int, n: int, d: int, hidden: int, k: int, pixels: bool = False
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Random x (n, d), one-hot t (n, k) and float64 params of a d-hidden-k ReLU net.
+    """Random x (n, d), integer labels (n,) and float64 params of a d-hidden-k ReLU net.
 
-    Drawn from the checker's case generator; a draw with a ReLU input within 1e-4 of its
-    kink at 0 (where the one-sided slopes differ and the numerical gradient, step 1e-6,
-    would straddle it) is replaced by the next one.
+    pixels: x in [0, 1] like the digits, about a quarter of it exactly 0 and a quarter 1
+    (so that clipping matters); else standard normal. Drawn from the checker's case
+    generator; a draw with a ReLU input within 1e-4 of its kink at 0 (where the one-sided
+    slopes differ and the numerical gradient, step 1e-6, would straddle it), a sample
+    whose hidden units are all off, or no unit off at all is replaced by the next one.
     """
     for attempt in range(100):
         rng = case_rng(1000 * seed + attempt)
         x = rng.normal(size=(n, d))
-        t = np.eye(k)[rng.integers(0, k, size=n)]
+        if pixels:
+            x = np.clip(x * 0.6 + 0.5, 0, 1)
+            x[0, 0], x[-1, -1] = 0.0, 1.0  # at least one pixel at each end
+        labels = rng.integers(0, k, size=n)
         params = {
             "W1": rng.normal(size=(d, hidden)) / np.sqrt(d),
             "b1": rng.normal(scale=0.3, size=hidden),
             "W2": rng.normal(size=(hidden, k)) / np.sqrt(hidden),
             "b2": rng.normal(scale=0.3, size=k),
         }
-        if np.abs(x @ params["W1"] + params["b1"]).min() > 1e-4:
-            return x, t, params
-    raise RuntimeError("no network without a ReLU input near 0 in 100 draws")
+        a1 = x @ params["W1"] + params["b1"]
+        # Every sample has an active hidden unit (else its gradient is 0 and any answer
+        # fits), some unit is off (else a missing mask goes unnoticed), none near the kink.
+        if (a1 > 0).any(axis=1).all() and (a1 < 0).any() and np.abs(a1).min() > 1e-4:
+            return x, labels, params
+    raise RuntimeError("no suitable network in 100 draws")
 
 
 # ----------------------------------------------------------------------------- task 4.1
@@ -201,144 +213,207 @@ def check_stratified_batches(stratified_batches: Callable) -> None:
 
 # ----------------------------------------------------------------------------- task 4.2
 
-_NET_SHAPES = ((6, 5, 4, 3), (10, 3, 7, 4), (4, 6, 2, 5))  # (N, D, H, K), D ≠ H ≠ K
+_NET_SHAPES = ((6, 5, 4, 3), (10, 3, 7, 4), (4, 8, 2, 5))  # (N, D, H, K), all different
+
+_MISTAKES = {
+    "no_mask": "the ReLU mask is missing: multiply the gradient arriving at the hidden layer "
+    "by (a1 > 0) before going on to x",
+    "mask_without_b1": "the mask is taken from x @ W1 without the bias; the ReLU's input is "
+    "a1 = x @ W1 + b1, so the mask is (a1 > 0)",
+    "relu_of_grad": "you applied ReLU to the gradient (np.maximum(dz, 0)); the mask comes from "
+    "the forward pass: dz * (a1 > 0)",
+    "times_z": "the numbers match the gradient multiplied by the hidden activation "
+    "z = max(a1, 0) itself; the ReLU's derivative is the 0/1 mask (a1 > 0)",
+    "labels_column": "the numbers match y − labels[:, None]: labels holds class indices, not "
+    "one-hot rows; make t = np.eye(K)[labels] first",
+}
 
 
-@checker("4.2", uses=("mlp_loss",))
-def check_mlp_loss(mlp_loss: Callable) -> None:
-    """Task 4.2: mean cross-entropy of softmax(relu(x W1 + b1) W2 + b2), stable for big scores."""
-    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
-        x, t, params = _make_net(seed, n, d, h, k)
-        text = f"mlp_loss for a {d}-{h}-{k} ReLU net and a batch of {n}"
-        before = copy_params(params)
-        got = call_keeping(mlp_loss, x, t, params, example="a = x @ W1 + b1, not x @= ...")
-        expect_params_unchanged(mlp_loss, before, params)
-        if isinstance(got, np.ndarray) and got.size != 1:
-            raise CheckFailed(
-                f"{text} should return one number (the mean over the batch) but returned an "
-                f"array of shape {got.shape}"
+def _call_input_gradient(
+    input_gradient: Callable, text: str, x: np.ndarray, labels: np.ndarray, params: dict
+) -> object:
+    """The learner's ∂J/∂x; a shape error from a typical mistake becomes a message naming it."""
+    (n, d), hidden = x.shape, params["W1"].shape[1]
+    try:
+        return call_keeping(input_gradient, x, labels, params, example="a1 = x @ W1 + b1")
+    except ValueError as err:
+        message = str(err)
+        if f"size {d} is different from {hidden}" in message or f"{hidden} (dim 1) != {d}" in (
+            message
+        ):
+            hint = (
+                f"a gradient of shape (N, H) = ({n}, {hidden}) times W1 of shape (D, H) = "
+                f"({d}, {hidden}) does not fit; the step back through a1 = x W1 + b1 "
+                "multiplies by the transpose: delta1 @ W1.T, shape (N, D)"
             )
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            raise CheckFailed(f"{text} should return a float but returned {got!r}") from None
-        want = _loss(x, t, params)
-        if np.isclose(got, want, rtol=1e-6):
-            continue
-        if np.isclose(got, want * n, rtol=1e-6):
-            raise CheckFailed(
-                f"{text} returned the *sum* over the batch ({got:.6g}, {n} times the mean "
-                f"{want:.6g}); divide by N so the loss does not grow with the batch size"
+        elif "broadcast" in message and f"({n},)" in message:
+            hint = (
+                f"labels holds {n} integer class indices, shape (N,), not one-hot rows; "
+                "make t = np.eye(K)[labels] before y − t"
             )
-        if np.isclose(got, -want, rtol=1e-6):
-            raise CheckFailed(f"{text} has the wrong sign: the loss is −Σ t·log y / N, positive")
-        sig = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
-        if np.isclose(got, -np.sum(t * _log_softmax(sig @ params["W2"] + params["b2"])) / n):
-            raise CheckFailed(
-                f"{text}: use ReLU (np.maximum(a, 0)) in the hidden layer, not sigmoid"
-            )
-        no_relu = (x @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"]
-        if np.isclose(got, -np.sum(t * _log_softmax(no_relu)) / n, rtol=1e-6):
-            raise CheckFailed(f"{text}: the hidden layer has no ReLU; apply np.maximum(a1, 0)")
-        raise CheckFailed(f"{text} should be {want:.6g} but is {got:.6g}")
-    # A confident net: scores of several hundred must not give nan or inf.
-    x, t, params = _make_net(5, 6, 5, 4, 3)
-    params["W2"] = params["W2"] * 500
-    text = "mlp_loss with scores of several hundred (W2 scaled by 500)"
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        got = call_keeping(mlp_loss, x, t, params, example="a = x @ W1 + b1, not x @= ...")
-    got = np.asarray(got, dtype=np.float64).reshape(-1)
+        else:
+            raise
+        raise CheckFailed(f"{text}: {hint} — {_raised_message(err)}") from None
+
+
+def _expect_input_gradient(
+    text: str,
+    got: object,
+    want: np.ndarray,
+    x: np.ndarray,
+    labels: np.ndarray,
+    params: dict,
+    against: str = "the numerical gradient",
+) -> None:
+    """Fail unless ``got`` is ``want`` (N, D); name the typical mistake the numbers match."""
+    (n, d), (hidden, k) = x.shape, params["W2"].shape
+    if not isinstance(got, np.ndarray):
+        raise CheckFailed(f"{text} should return a numpy array but returned a {type_name(got)}")
+    if got.shape != (n, d):
+        hint = {
+            (n, hidden): "; that is the gradient at the hidden layer's input a1 (delta1), "
+            "one step short: carry it back through the first layer, delta1 @ W1.T",
+            (n, k): "; that is the gradient of the scores (delta2), two layers short of x",
+            (d, n): "; it is transposed: ∂J/∂x has the shape of x",
+        }.get(got.shape, "")
+        raise CheckFailed(
+            f"{text} should return ∂J/∂x of shape (N, D) = {(n, d)}, like x, but returned "
+            f"shape {got.shape}{hint}"
+        )
     expect_finite(
         text,
         got,
-        "subtract each row's maximum score before np.exp, and guard log(0) with "
-        "np.log(y + 1e-7) or np.maximum(y, 1e-7)",
+        "subtract each row's maximum score before np.exp (lesson 02, section 3)",
     )
-    # Without a guard the loss is exact; a log(0) guard (e.g. 1e-7) caps each sample's loss.
-    exact = _loss(x, t, params)
-    y = np.exp(_log_softmax(_scores(x, params)))
-    guarded = float(-np.sum(t * np.log(np.maximum(y, 1e-7))) / len(x))
-    if not guarded * (1 - 1e-3) <= got[0] <= exact * (1 + 1e-3):
+
+    # Absolute tolerance relative to the largest element: float32 rounds the tiny ones.
+    atol = 1e-6 * float(np.abs(want).max())
+
+    def matches(reference: np.ndarray) -> bool:
+        return bool(np.allclose(got, reference, rtol=1e-4, atol=atol))
+
+    if matches(want):
+        return
+    if matches(-want):
+        raise CheckFailed(f"{text}: wrong sign of the gradient; the output delta is y − t")
+    if matches(n * want):
         raise CheckFailed(
-            f"{text} should be {exact:.6g} (or {guarded:.6g} with a 1e-7 guard inside the log) "
-            f"but is {got[0]:.6g}"
+            f"{text}: the gradient is {n} (= N) times too large; the loss is the mean over "
+            "the batch, so divide (y − t) by N"
         )
+    for variant, hint in _MISTAKES.items():
+        if matches(_input_grad(x, labels, params, variant)):
+            raise CheckFailed(f"{text}: {hint}")
+    expect_close(f"{text} (against {against})", got, want, rtol=1e-4, atol=atol)
+
+
+@checker("4.2", uses=("input_gradient",))
+def check_input_gradient(input_gradient: Callable) -> None:
+    """Task 4.2: ∂J/∂x of the ReLU net matches the numerical gradient, also for big scores."""
+    for seed, (n, d, hidden, k) in enumerate(_NET_SHAPES):
+        x, labels, params = _make_net(20 + seed, n, d, hidden, k)
+        text = f"input_gradient for a {d}-{hidden}-{k} ReLU net and a batch of {n}"
+        got = _call_input_gradient(input_gradient, text, x, labels, params)
+        want = numerical_gradient(partial(_loss, labels=labels, params=params), x.copy(), 1e-6)
+        _expect_input_gradient(text, got, want, x, labels, params)
+    # A confident net with scores over 1000: np.exp of them overflows without the shift.
+    x, labels, params = _make_net(25, 7, 6, 5, 4)
+    params["W2"], params["b2"] = params["W2"] * 100, params["b2"] + 1000
+    text = "input_gradient with scores over 1000 (W2 scaled by 100, 1000 added to b2)"
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = _call_input_gradient(input_gradient, text, x, labels, params)
+    want = _input_grad(x, labels, params)
+    _expect_input_gradient(text, got, want, x, labels, params, "the checker's backpropagation")
 
 
 # ----------------------------------------------------------------------------- task 4.3
 
-_TRANSPOSED_HINTS = {"W1": ": x.T @ da1", "W2": ": h.T @ da2"}
+_EPS = (0.1, 0.05, 0.15)
 
 
-@checker("4.3", uses=("mlp_gradients",))
-def check_mlp_gradients(mlp_gradients: Callable) -> None:
-    """Task 4.3: dJ/dW1, dJ/db1, dJ/dW2, dJ/db2 of the ReLU net match the numerical gradient."""
-    for seed, (n, d, h, k) in enumerate(_NET_SHAPES):
-        x, t, params = _make_net(30 + seed, n, d, h, k)
-        text = f"mlp_gradients for a {d}-{h}-{k} ReLU net and a batch of {n}"
-        got, want = call_gradients(
-            mlp_gradients, "mlp_gradients", text, x, t, params, _loss, 1e-6, _TRANSPOSED_HINTS
+def _expect_adversarial(
+    text: str,
+    got: object,
+    x: np.ndarray,
+    labels: np.ndarray,
+    params: dict,
+    eps: float,
+    input_gradient: Callable,
+) -> None:
+    """Fail unless ``got`` is clip(x + eps·sign(∂J/∂x), 0, 1); name the mistake it matches."""
+    if not isinstance(got, np.ndarray) or got.shape != x.shape:
+        shape = got.shape if isinstance(got, np.ndarray) else type_name(got)
+        raise CheckFailed(f"{text} should return an array shaped like x {x.shape}, not {shape}")
+    expect_finite(text, got)
+    if got.min() < -1e-6 or got.max() > 1 + 1e-6:
+        raise CheckFailed(
+            f"{text} has pixels outside the pixel range [0, 1] (from {got.min():.3g} to "
+            f"{got.max():.3g}); clip the result: np.clip(x_adv, 0, 1)"
         )
+    moved = float(np.abs(got - x).max())
+    if moved > eps + 1e-6:
+        raise CheckFailed(
+            f"{text} moves a pixel by {moved:.3g}, more than eps = {eps}; every pixel moves "
+            "by eps at most: x + eps * np.sign(gradient)"
+        )
+    grad = _input_grad(x, labels, params)
+    want = np.clip(x + eps * np.sign(grad), 0, 1)
+    # Pixels whose gradient is (nearly) 0 may move either way; rounding decides their sign.
+    decisive = np.abs(grad) > 1e-9 * np.abs(grad).max()
 
-        def matches(
-            reference: dict[str, np.ndarray],
-            names: tuple[str, ...] = PARAM_NAMES,
-            got: dict[str, np.ndarray] = got,
-        ) -> bool:
-            return all(np.allclose(got[p], reference[p], rtol=1e-4, atol=1e-7) for p in names)
+    def matches(reference: np.ndarray) -> bool:
+        return bool(np.allclose(got[decisive], reference[decisive], rtol=0, atol=1e-6))
 
-        if matches(want):
-            continue
-        if matches({p: -want[p] for p in PARAM_NAMES}):
-            raise CheckFailed(f"{text}: wrong sign of the gradient; the output delta is y − t")
-        if matches({p: n * want[p] for p in PARAM_NAMES}):
-            raise CheckFailed(
-                f"{text}: every gradient is {n} (= N) times too large; the loss is the mean over "
-                "the batch, so divide (y − t) by N"
-            )
-        first_layer = ("W1", "b1")
-        hints = {
-            "no_mask": "the ReLU mask is missing: multiply the gradient arriving at the hidden "
-            "layer by (a1 > 0)",
-            "relu_of_grad": "you applied ReLU to the gradient (np.maximum(dh, 0)); the mask "
-            "comes from the forward pass: dh * (a1 > 0)",
-            "sigmoid": "that is the sigmoid's derivative h·(1 − h); the ReLU's derivative is "
-            "1 where a1 > 0 and 0 elsewhere",
-            "times_h": "the numbers match dh * h, the gradient multiplied by the hidden "
-            "activation h = max(a1, 0) itself; the ReLU's derivative is the 0/1 mask "
-            "(a1 > 0), so multiply by that: dh * (a1 > 0)",
-        }
-        for variant, hint in hints.items():
-            if matches(_grads_variant(x, t, params, variant), first_layer):
-                raise CheckFailed(f"{text}: grads['W1'] and grads['b1'] are off; {hint}")
-        expect_grads_close(text, got, want, PARAM_NAMES, rtol=1e-4, atol=1e-7)
-
-
-# ----------------------------------------------------------------------------- task 4.4
-
-_LR_CASES = ((0.001, 100), (0.01, 100), (0.005, 32), (0.02, 1), (1e-4, 250))
+    if matches(want):
+        return
+    yours = np.asarray(call(input_gradient, x, labels, params), dtype=np.float64)
+    if yours.shape == x.shape and np.any(np.sign(yours)[decisive] != np.sign(grad)[decisive]):
+        raise CheckFailed(
+            f"{text} is off, and so is your input_gradient: make Task 4.2 pass first, "
+            "since adversarial_examples follows its signs"
+        )
+    before, after = _loss(x, labels, params), _loss(got, labels, params)
+    lowers = (
+        f"{text} lowers the loss (from {before:.4g} to {after:.4g}) instead of raising it; "
+        "an attack climbs the gradient: x + eps * np.sign(gradient)"
+    )
+    if matches(np.clip(x - eps * np.sign(grad), 0, 1)):
+        raise CheckFailed(f"{lowers}, not x − …")
+    if matches(np.clip(x + eps * np.sign(x), 0, 1)):
+        raise CheckFailed(
+            f"{text}: you took the sign of x, not of the gradient; the pixels move by "
+            "eps * np.sign(input_gradient(x, labels, params))"
+        )
+    if matches(np.clip(x + eps * grad, 0, 1)):
+        raise CheckFailed(
+            f"{text}: you moved by eps × the gradient itself, which is tiny; take its sign "
+            "(np.sign) so that every pixel moves by the full eps"
+        )
+    if after <= before:
+        raise CheckFailed(lowers)
+    expect_close(text, got, want, atol=1e-6)
 
 
-@checker("4.4", uses=("lr_for_mean_loss",))
-def check_lr_for_mean_loss(lr_for_mean_loss: Callable) -> None:
-    """Task 4.4: a learning rate for a summed loss, converted for the mean loss (× batch size)."""
-    if len(inspect.signature(lr_for_mean_loss).parameters) != 2:
-        raise CheckFailed("lr_for_mean_loss should take two arguments: (lr_sum, batch_size)")
-    for lr_sum, batch_size in _LR_CASES:
-        text = f"lr_for_mean_loss({lr_sum:g}, {batch_size})"
-        got = lr_for_mean_loss(lr_sum, batch_size)
-        want = lr_sum * batch_size
+@checker("4.3", uses=("adversarial_examples", "input_gradient"))
+def check_adversarial_examples(adversarial_examples: Callable, input_gradient: Callable) -> None:
+    """Task 4.3: clip(x + eps·sign(∂J/∂x), 0, 1): within eps of x, in [0, 1], loss rises."""
+    for seed, ((n, d, hidden, k), eps) in enumerate(zip(_NET_SHAPES, _EPS, strict=True)):
+        x, labels, params = _make_net(40 + seed, n, d, hidden, k, pixels=True)
+        text = (
+            f"adversarial_examples(x, labels, params, eps={eps}) for a {d}-{hidden}-{k} "
+            f"ReLU net and a batch of {n}"
+        )
         try:
-            value = float(got)
-        except (TypeError, ValueError):
-            raise CheckFailed(f"{text} should return a number but returned {got!r}") from None
-        if np.isclose(value, want, rtol=1e-9):
-            continue
-        if batch_size > 1 and np.isclose(value, lr_sum / batch_size, rtol=1e-9):
+            call(input_gradient, x, labels, params)
+        except (CheckFailed, NotImplementedError):
+            raise
+        except Exception as err:  # the learner's Task 4.2 raises: say where to start
             raise CheckFailed(
-                f"{text} returned {value:g}, the lr divided by the batch size; the summed loss's "
-                "gradient is batch_size times *larger* than the mean loss's, so the mean loss "
-                f"needs a batch_size times larger learning rate: {want:g}"
-            )
-        raise CheckFailed(f"{text} should be {want:g} but is {value:g}")
+                f"{text}: adversarial_examples needs your input_gradient, which fails on this "
+                f"network; make Task 4.2 pass first — {_raised_message(err)}"
+            ) from None
+        got = call_keeping(
+            adversarial_examples, x, labels, params, eps, example="x_adv = x + ..., not x += ..."
+        )
+        _expect_adversarial(text, got, x, labels, params, eps, input_gradient)

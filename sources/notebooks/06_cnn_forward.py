@@ -479,9 +479,7 @@ feature_map_explorer(untrained, explorer_digits, explorer_labels)
 # %% [markdown]
 # Now the same architecture after training. `dlcourse` ships one trained SimpleConvNet as a small `.npz` file (weights only, no pickle), so you can look at it before lesson 07 trains your own. Its filters started as small random numbers, $N(0, 0.01^2)$ as in the source, so what you see in them now is what training put there.
 #
-# How much did they change? The file records the seed of the network's initial weights, so we can rebuild them and compare each trained filter $w$ with the filter $w_0$ it started from by their **cosine similarity** $rac{w \cdot w_0}{\lVert w 
-Vert \, \lVert w_0 
-Vert}$ (both flattened to 25 numbers): 1 means the filter still points the way it started, 0 means the two patterns are unrelated.
+# How much did they change? The file records the seed of the network's initial weights, so we can rebuild them and compare each trained filter $w$ with the filter $w_0$ it started from by their **cosine similarity** $\frac{w \cdot w_0}{\lVert w \rVert \, \lVert w_0 \rVert}$ (both flattened to 25 numbers): 1 means the filter still points the way it started, 0 means the two patterns are unrelated.
 
 # %%
 # NBVAL_CHECK_OUTPUT
