@@ -293,9 +293,10 @@ def _deep_hint(got: np.ndarray, x: np.ndarray, params: dict) -> str:
     if np.allclose(got, _deep_forward(x, params, output=lambda a: a), atol=1e-9):
         return "it returned the scores of the last layer; apply softmax to get probabilities"
     if np.allclose(got, _deep_forward(x, params, output=lambda a: _softmax(_sigmoid(a)))):
+        hidden = "W1" if count == 2 else f"W1…W{count - 1}"
         return (
             "the last layer went through the sigmoid before the softmax: the sigmoid is for "
-            f"the hidden layers W1…W{count - 1} only, the output layer W{count} gets the softmax"
+            f"the hidden layers ({hidden}) only, the output layer W{count} gets the softmax"
         )
 
     def column_softmax(a: np.ndarray) -> np.ndarray:

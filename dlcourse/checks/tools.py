@@ -288,8 +288,8 @@ def call_keeping(func: Callable, *args: object, example: str = "", **kwargs: obj
     """Call the learner's ``func`` on copies of ``args``; fail, naming the parameter, if it
     changed one of them in place.
 
-    ``example`` is the fix in the task's own terms, e.g. ``"x = x - lr * grad(x)"``; the
-    message reads "gradient_descent changed `x0` in place; …". Arrays inside a dict
+    ``example`` is the fix in the task's own terms, e.g. ``"x = x - lr * g"``; the
+    message reads "descend_backtracking changed `x0` in place; …". Arrays inside a dict
     argument (a ``params`` dict) are compared too.
     """
     copies = [_deep_copy(a) for a in args]

@@ -128,7 +128,8 @@ def max_pool_backward(dout, switches, x_shape, pool_h=2, pool_w=2, stride=2):
 check("7.2", max_pool_backward)
 ### BEGIN HIDDEN TESTS
 # lesson 07's example: dout 1, 2, 3, 4 lands on the 4, the 2 of the top right, the first 2, the 7
-routed = max_pool_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), small_switches, (1, 1, 4, 4))
+switches_2x2 = np.array([[[[2, 1], [2, 2]]]])  # the first maxima of its four windows
+routed = max_pool_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), switches_2x2, (1, 1, 4, 4))
 assert routed[0, 0, 1, 0] == 1 and routed[0, 0, 0, 3] == 2
 assert routed[0, 0, 3, 0] == 3 and routed[0, 0, 3, 1] == 0 and routed[0, 0, 3, 2] == 4
 assert routed.sum() == 10
