@@ -98,20 +98,27 @@ def _input_grad(
 ) -> np.ndarray:
     """Exact dx: every output position sends dout · W back onto its patch (``add=False``:
     the typical mistake of assigning instead of adding where patches overlap)."""
+    patches = np.einsum("nfpq,fcuv->npqcuv", dout, W)  # the gradient of every patch
+    return _add_patches(patches, x_shape, stride, pad, add)
+
+
+def _add_patches(
+    patches: np.ndarray, x_shape: tuple[int, ...], stride: int, pad: int, add: bool = True
+) -> np.ndarray:
+    """Patches (N, H_out, W_out, C, fh, fw) added back onto an image of x_shape, a loop over
+    output positions, the padding cut off (``add=False``: assigned, the typical mistake)."""
     n, c, h, w = x_shape
-    _, _, fh, fw = W.shape
-    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
-    h_out, w_out = dout.shape[2:]
-    for p in range(h_out):
-        for q in range(w_out):
-            patch = np.einsum("nf,fcij->ncij", dout[:, :, p, q], W)
-            rows = slice(p * stride, p * stride + fh)
-            cols = slice(q * stride, q * stride + fw)
+    _, h_out, w_out, _, fh, fw = patches.shape
+    padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    for i in range(h_out):
+        for j in range(w_out):
+            rows = slice(i * stride, i * stride + fh)
+            cols = slice(j * stride, j * stride + fw)
             if add:
-                dx[:, :, rows, cols] += patch
+                padded[:, :, rows, cols] += patches[:, i, j]
             else:
-                dx[:, :, rows, cols] = patch
-    return dx[:, :, pad : pad + h, pad : pad + w]
+                padded[:, :, rows, cols] = patches[:, i, j]
+    return padded[:, :, pad : pad + h, pad : pad + w]
 
 
 def _numerical_input_grad(
@@ -579,17 +586,7 @@ def _col2im(
     axes = _LAYOUTS[layout]
     sizes = (n, h_out, w_out, c, fh, fw)
     values = dcols.reshape([sizes[a] for a in axes]).transpose(np.argsort(axes))
-    padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
-    for i in range(h_out):
-        for j in range(w_out):
-            patch = values[:, i, j]  # (N, C, fh, fw)
-            rows = slice(i * stride, i * stride + fh)
-            cols = slice(j * stride, j * stride + fw)
-            if add:
-                padded[:, :, rows, cols] += patch
-            else:
-                padded[:, :, rows, cols] = patch
-    return padded[:, :, pad : pad + h, pad : pad + w]
+    return _add_patches(values, x_shape, stride, pad, add)
 
 
 def _col2im_hint(
