@@ -52,9 +52,10 @@ def network_shapes(input_shape, layers):
     layers: specs ("conv", filters, fh, fw, stride, pad), ("pool", ph, pw, stride), ("relu",),
     ("flatten",), ("affine", units). Returns [(shape, n_params), ...], one pair per layer.
     """
-
     # Hint: check that each window fits before you divide; then carry the shape along.
     ### BEGIN SOLUTION
+    shape, table = tuple(input_shape), []
+
     def positions(size, window, stride, pad, index, spec):
         span = size + 2 * pad - window
         if span < 0 or span % stride != 0:
@@ -64,7 +65,6 @@ def network_shapes(input_shape, layers):
             )
         return span // stride + 1
 
-    shape, table = tuple(input_shape), []
     for index, spec in enumerate(layers):
         kind, *args = spec
         n_params = 0
