@@ -285,7 +285,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# *Figure: left, contour lines of the Rosenbrock function, a banana-shaped valley, with the fixed-lr path (blue) and the backtracking path (red-orange) from $(-1, 1.5)$; both drop to the valley floor and follow it to the minimum at $(1, 1)$ (star), backtracking in fewer, longer steps. Right, the learning rate of every backtracking step on a log scale: each is $2^{-m}$, chosen afresh at every step, never one value for the whole run; most lie above the fixed 0.01 (blue line), a few below it.*
+# *Figure: left, contour lines of the Rosenbrock function, a banana-shaped valley, with the fixed-lr path (blue) and the backtracking path (red-orange) from $(-1, 1.5)$; both drop to the valley floor and follow it to the minimum at $(1, 1)$ (star), backtracking in fewer, longer steps. Right, the learning rate of every backtracking step on a log scale: each is $2^{-m}$, chosen afresh at every step, never one value for the whole run; most lie above the fixed 0.01 (blue line), some below it.*
 
 # %% [markdown] dlcourse={"manual": true, "points": 1, "task": "1.4"}
 # ### Task 1.4 — why $h \approx 10^{-4}$? (1 point, written)
