@@ -300,10 +300,12 @@ class Dropout(Layer):
         self.ratio = float(ratio)
         self.rng = as_rng(rng)
         self.mask: np.ndarray | None = None
+        self.identity: bool | None = None  # set by forward: True when it passed x through
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
-        if not self.training or self.ratio == 0:
+        self.identity = not self.training or self.ratio == 0
+        if self.identity:
             self.mask = None
             return x
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.ratio
@@ -313,9 +315,11 @@ class Dropout(Layer):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self.mask is None:
+        if self.identity is None:
+            raise RuntimeError("Dropout.backward called before forward")
+        if self.identity:
             return dout
-        dx: np.ndarray = dout * self.mask
+        dx: np.ndarray = dout * self._cached("mask")
         return dx
 
 

@@ -326,6 +326,7 @@ from dlcourse.layers import Flatten, MSELoss, Sigmoid, Tanh  # noqa: E402
         Tanh(),
         BatchNorm(np.ones(3), np.zeros(3)),
         Flatten(),
+        Dropout(0.5, rng=0),
     ],
     ids=lambda layer: type(layer).__name__,
 )
