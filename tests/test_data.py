@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import os
 import socket
 import threading
 import time
@@ -184,6 +185,8 @@ def test_fetch_downloads_and_verifies(mirrors, tmp_path):
     assert path == tmp_path / NAME
     assert path.read_bytes() == mirrors.files[NAME]
     assert cache_files(tmp_path) == [NAME]
+    if os.name == "posix":  # readable by everyone, as a plain open() would make it
+        assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_fetch_uses_the_cache_the_second_time(mirrors, tmp_path):

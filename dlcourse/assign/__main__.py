@@ -82,6 +82,8 @@ def _grade(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         max_output_mb=args.max_output_mb,
         task_timeout=args.task_timeout,
+        file_mb=args.file_mb,
+        processes=args.processes,
     )
     try:
         grades = grade_folder(
@@ -139,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
         "--task-timeout", type=float, default=60, help="seconds to judge one task (own process)"
     )
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space limit (Linux)")
+    g.add_argument("--file-mb", type=int, default=1024, help="largest file a kernel may write")
+    g.add_argument(
+        "--processes", type=int, default=256, help="processes and threads per sandboxed kernel"
+    )
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     g.add_argument("--max-output-mb", type=float, default=5.0, help="output kept per cell")
     sealing = g.add_mutually_exclusive_group()

@@ -10,7 +10,9 @@ piece of code — the grader's — in the same kernel, and reports what happened
   skipped. The grader's own code then gets ``cell_timeout`` seconds of its own. A
   kernel that ignores the interrupt is killed when the grader's code times out.
 - **memory**: on Linux the kernel starts under ``RLIMIT_AS`` (see
-  :mod:`dlcourse.assign.limits`), so a huge allocation raises ``MemoryError``.
+  :mod:`dlcourse.assign.limits`), so a huge allocation raises ``MemoryError``; a file
+  larger than ``file_mb`` cannot be written; in the sandbox, ``processes`` bounds the
+  processes and threads (a fork bomb).
 - **output**: a cell's output beyond ``max_output_mb`` is dropped as it arrives.
 - **place**: the kernel's working directory is the given folder, and HOME, the
   temporary folder and the Jupyter, IPython and matplotlib folders point into it.
@@ -48,6 +50,8 @@ class Limits:
     cell_timeout: float = 600.0
     memory_mb: int = 4096  # 0: no limit
     max_output_mb: float = 5.0
+    file_mb: int = 1024  # the largest file the kernel may write; 0: no limit
+    processes: int = 256  # processes and threads, in the sandbox only; 0: no limit
     task_timeout: float = 60.0  # seconds for one task's checks and hidden tests
 
 
@@ -106,18 +110,19 @@ class _GradingClient(NotebookClient):
 
 
 def _kernel_manager(
-    memory_mb: int, sandbox: Sandbox | None = None, home: Path | None = None, marker: str = ""
+    limits: Limits, sandbox: Sandbox | None = None, home: Path | None = None, marker: str = ""
 ) -> AsyncKernelManager:
     """A kernel manager whose kernel starts through the limits wrapper (in ``sandbox``)."""
     if sandbox is not None and home is not None:
-        return _sandboxed_kernel_manager(memory_mb, sandbox, home, marker)
+        return _sandboxed_kernel_manager(limits, sandbox, home, marker)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    if memory_mb > 0 and os.name == "posix":
-        # The wrapper sets the limit and exec()s the kernel in the same process. It runs
+    if os.name == "posix":
+        # The wrapper sets the limits and exec()s the kernel in the same process. It runs
         # as a script: it needs only the standard library, not dlcourse. (Windows has no
         # rlimits, and its exec() starts a new process, which the manager would see die.)
-        wrapper = [sys.executable, str(Path(limits_module.__file__)), f"--memory-mb={memory_mb}"]
-        argv = [*wrapper, "--", *argv]
+        # No process limit here: outside a sandbox it would count all of the user's.
+        script = str(Path(limits_module.__file__))
+        argv = [sys.executable, script, *_limit_options(limits, processes=False), "--", *argv]
     km = AsyncKernelManager(kernel_name="python3")
     km._kernel_spec = KernelSpec(  # an in-memory spec: nothing installed anywhere
         argv=argv, display_name="dlcourse grader", language="python", env={}
@@ -125,21 +130,41 @@ def _kernel_manager(
     return km
 
 
+class _HandingOverKernelManager(AsyncKernelManager):
+    """A kernel manager that gives the connection file it writes (0600, the grader's) to
+    the sandbox's user, who must read it."""
+
+    sandbox: Sandbox | None = None
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self.sandbox is not None:
+            self.sandbox.hand_over(Path(self.connection_file))
+
+
+def _limit_options(limits: Limits, processes: bool) -> list[str]:
+    """The limits wrapper's options for ``limits`` (the process limit only if asked)."""
+    options = [f"--memory-mb={limits.memory_mb}", f"--file-mb={limits.file_mb}"]
+    return [*options, f"--processes={limits.processes}"] if processes else options
+
+
 def _sandboxed_kernel_manager(
-    memory_mb: int, sandbox: Sandbox, home: Path, marker: str
+    limits: Limits, sandbox: Sandbox, home: Path, marker: str
 ) -> AsyncKernelManager:
     """The kernel inside bubblewrap; the grader reaches it over ipc sockets in the folder
     (the sandbox has no network), and interrupts it with a message (a signal would reach
     only bwrap). ``home``'s parent is the submission's folder, bound into the sandbox."""
     folder = home.parent
     inner = [sandbox.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    if memory_mb > 0:
-        inner = [sandbox.python, sandbox.limits_script, f"--memory-mb={memory_mb}", "--", *inner]
+    options = _limit_options(limits, processes=True)
+    inner = [sandbox.python, sandbox.limits_script, *options, "--", *inner]
     env = sandbox.env(home, marker)
+    sandbox.hand_over(folder)
     argv = sandbox.command(folder, folder / "work", env, inner)
-    km = AsyncKernelManager(
+    km = _HandingOverKernelManager(
         kernel_name="python3", transport="ipc", connection_file=str(folder / "kernel.json")
     )
+    km.sandbox = sandbox
     km._kernel_spec = KernelSpec(
         argv=argv,
         display_name="dlcourse grader (sandbox)",
@@ -232,7 +257,7 @@ def run_notebook(
     run = Run()
     client = _GradingClient(
         nb,
-        km=_kernel_manager(limits.memory_mb, sandbox, home, marker),
+        km=_kernel_manager(limits, sandbox, home, marker),
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "TimeoutError", "evalue": "time limit", "traceback": []},

@@ -14,8 +14,9 @@ What the learner's code sees inside the sandbox (:meth:`Sandbox.command`):
 - its own ``/proc`` (it sees only its own processes), ``/dev``, an empty ``/tmp``; no
   network (``--unshare-all``), its own pid namespace with ``--die-with-parent`` (killing
   the sandbox kills every process the submission started), ``--new-session`` (no
-  terminal injection), and, when the grader runs as root, uid/gid 65534 with every
-  capability dropped (so the code cannot raise its own memory limit).
+  terminal injection), and, when the grader runs as root, the real uid/gid 65534 with no
+  capabilities and ``no_new_privs`` (so the code cannot raise its own limits, and is not
+  root outside either: as root no user namespace is made, see :meth:`Sandbox.command`).
 
 Nothing of the course checkout, the solutions, the other submissions or the output path
 is mounted. The grader talks to the kernel over ipc (Unix sockets in the submission's
@@ -145,11 +146,23 @@ class Sandbox:
         return env
 
     def command(self, folder: Path, workdir: Path, env: dict[str, str], argv: list[str]) -> list:
-        """bwrap arguments that run ``argv`` sealed off, with ``folder`` bound read-write."""
+        """bwrap arguments that run ``argv`` sealed off, with ``folder`` bound read-write.
+
+        As root there is no user namespace: in one, the sandbox's uid would map to root
+        outside (kernel uid 0, exempt from the process limit and owner of root's files).
+        Instead the limits wrapper becomes uid/gid 65534 for real before anything of the
+        submission runs (see :func:`dlcourse.assign.limits.become`), and the folders on
+        the way to every mount are made traversable for it.
+        """
+        if self.as_root:
+            unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+            unshare += ["--unshare-cgroup-try"]
+            argv = [self.python, self.limits_script, f"--user={NOBODY}", "--", *argv]
+        else:
+            unshare = ["--unshare-all", "--unshare-pid"]
         args = [
             BWRAP,
-            "--unshare-all",
-            "--unshare-pid",
+            *unshare,
             "--die-with-parent",
             "--new-session",
             "--hostname",
@@ -166,32 +179,49 @@ class Sandbox:
                 args += ["--ro-bind", str(path), str(path)]
         for name in ("ld.so.cache", "localtime", "fonts", "ssl/certs"):
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        args += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
-            "--ro-bind",
-            str(self.base_prefix),
-            str(self.base_prefix),
-            "--ro-bind",
-            str(self.root / "venv"),
-            f"{INSIDE}/venv",
-            "--ro-bind",
-            str(self.root / "tools"),
-            f"{INSIDE}/tools",
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+        mounts = [
+            ("--ro-bind", self.base_prefix, Path(self.base_prefix)),
+            ("--ro-bind", self.root / "venv", Path(f"{INSIDE}/venv")),
+            ("--ro-bind", self.root / "tools", Path(f"{INSIDE}/tools")),
         ]
         if self.data_dir is not None and self.data_dir.is_dir():
-            args += ["--ro-bind", str(self.data_dir), f"{INSIDE}/data"]
-        args += ["--bind", str(folder), str(folder), "--chdir", str(workdir)]
-        if self.as_root:
-            args += ["--cap-drop", "ALL", "--uid", str(NOBODY), "--gid", str(NOBODY)]
-        args += ["--clearenv"]
+            mounts.append(("--ro-bind", self.data_dir, Path(f"{INSIDE}/data")))
+        mounts.append(("--bind", folder, Path(folder)))
+        made: set[Path] = set()
+        for kind, source, target in mounts:
+            if self.as_root:
+                args += _parent_dirs(target, made)
+            args += [kind, str(source), str(target)]
+        args += ["--chdir", str(workdir), "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--", *argv]
+
+    def hand_over(self, folder: Path) -> None:
+        """As root, give the submission's folder (and all in it) to the sandbox's user."""
+        if not self.as_root:
+            return
+        inside = list(Path(folder).rglob("*")) if Path(folder).is_dir() else []
+        for path in [Path(folder), *inside]:
+            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+
+
+# Mounted before the submission's own: their insides exist, and are not to be created.
+_SYSTEM_MOUNTS = tuple(Path(p) for p in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"))
+
+
+def _parent_dirs(target: Path, made: set[Path]) -> list[str]:
+    """bwrap arguments that create the folders above ``target`` readable by everyone
+    (bwrap would make them 0700, closed to the sandbox's unprivileged user)."""
+    args: list[str] = []
+    for parent in reversed(target.parents):
+        inside_system = any(parent == m or m in parent.parents for m in _SYSTEM_MOUNTS)
+        if parent in (Path("/"), Path("/tmp")) or inside_system or parent in made:
+            continue
+        made.add(parent)
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
 
 
 # ------------------------------------------------------------------ the private venv
@@ -294,6 +324,7 @@ def probe(sandbox: Sandbox, folder: Path) -> None:
     )
     home = folder / "home"
     env = sandbox.env(home, "probe")
+    sandbox.hand_over(folder)
     argv = sandbox.command(folder, folder, env, [sandbox.python, "-c", code])
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
