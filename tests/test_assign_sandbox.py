@@ -196,10 +196,13 @@ def _run_cells(box, tmp_path, sealed_off: bool, cells: list[str], final: str, **
         Limits(60, 60, 1024, **limits),
         final,
         sandbox=box if sealed_off else None,
-        marker="limits-test-" + os.urandom(4).hex(),
+        marker=MARKER,
     )
     assert run.final_ran, run.problems
     return run.final_outputs[0]["text"]
+
+
+MARKER = "limits-test-" + os.urandom(4).hex()
 
 
 @pytest.mark.parametrize("sealed_off", [False, True])
@@ -238,6 +241,16 @@ finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
 """
-    final = "print(outcome, len(children) < 100)"
+    final = "print(outcome, len(children) < 100, os.getuid())"
     text = _run_cells(box, tmp_path, True, [bomb], final, processes=100)
-    assert text == "BlockingIOError True\n"
+    outcome, stopped_early, uid = text.split()
+    assert (outcome, stopped_early) == ("BlockingIOError", "True")
+    if box.as_root:  # a uid of its own: another submission graded at once keeps its quota
+        assert int(uid) == sandbox.user_for(MARKER)
+
+
+def test_each_submission_gets_its_own_uid_as_root():
+    uids = {sandbox.user_for(os.urandom(8).hex()) for _ in range(50)}
+    assert len(uids) == 50
+    assert all(sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + sandbox.UIDS for uid in uids)
+    assert sandbox.user_for("same") == sandbox.user_for("same")

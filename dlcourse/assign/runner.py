@@ -38,7 +38,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode, v4
 
 from dlcourse.assign import limits as limits_module
-from dlcourse.assign.sandbox import Sandbox
+from dlcourse.assign.sandbox import Sandbox, user_for
 from dlcourse.data import default_cache_dir
 
 
@@ -135,11 +135,12 @@ class _HandingOverKernelManager(AsyncKernelManager):
     the sandbox's user, who must read it."""
 
     sandbox: Sandbox | None = None
+    uid: int = 0
 
     def write_connection_file(self, **kwargs: Any) -> None:
         super().write_connection_file(**kwargs)
         if self.sandbox is not None:
-            self.sandbox.hand_over(Path(self.connection_file))
+            self.sandbox.hand_over(Path(self.connection_file), self.uid)
 
 
 def _limit_options(limits: Limits, processes: bool) -> list[str]:
@@ -159,12 +160,13 @@ def _sandboxed_kernel_manager(
     options = _limit_options(limits, processes=True)
     inner = [sandbox.python, sandbox.limits_script, *options, "--", *inner]
     env = sandbox.env(home, marker)
-    sandbox.hand_over(folder)
-    argv = sandbox.command(folder, folder / "work", env, inner)
+    uid = user_for(marker)
+    sandbox.hand_over(folder, uid)
+    argv = sandbox.command(folder, folder / "work", env, inner, uid)
     km = _HandingOverKernelManager(
         kernel_name="python3", transport="ipc", connection_file=str(folder / "kernel.json")
     )
-    km.sandbox = sandbox
+    km.sandbox, km.uid = sandbox, uid
     km._kernel_spec = KernelSpec(
         argv=argv,
         display_name="dlcourse grader (sandbox)",

@@ -14,8 +14,8 @@ What the learner's code sees inside the sandbox (:meth:`Sandbox.command`):
 - its own ``/proc`` (it sees only its own processes), ``/dev``, an empty ``/tmp``; no
   network (``--unshare-all``), its own pid namespace with ``--die-with-parent`` (killing
   the sandbox kills every process the submission started), ``--new-session`` (no
-  terminal injection), and, when the grader runs as root, the real uid/gid 65534 with no
-  capabilities and ``no_new_privs`` (so the code cannot raise its own limits, and is not
+  terminal injection), and, when the grader runs as root, a real unprivileged uid/gid of
+  the submission's own (:func:`user_for`) with no capabilities and ``no_new_privs`` (so the code cannot raise its own limits, and is not
   root outside either: as root no user namespace is made, see :meth:`Sandbox.command`).
 
 Nothing of the course checkout, the solutions, the other submissions or the output path
@@ -29,6 +29,7 @@ folder), and the judge over ``judge.sock`` there too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -45,6 +46,10 @@ import dlcourse
 
 BWRAP = "bwrap"
 NOBODY = 65534
+# As root, each submission's kernel runs as a uid of its own in this range (no files on the
+# system belong to it), so that one submission's fork bomb does not use up the process
+# limit of another graded at the same time (--jobs).
+FIRST_UID, UIDS = 200_000, 100_000
 INSIDE = "/sandbox"  # where the private venv and tools appear inside
 REQUIRE_ENV = "DLCOURSE_REQUIRE_SANDBOX"
 
@@ -145,19 +150,27 @@ class Sandbox:
             env["DLCOURSE_DATA_DIR"] = f"{INSIDE}/data"
         return env
 
-    def command(self, folder: Path, workdir: Path, env: dict[str, str], argv: list[str]) -> list:
-        """bwrap arguments that run ``argv`` sealed off, with ``folder`` bound read-write.
+    def command(
+        self,
+        folder: Path,
+        workdir: Path,
+        env: dict[str, str],
+        argv: list[str],
+        uid: int = NOBODY,
+    ) -> list:
+        """bwrap arguments that run ``argv`` sealed off, with ``folder`` bound read-write
+        (as root: as ``uid``, to whom :meth:`hand_over` gave the folder).
 
         As root there is no user namespace: in one, the sandbox's uid would map to root
         outside (kernel uid 0, exempt from the process limit and owner of root's files).
-        Instead the limits wrapper becomes uid/gid 65534 for real before anything of the
+        Instead the limits wrapper becomes uid/gid ``uid`` for real before anything of the
         submission runs (see :func:`dlcourse.assign.limits.become`), and the folders on
         the way to every mount are made traversable for it.
         """
         if self.as_root:
             unshare = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
             unshare += ["--unshare-cgroup-try"]
-            argv = [self.python, self.limits_script, f"--user={NOBODY}", "--", *argv]
+            argv = [self.python, self.limits_script, f"--user={uid}", "--", *argv]
         else:
             unshare = ["--unshare-all", "--unshare-pid"]
         args = [
@@ -198,13 +211,19 @@ class Sandbox:
             args += ["--setenv", key, value]
         return [*args, "--", *argv]
 
-    def hand_over(self, folder: Path) -> None:
+    def hand_over(self, folder: Path, uid: int = NOBODY) -> None:
         """As root, give the submission's folder (and all in it) to the sandbox's user."""
         if not self.as_root:
             return
         inside = list(Path(folder).rglob("*")) if Path(folder).is_dir() else []
         for path in [Path(folder), *inside]:
-            os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+            os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def user_for(marker: str) -> int:
+    """The uid a submission's kernel runs as when grading as root (from its marker)."""
+    digest = hashlib.sha256(marker.encode()).digest()
+    return FIRST_UID + int.from_bytes(digest[:4], "big") % UIDS
 
 
 # Mounted before the submission's own: their insides exist, and are not to be created.
