@@ -15,8 +15,9 @@ What the learner's code sees inside the sandbox (:meth:`Sandbox.command`):
   network (``--unshare-all``), its own pid namespace with ``--die-with-parent`` (killing
   the sandbox kills every process the submission started), ``--new-session`` (no
   terminal injection), and, when the grader runs as root, a real unprivileged uid/gid of
-  the submission's own (:func:`user_for`) with no capabilities and ``no_new_privs`` (so the code cannot raise its own limits, and is not
-  root outside either: as root no user namespace is made, see :meth:`Sandbox.command`).
+  the submission's own (:func:`user_for`) with no capabilities and ``no_new_privs`` (so
+  the code cannot raise its own limits, and is not root outside either: as root no user
+  namespace is made, see :meth:`Sandbox.command`).
 
 Nothing of the course checkout, the solutions, the other submissions or the output path
 is mounted. The grader talks to the kernel over ipc (Unix sockets in the submission's
