@@ -12,7 +12,7 @@ What the learner's code sees inside the sandbox (:meth:`Sandbox.command`):
   judge's Unix socket, the kernel's connection file and ipc sockets), at the same path;
 - the shared data cache, read-only;
 - its own ``/proc`` (it sees only its own processes), ``/dev``, an empty ``/tmp``; no
-  network (``--unshare-all``), its own pid namespace with ``--die-with-parent`` (killing
+  network (``--unshare-net``), its own pid namespace with ``--die-with-parent`` (killing
   the sandbox kills every process the submission started), ``--new-session`` (no
   terminal injection), and, when the grader runs as root, a real unprivileged uid/gid of
   the submission's own (:func:`user_for`) with no capabilities and ``no_new_privs`` (so
