@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -151,6 +152,11 @@ def test_reap_kills_tagged_processes():
     env = dict(os.environ, DLCOURSE_SANDBOX=marker)
     child = subprocess.Popen(["sleep", "30"], env=env)
     try:
+        # Popen may return (vfork) before the kernel has set up the new program's
+        # environment, when /proc/PID/environ still reads empty: allow it a moment.
+        deadline = time.monotonic() + 5
+        while not sandbox.tagged_processes(marker) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert sandbox.tagged_processes(marker) == [child.pid]
         assert sandbox.reap(marker) == [child.pid]
         assert child.wait(timeout=5) == -9
