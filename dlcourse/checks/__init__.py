@@ -125,7 +125,7 @@ def registry(task: str) -> Checker:
     return _registry[task]
 
 
-def _raised_message(err: Exception, checker_module: str = "") -> str:
+def raised_message(err: Exception, checker_module: str = "") -> str:
     """'your code raised ValueError: … (line 3 of softmax)' for an exception from learner code.
 
     In the judge the exception comes from the kernel (type name and the learner's line as
@@ -174,7 +174,7 @@ def _run(entry: Checker, objects: tuple) -> CheckResult:
     except NotImplementedError as err:
         return CheckResult(entry.task, False, f"not implemented yet ({err})")
     except Exception as err:  # the learner's code raised: report it, kindly and briefly
-        return CheckResult(entry.task, False, _raised_message(err, entry.func.__module__))
+        return CheckResult(entry.task, False, raised_message(err, entry.func.__module__))
     return CheckResult(entry.task, True, "passed")
 
 

@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from dlcourse.checks import _raised_message, checker
+from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     call_keeping,
@@ -489,7 +489,7 @@ def _call_deep(
             raise
         raise CheckFailed(
             f"gradients_deep is right for the two-layer net but not for a {count}-layer one "
-            f"({text}): {_raised_message(err, __name__)}. Does it handle any number of "
+            f"({text}): {raised_message(err, __name__)}. Does it handle any number of "
             "layers? L = len(params) // 2; keep every z_l of the forward pass in a list and "
             "loop backwards over l = L, …, 1"
         ) from None

@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from dlcourse.checks import _raised_message, checker
+from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     call,
@@ -253,7 +253,7 @@ def _call_input_gradient(
             )
         else:
             raise
-        raise CheckFailed(f"{text}: {hint} — {_raised_message(err)}") from None
+        raise CheckFailed(f"{text}: {hint} — {raised_message(err)}") from None
 
 
 def _expect_input_gradient(
@@ -411,7 +411,7 @@ def check_adversarial_examples(adversarial_examples: Callable, input_gradient: C
         except Exception as err:  # the learner's Task 4.2 raises: say where to start
             raise CheckFailed(
                 f"{text}: adversarial_examples needs your input_gradient, which fails on this "
-                f"network; make Task 4.2 pass first — {_raised_message(err)}"
+                f"network; make Task 4.2 pass first — {raised_message(err)}"
             ) from None
         got = call_keeping(
             adversarial_examples, x, labels, params, eps, example="x_adv = x + ..., not x += ..."

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlcourse.checks import _raised_message, checker
+from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
@@ -358,7 +358,7 @@ def check_network_shapes(network_shapes: Callable) -> None:
             got = network_shapes(input_shape, list(layers))
         except ValueError as err:
             raise CheckFailed(
-                f"{text}: {_raised_message(err, __name__)}, but every layer of {layers} fits; "
+                f"{text}: {raised_message(err, __name__)}, but every layer of {layers} fits; "
                 f"the table should be {_shapes(input_shape, layers)}"
             ) from None
         rows = _expect_rows(text, got, len(layers))
@@ -664,7 +664,7 @@ def _pool_raised(
             "W_out columns: x[:, :, u : u + stride * (H_out − 1) + 1 : stride, ...]"
         )
     return (
-        f"{text}: {_raised_message(err, __name__)}, but these windows fit: "
+        f"{text}: {raised_message(err, __name__)}, but these windows fit: "
         f"H_out = ({h} − {pool_h}) / {stride} + 1 = {h_out}, W_out = {w_out}{hint}"
     )
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlcourse.checks import _raised_message, checker
+from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
@@ -54,7 +54,7 @@ def _max_relative_error(got: np.ndarray, want: np.ndarray) -> tuple[float, tuple
 def _slice_hint(err: Exception, text: str, h_out: int, w_out: int, stride: int) -> CheckFailed:
     """The learner's shape error, with what a slice per offset (u, v) must pick."""
     return CheckFailed(
-        f"{_raised_message(err, __name__)}; in {text}, the slice of offset (u, v) must pick "
+        f"{raised_message(err, __name__)}; in {text}, the slice of offset (u, v) must pick "
         f"exactly H_out × W_out = {h_out}×{w_out} positions, rows u, u + {stride}, …, "
         f"u + {stride}·(H_out − 1): stop it there, u : u + {stride}·(H_out − 1) + 1 : {stride} "
         "(a slice u::stride runs on to the border and can pick one more)"
@@ -489,7 +489,7 @@ def _call_param_gradients(
             raise _slice_hint(err, text, dout.shape[2], dout.shape[3], stride) from err
         # Without the padding, the slices (or im2col's rows) are too few for dout's positions.
         raise CheckFailed(
-            f"{_raised_message(err, __name__)}; in {text}, dout has one value per position "
+            f"{raised_message(err, __name__)}; in {text}, dout has one value per position "
             f"of x padded with {pad} row(s) and column(s) of zeros on every side: did you pad "
             "x first (np.pad on the two spatial axes)?"
         ) from err
