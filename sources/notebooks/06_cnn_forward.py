@@ -516,7 +516,7 @@ feature_map_explorer(trained, explorer_digits, explorer_labels)
 #
 # ## Next
 #
-# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in a small fraction of its 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you write the convolution, im2col and max pooling yourself.
+# Lesson 07 computes the gradients of convolution and pooling, checks them numerically, trains the source's one-filter network in a small fraction of its 5 hours<!-- quoted: 週末のディープラーニング, 社畜エンジニア発掘戦線 -->, and then trains SimpleConvNet on MNIST. The assignment of this lesson, `exercises/06_cnn_forward.ipynb`, has you work out the shapes and parameter counts of a whole network, and write the convolution, im2col and max pooling (with the switches its backward pass needs) yourself.
 
 # %% [markdown]
 # **Sources.** The one-filter CNN on MNIST, written with loops, and its 3,000 training steps that took 18,282 s<!-- quoted: 週末のディープラーニング --> come from 「週末のディープラーニング」 on the blog 社畜エンジニア発掘戦線 (shachicode.hatenablog.com). The im2col formulation, the timings and the explorer are this course's own.

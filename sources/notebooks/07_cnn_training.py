@@ -426,7 +426,7 @@ feature_map_explorer(cnn, x_test[: sized(50, 20)], labels_test[: sized(50, 20)])
 #
 # ## Next
 #
-# Even with shifted digits, the network's training accuracy ends above its test accuracy (the curves of section 6): it still fits its 4,000 training digits better than digits it has never seen. Lesson 08 makes overfitting visible and fights it with weight penalties, early stopping, data augmentation, dropout and batch normalisation. The assignment of this lesson, `exercises/07_cnn_training.ipynb`, has you write the filter gradient, max-pool backward, the bias and ReLU gradients and col2im yourself.
+# Even with shifted digits, the network's training accuracy ends above its test accuracy (the curves of section 6): it still fits its 4,000 training digits better than digits it has never seen. Lesson 08 makes overfitting visible and fights it with weight penalties, early stopping, data augmentation, dropout and batch normalisation. The assignment of this lesson, `exercises/07_cnn_training.ipynb`, has you write the input gradient with channels, stride and padding, the filter and bias gradients, max-pool backward from the switches and a col2im without loops yourself, then run the sanity checks a practitioner runs before training and train a CNN against a clock.
 
 # %% [markdown]
 # **Sources.** The one-filter network and its 18,282 s<!-- quoted: 週末のディープラーニング --> for 3,000 steps with loops come from 「週末のディープラーニング」 on the blog 社畜エンジニア発掘戦線 (shachicode.hatenablog.com). Adam and seeding every library are also covered in 「【自前AI講座】ディープラーニング基礎と実装」 (slash-z.com). The derivations, the vectorised code and the measurements are this course's own.
