@@ -105,6 +105,15 @@ def test_10_1_names_gamma_zero_the_wrong_ratio_and_an_ignored_seed():
     assert "use the seed argument" in failed("10.1", make_build_cnn(fixed_seed=0))
 
 
+def test_10_1_names_weights_that_do_not_start_at_mean_0():
+    def shifted(seed):
+        model = make_build_cnn()(seed)
+        model.params["conv1.W"] += np.sqrt(2 / 9)  # He's std, added to every weight
+        return model
+
+    assert "conv1.W should start with mean 0" in failed("10.1", shifted)
+
+
 def test_10_1_refuses_something_that_is_not_a_network():
     assert "Sequential" in failed(
         "10.1", lambda seed: [Conv2D(np.zeros((8, 1, 3, 3)), np.zeros(8))]

@@ -123,7 +123,8 @@ def _check_init(models: Sequence[Any]) -> None:
                 f"{name} starts with std {got:.4f} but {kind} initialisation gives "
                 f"{std:.4f}{hint} (He before every ReLU, Xavier for the output layer)"
             )
-        if abs(float(values.mean())) > 0.2 * std:
+        # five standard errors of the mean: a right answer fails about once in 10⁶ draws
+        if abs(float(values.mean())) > 5 * std / math.sqrt(values.size):
             raise CheckFailed(f"{name} should start with mean 0 but has mean {values.mean():.4f}")
     model = models[0]
     for name, value in model.params.items():
