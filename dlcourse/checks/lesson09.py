@@ -321,7 +321,7 @@ def _loss_curve(gen: np.random.Generator, n: int) -> list[float]:
     base = 0.3 + 0.7 * np.exp(-np.arange(n) / gen.uniform(3, 8))
     noise = gen.normal(0, 0.01, n) * (np.arange(n) > n // 3)
     curve = np.round(base + noise, 3)
-    curve[n // 2 : n // 2 + 3] = curve[n // 2 - 1]  # exact repeats
+    curve[n // 2 : n // 2 + 3] = curve[: n // 2].min()  # exact repeats of the best so far
     return [float(x) for x in curve]
 
 
