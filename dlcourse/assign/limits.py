@@ -10,10 +10,11 @@ with ``MemoryError`` inside the learner's cell. The file-size limit (``RLIMIT_FS
 makes a write beyond it fail with ``OSError: [Errno 27] File too large`` (Python ignores
 the SIGXFSZ signal that would otherwise end the process). In the grading sandbox the
 process limit (``RLIMIT_NPROC``, ``--processes``) stops a fork bomb: there the kernel
-runs as its own user (nobody when grading as root; in its own user namespace otherwise,
-where Linux 5.14 and later count only the sandbox's processes). macOS accepts but does
-not enforce ``RLIMIT_AS``, and Windows has no ``resource`` module: there only the
-grader's time limits apply (see docs/instructors.md).
+runs as a user of its own (a uid of the submission's when grading as root; in its own
+user namespace otherwise, where Linux 5.14 and later count only the sandbox's
+processes). macOS accepts but does not enforce ``RLIMIT_AS``, and Windows has no
+``resource`` module: there only the grader's time limits apply (see
+docs/instructors.md).
 """
 
 from __future__ import annotations

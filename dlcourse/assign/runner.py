@@ -50,9 +50,9 @@ class Limits:
     cell_timeout: float = 600.0
     memory_mb: int = 4096  # 0: no limit
     max_output_mb: float = 5.0
+    task_timeout: float = 60.0  # seconds for one task's checks and hidden tests
     file_mb: int = 1024  # the largest file the kernel may write; 0: no limit
     processes: int = 256  # processes and threads, in the sandbox only; 0: no limit
-    task_timeout: float = 60.0  # seconds for one task's checks and hidden tests
 
 
 @dataclass
