@@ -268,68 +268,50 @@ def test_uniform_with_the_same_variance_passes():
 # ----------------------------------------------------------------------------- 9.4
 
 
-def test_dlcourse_patience_counting_is_named():
-    def wrong(losses, lr, factor, patience, threshold):
+def plateau_with(
+    improves=lambda loss, best, threshold: loss < best * (1 - threshold),
+    lower_when=lambda bad, patience: bad > patience,
+    reset=True,
+):
+    """A learner's plateau_rates with one knob per typical mistake (defaults: the task's)."""
+
+    def plateau(losses, lr, factor, patience, threshold):
         best, bad, rates = float("inf"), 0, []
         for loss in losses:
-            if loss < best * (1 - threshold):
+            if improves(loss, best, threshold):
                 best, bad = loss, 0
             else:
                 bad += 1
-            if bad >= patience and bad > 0:
-                lr, bad = lr * factor, 0
+            if lower_when(bad, patience):
+                lr *= factor
+                bad = 0 if reset else bad
             rates.append(lr)
         return rates
 
+    return plateau
+
+
+def test_the_knobs_default_to_a_right_answer():
+    assert_passes("9.4", plateau_with())
+
+
+def test_dlcourse_patience_counting_is_named():
+    wrong = plateau_with(lower_when=lambda bad, patience: bad >= patience and bad > 0)
     assert "until they exceed it" in failed("9.4", wrong)
 
 
 def test_absolute_threshold_is_named():
-    def wrong(losses, lr, factor, patience, threshold):
-        best, bad, rates = float("inf"), 0, []
-        for loss in losses:
-            if loss < best - threshold:
-                best, bad = loss, 0
-            else:
-                bad += 1
-            if bad > patience:
-                lr, bad = lr * factor, 0
-            rates.append(lr)
-        return rates
-
+    wrong = plateau_with(improves=lambda loss, best, threshold: loss < best - threshold)
     assert "the threshold is relative" in failed("9.4", wrong)
 
 
 def test_non_strict_improvement_is_named():
-    def wrong(losses, lr, factor, patience, threshold):
-        best, bad, rates = float("inf"), 0, []
-        for loss in losses:
-            if loss <= best * (1 - threshold):
-                best, bad = loss, 0
-            else:
-                bad += 1
-            if bad > patience:
-                lr, bad = lr * factor, 0
-            rates.append(lr)
-        return rates
-
+    wrong = plateau_with(improves=lambda loss, best, threshold: loss <= best * (1 - threshold))
     assert "use <, not <=" in failed("9.4", wrong)
 
 
 def test_count_not_reset_after_a_reduction_is_named():
-    def wrong(losses, lr, factor, patience, threshold):
-        best, bad, rates = float("inf"), 0, []
-        for loss in losses:
-            if loss < best * (1 - threshold):
-                best, bad = loss, 0
-            else:
-                bad += 1
-            if bad > patience:
-                lr *= factor
-            rates.append(lr)
-        return rates
-
-    assert "start counting bad epochs from 0 again" in failed("9.4", wrong)
+    assert "start counting bad epochs from 0 again" in failed("9.4", plateau_with(reset=False))
 
 
 def test_rates_one_epoch_late_are_named():
