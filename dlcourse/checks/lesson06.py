@@ -21,8 +21,10 @@ from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
+    batch_windows,
     call_keeping,
     case_rng,
+    cross_correlate,
     expect_array,
     expect_finite,
     type_name,
@@ -45,8 +47,7 @@ def _im2col(image: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) 
 
 def _max_pool(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
     """Reference max pooling of x: (N, C, H, W) -> (N, C, H_out, W_out)."""
-    windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
-    pooled: np.ndarray = windows.max(axis=(-2, -1))
+    pooled: np.ndarray = batch_windows(x, pool_h, pool_w, stride).max(axis=(-2, -1))
     return pooled
 
 
@@ -378,14 +379,6 @@ _CONV_CASES = (
 )
 
 
-def _conv_batch(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Reference: x (N, C, H, W) cross-correlated with W (F, C, FH, FW) -> (N, F, H_out, W_out)."""
-    padded = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-    out: np.ndarray = np.einsum("ncpqij,fcij->nfpq", windows, np.asarray(W, np.float64))
-    return out
-
-
 def _conv_shape_hint(
     got: tuple[int, ...],
     want: tuple[int, ...],
@@ -423,7 +416,7 @@ def check_conv2d_offsets(conv2d_offsets: Callable) -> None:
             pad=pad,
             example="padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))",
         )
-        want = _conv_batch(x, W, stride, pad)
+        want = cross_correlate(x, W, stride, pad)
         got = expect_array(text, got)
         if got.shape != want.shape:
             hint = _conv_shape_hint(got.shape, want.shape, x, W, stride, pad)
@@ -433,20 +426,20 @@ def check_conv2d_offsets(conv2d_offsets: Callable) -> None:
         expect_finite(text, got)
         if _matches(got, want):
             continue
-        if _matches(got, _conv_batch(x, W[:, :, ::-1, ::-1], stride, pad)):
+        if _matches(got, cross_correlate(x, W[:, :, ::-1, ::-1], stride, pad)):
             raise CheckFailed(
                 f"{text} flipped the filter: that is the convolution of signal processing. "
                 "A CNN layer slides the filter as it is (cross-correlation): at offset (u, v) "
                 "the input is multiplied by W[:, :, u, v], not by its mirror image"
             )
         if w_shape[2] == w_shape[3] and _matches(
-            got, _conv_batch(x, W.transpose(0, 1, 3, 2), stride, pad)
+            got, cross_correlate(x, W.transpose(0, 1, 3, 2), stride, pad)
         ):
             raise CheckFailed(
                 f"{text} used the transposed filter; at offset (u, v) use W[:, :, u, v], "
                 "row offset with row offset"
             )
-        if pad and _matches(got, _conv_batch(x, W, stride, 0)[:, :, : got.shape[2]]):
+        if pad and _matches(got, cross_correlate(x, W, stride, 0)[:, :, : got.shape[2]]):
             raise CheckFailed(f"{text}: pad with zeros before sliding the filter")
         raise CheckFailed(f"{text} is off {_worst(got, want)}")
     _check_integer_images(conv2d_offsets)
@@ -459,7 +452,7 @@ def _check_integer_images(conv2d_offsets: Callable) -> None:
     W = rng.normal(size=(2, 1, 3, 3)) / 10
     text = "conv2d_offsets(x of integer pixels 0…255, shape (2, 1, 6, 7), W of floats (2, 1, 3, 3))"
     got = expect_array(text, call_keeping(conv2d_offsets, x, W))
-    want = _conv_batch(x, W, 1, 0)
+    want = cross_correlate(x, W, 1, 0)
     if got.dtype.kind in "iu":
         raise CheckFailed(
             f"{text} returned an integer array (dtype {got.dtype}), so every sum was cut to a "
@@ -552,8 +545,8 @@ def _pool_input(salt: int, shape: tuple[int, ...], values: str) -> np.ndarray:
 
 def _pool_windows(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
     """(N, C, H_out, W_out, pool_h·pool_w) windows of x: (N, C, H, W), flattened row by row."""
-    windows = sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
-    return windows.reshape(*windows.shape[:4], pool_h * pool_w)
+    view = batch_windows(x, pool_h, pool_w, stride)
+    return view.reshape(*view.shape[:4], pool_h * pool_w)
 
 
 def _first_switches(windows: np.ndarray) -> np.ndarray:

@@ -21,14 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.checks import checker, raised_message
 from dlcourse.checks.tools import (
     CheckFailed,
     argmax_index,
+    batch_windows,
     call_keeping,
     case_rng,
+    cross_correlate,
     expect_array,
     expect_finite,
     type_name,
@@ -61,11 +62,6 @@ def _slice_hint(err: Exception, text: str, h_out: int, w_out: int, stride: int) 
     )
 
 
-def _pool_windows(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
-    """(N, C, H_out, W_out, pool_h, pool_w) views of x: (N, C, H, W)."""
-    return sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))[:, :, ::stride, ::stride]
-
-
 # ----------------------------------------------------------------------------- task 7.1
 
 _DX_CASES = (  # x shape (N, C, H, W), W shape (F, C, FH, FW), stride, pad
@@ -78,14 +74,6 @@ _DX_CASES = (  # x shape (N, C, H, W), W shape (F, C, FH, FW), stride, pad
 
 def _out_size(size: int, fsize: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - fsize) // stride + 1
-
-
-def _conv_general(x: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Cross-correlation with stride and zero padding. x: (N, C, H, W) -> (N, F, H_out, W_out)."""
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(padded, W.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-    out: np.ndarray = np.einsum("ncpqij,fcij->nfpq", windows, W)
-    return out
 
 
 def _input_grad(
@@ -126,7 +114,7 @@ def _numerical_input_grad(
 ) -> np.ndarray:
     """Central differences of L(x) = sum(conv(x, W) * dout) at x = 0 (L is linear in x)."""
     x = np.zeros(x_shape)
-    return numerical_gradient(lambda v: np.sum(_conv_general(v, W, stride, pad) * dout), x, 1e-5)
+    return numerical_gradient(lambda v: np.sum(cross_correlate(v, W, stride, pad) * dout), x, 1e-5)
 
 
 def _dx_hint(
@@ -216,8 +204,8 @@ _POOL_CASES = (  # (x shape, pool_h, pool_w, stride, ties)
 
 def _switches(x: np.ndarray, pool_h: int, pool_w: int, stride: int) -> np.ndarray:
     """(N, C, H_out, W_out) row-major offset u·pool_w + v of each window's first maximum."""
-    windows = _pool_windows(x, pool_h, pool_w, stride)
-    switches: np.ndarray = windows.reshape(*windows.shape[:4], -1).argmax(axis=-1)
+    view = batch_windows(x, pool_h, pool_w, stride)
+    switches: np.ndarray = view.reshape(*view.shape[:4], -1).argmax(axis=-1)
     return switches
 
 
@@ -413,7 +401,7 @@ def _numerical_param_grads(
     b = np.zeros(filter_shape[0])
 
     def loss(_: np.ndarray) -> float:
-        out = _conv_general(x, W, stride, pad) + b[None, :, None, None]
+        out = cross_correlate(x, W, stride, pad) + b[None, :, None, None]
         return float(np.sum(out * dout))
 
     return numerical_gradient(loss, W, 1e-5), numerical_gradient(loss, b, 1e-5)
@@ -563,10 +551,9 @@ _LAYOUTS = {
 
 def _im2col(x: np.ndarray, fh: int, fw: int, stride: int, pad: int) -> np.ndarray:
     """Reference im2col: (N·H_out·W_out, C·fh·fw), row (n, i, j), column (c, u, v)."""
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(padded, (fh, fw), axis=(2, 3))[:, :, ::stride, ::stride]
-    n, c, h_out, w_out = windows.shape[:4]
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * fh * fw)
+    patches = batch_windows(x, fh, fw, stride, pad)
+    n, c, h_out, w_out = patches.shape[:4]
+    return patches.transpose(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * fh * fw)
 
 
 def _col2im(

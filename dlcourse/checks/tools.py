@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dlcourse.gradients import numerical_gradient, relative_error
 
@@ -206,6 +207,25 @@ def expect_grads_close(
 # a learner sees the same cases on every run; the grader replaces it with a secret one,
 # so a table of the self-checks' answers earns nothing.
 _case_seed: int = 20_240_601
+
+
+def batch_windows(x: np.ndarray, fh: int, fw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Every (fh, fw) window of a batch x: (N, C, H, W), zero-padded by ``pad`` and moved
+    ``stride`` pixels at a time: a view (N, C, H_out, W_out, fh, fw). The convolution and
+    pooling references of the checkers are built on it (not on the package they check)."""
+    if pad:
+        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    view: np.ndarray = sliding_window_view(x, (fh, fw), axis=(2, 3))[:, :, ::stride, ::stride]
+    return view
+
+
+def cross_correlate(x: np.ndarray, W: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Reference convolution layer without bias, in float64: x (N, C, H, W) cross-correlated
+    with filters W (F, C, FH, FW), with stride and zero padding -> (N, F, H_out, W_out)."""
+    _, _, fh, fw = W.shape
+    patches = batch_windows(np.asarray(x, np.float64), fh, fw, stride, pad)
+    out: np.ndarray = np.einsum("ncpqij,fcij->nfpq", patches, np.asarray(W, np.float64))
+    return out
 
 
 def case_rng(salt: int) -> np.random.Generator:
